@@ -1,0 +1,74 @@
+# SSM Guardrails: two commands do everything on a fresh machine.
+#   make synth   bootstrap, then synthesize every stack of the chosen config into cdk.out
+#   make test    bootstrap, then lint and run the whole test suite
+# Bootstrap is idempotent: stamps make a second run install nothing.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+CONFIG ?= example
+VENV := .venv
+VENV_STAMP := $(VENV)/.installed
+NODE_MODULES_STAMP := node_modules/.installed
+
+# jsii (the bridge between Python and aws-cdk-lib) supports Node.js 22 and 24 only; on any
+# other major it prints an end-of-life banner on every synth. If the machine's node is not
+# one of those, a pinned Node.js 22 is installed into .node/ from the npm registry and put
+# first on PATH for every recipe (jsii and the cdk CLI both look node up on PATH).
+SUPPORTED_NODE_MAJORS := 22 24
+LOCAL_NODE_VERSION := 22.23.3
+SYSTEM_NODE_MAJOR := $(shell node -p 'process.versions.node.split(".")[0]' 2>/dev/null)
+ifeq ($(filter $(SYSTEM_NODE_MAJOR),$(SUPPORTED_NODE_MAJORS)),)
+LOCAL_NODE := .node/node_modules/.bin/node
+export PATH := $(CURDIR)/.node/node_modules/.bin:$(PATH)
+else
+LOCAL_NODE :=
+endif
+
+# No CLI telemetry or update checks: synth must work offline and print only what matters.
+export CDK_DISABLE_CLI_TELEMETRY := true
+export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
+
+.PHONY: help bootstrap synth test lint snapshot-update benchmark clean
+
+help:
+	@echo "make synth            synthesize the '$(CONFIG)' config into cdk.out (CONFIG=name for config/name.yaml)"
+	@echo "make test             lint and run every test"
+	@echo "make snapshot-update  rewrite the template snapshots after an intended change"
+	@echo "make benchmark        time make-synth against an empty CDK app"
+	@echo "make clean            remove cdk.out, .venv, node_modules and .node"
+
+bootstrap: $(VENV_STAMP) $(NODE_MODULES_STAMP)
+
+$(VENV_STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required, found " + sys.version.split()[0])'
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -e .
+	@touch $@
+
+$(LOCAL_NODE):
+	npm install --prefix .node --no-save --no-package-lock --no-audit --no-fund --loglevel=error node@$(LOCAL_NODE_VERSION)
+
+$(NODE_MODULES_STAMP): package.json package-lock.json $(LOCAL_NODE)
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+synth: bootstrap
+	npx cdk synth --quiet -c config=$(CONFIG)
+
+lint: $(VENV_STAMP)
+	$(VENV)/bin/ruff check .
+
+test: bootstrap lint
+	$(VENV)/bin/python -m pytest
+
+snapshot-update: bootstrap
+	$(VENV)/bin/python -m pytest tests/test_snapshots.py --snapshot-update
+
+benchmark: bootstrap
+	$(VENV)/bin/python scripts/benchmark_synth.py
+
+clean:
+	rm -rf cdk.out $(VENV) node_modules .node
