@@ -1,0 +1,37 @@
+"""Narrow cdk-nag acknowledgements.
+
+cdk-nag reports each wildcard of an IAM policy as its own finding (``AwsSolutions-IAM5[...]``);
+acknowledging the bare rule id does not cover them. These helpers acknowledge exactly one
+wildcard resource on exactly one policy, so a new, unreviewed wildcard still fails the synth.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+from constructs import IConstruct
+
+
+def acknowledge(construct: IConstruct, rule: str, reason: str) -> None:
+    cdk.Validations.of(construct).acknowledge(cdk.Acknowledgment(id=rule, reason=reason))
+
+
+def acknowledge_wildcard_resource(policy: IConstruct, resource: str, reason: str) -> None:
+    """Acknowledge AwsSolutions-IAM5 for one resource ARN (which may contain tokens) on ``policy``."""
+    rendered = _as_nag_renders_it(cdk.Stack.of(policy).resolve(resource))
+    acknowledge(policy, f"AwsSolutions-IAM5[Resource::{rendered}]", reason)
+
+
+def _as_nag_renders_it(value: Any) -> str:
+    """cdk-nag writes Ref as <Name> and GetAtt as <Logical.Attribute> inside Fn::Join."""
+    if isinstance(value, str):
+        return value
+    if "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return separator.join(_as_nag_renders_it(part) for part in parts)
+    if "Ref" in value:
+        return f"<{value['Ref']}>"
+    if "Fn::GetAtt" in value:
+        return "<{}.{}>".format(*value["Fn::GetAtt"])
+    raise ValueError(f"cannot render {value!r} for cdk-nag")

@@ -1,0 +1,188 @@
+"""Deployment configuration: ``config/<name>.yaml``, validated before any stack is built.
+
+Every mistake becomes one line: ``config/<name>.yaml: <key.path>: got <value>; allowed: <what>``.
+Range and format rules come from the constructs' own checks, so the config and the construct
+props can never disagree about what is allowed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+from guardrails import PropsError
+from guardrails import break_glass as bg
+from guardrails._validation import (
+    DOCUMENT_NAME,
+    check_kms_alias,
+    check_parameter_path,
+    check_pattern,
+    check_range,
+)
+
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
+CONFIG_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used. ``str(error)`` is one line per problem."""
+
+
+def _rule(check: Callable[[str, Any], None]) -> AfterValidator:
+    """Turn a construct check into a pydantic rule whose message says what is allowed."""
+
+    def validate(value: Any) -> Any:
+        try:
+            check("value", value)
+        except PropsError as error:
+            raise ValueError(f"allowed: {error.allowed}") from None
+        return value
+
+    return AfterValidator(validate)
+
+
+def _pattern(pattern: str, allowed: str) -> AfterValidator:
+    compiled = re.compile(pattern)
+    return _rule(lambda setting, value: check_pattern(setting, value, compiled, allowed))
+
+
+def _range(low: int, high: int, unit: str) -> AfterValidator:
+    return _rule(lambda setting, value: check_range(setting, value, low, high, unit))
+
+
+def _zero_or_range(low: int, high: int, unit: str) -> AfterValidator:
+    def check(setting: str, value: int) -> None:
+        if value != 0:
+            check_range(setting, value, low, high, f"{unit} (0 disables)")
+
+    return _rule(check)
+
+
+AccountId = Annotated[str, _pattern(r"\d{12}", "a 12-digit account id, quoted so YAML keeps it a string")]
+OrganizationId = Annotated[str, _pattern(r"o-[a-z0-9]{10,32}", "an organization id such as o-a1b2c3d4e5")]
+Region = Annotated[str, _pattern(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}", "a Region name such as eu-west-1")]
+RoleName = Annotated[str, _pattern(r"[\w+=,.@-]{1,64}", "an IAM role name (no path, no ARN)")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class OrganizationConfig(_Strict):
+    """Where the controls go. Synth never asks AWS: every id is written here."""
+
+    id: OrganizationId
+    management_account: AccountId
+    security_account: AccountId
+    home_region: Region
+    regions: Annotated[list[Region], Field(min_length=1)]
+
+
+class BreakGlassConfig(_Strict):
+    """Settings of :class:`guardrails.BreakGlass` (see README for each one)."""
+
+    enabled: bool = True
+    operator_roles: list[RoleName] = Field(default_factory=list)
+    instance_roles: list[RoleName] = Field(default_factory=list)
+    password_length: Annotated[int, _range(*bg.PASSWORD_LENGTH_RANGE, "characters")] = 24
+    ttl_seconds: Annotated[int, _range(*bg.TTL_RANGE_SECONDS, "seconds")] = 60
+    reset_after_hours: Annotated[int, _zero_or_range(*bg.RESET_AFTER_RANGE_HOURS, "hours")] = 8
+    sweep_interval_minutes: Annotated[int, _range(*bg.SWEEP_INTERVAL_RANGE_MINUTES, "minutes")] = 5
+    parameter_prefix: Annotated[str, _rule(check_parameter_path)] = "/BreakGlass"
+    key_alias: Annotated[str, _rule(check_kms_alias)] = "alias/ssm-guardrails/break-glass"
+    document_name: Annotated[str, _pattern(DOCUMENT_NAME.pattern, "3-128 letters, digits, _ . -")] = (
+        "SsmGuardrails-BreakGlass"
+    )
+
+
+class ControlsConfig(_Strict):
+    break_glass: BreakGlassConfig = Field(default_factory=BreakGlassConfig)
+
+
+class GuardrailsConfig(_Strict):
+    organization: OrganizationConfig
+    controls: ControlsConfig = Field(default_factory=ControlsConfig)
+
+
+def load_config(name: str, directory: Path = CONFIG_DIR) -> GuardrailsConfig:
+    """Read and validate ``<directory>/<name>.yaml`` (or ``name`` itself when it is a .yaml path).
+
+    Raise :class:`ConfigError` on any mistake.
+    """
+    if isinstance(name, str) and name.endswith((".yaml", ".yml")):
+        path = Path(name)
+        directory = path.parent
+    elif isinstance(name, str) and CONFIG_NAME.fullmatch(name):
+        path = directory / f"{name}.yaml"
+    else:
+        raise ConfigError(f"-c config: got {name!r}; allowed: a name under config/ (without .yaml) or a .yaml path")
+    shown = f"config/{path.name}" if directory == CONFIG_DIR else str(path)
+    if not path.is_file():
+        available = ", ".join(sorted(p.stem for p in directory.glob("*.yaml"))) or "none"
+        raise ConfigError(f"{shown}: file not found; available configs: {available}")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{shown}: not valid YAML: {' '.join(str(error).split())}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{shown}: got {type(raw).__name__}; allowed: a mapping with organization and controls")
+    try:
+        config = GuardrailsConfig.model_validate(raw)
+    except ValidationError as error:
+        raise ConfigError("\n".join(f"{shown}: {line}" for line in _describe(error))) from None
+    problems = list(_cross_checks(config))
+    if problems:
+        raise ConfigError("\n".join(f"{shown}: {line}" for line in problems))
+    return config
+
+
+def _describe(error: ValidationError) -> Iterator[str]:
+    for item in error.errors(include_url=False):
+        where = _dotted(item["loc"])
+        if item["type"] == "extra_forbidden":
+            allowed = ", ".join(_allowed_keys(item["loc"][:-1]))
+            yield f"{where}: unknown key; allowed keys here: {allowed}"
+        elif item["type"] == "missing":
+            yield f"{where}: required key is missing"
+        elif item["type"] == "value_error":
+            yield f"{where}: got {item['input']!r}; {item['msg'].removeprefix('Value error, ')}"
+        else:
+            yield f"{where}: got {item['input']!r}; {item['msg']}"
+
+
+def _dotted(loc: tuple[int | str, ...]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top level)"
+
+
+def _allowed_keys(loc: tuple[int | str, ...]) -> list[str]:
+    model: Any = GuardrailsConfig
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        annotation = model.model_fields[part].annotation
+        model = annotation
+    return sorted(model.model_fields)
+
+
+def _cross_checks(config: GuardrailsConfig) -> Iterator[str]:
+    """Rules that span several keys."""
+    org = config.organization
+    if org.home_region not in org.regions:
+        yield f"organization.home_region: got {org.home_region!r}; allowed: one of organization.regions {org.regions}"
+    if len(set(org.regions)) != len(org.regions):
+        yield f"organization.regions: got {org.regions!r}; allowed: each Region once"
+    break_glass = config.controls.break_glass
+    if break_glass.enabled and not break_glass.operator_roles:
+        yield "controls.break_glass.operator_roles: got []; allowed: at least one role name when enabled"
+    for key in ("operator_roles", "instance_roles"):
+        names = getattr(break_glass, key)
+        if len({n.lower() for n in names}) != len(names):
+            yield f"controls.break_glass.{key}: got {names!r}; allowed: each role once"

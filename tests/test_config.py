@@ -1,0 +1,125 @@
+"""Configuration: the example loads, and every kind of mistake is one clear line."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from stacks.config import ConfigError, load_config
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = yaml.safe_load((ROOT / "config" / "example.yaml").read_text())
+
+
+def _write(tmp_path: Path, data: object, name: str = "bad.yaml") -> str:
+    path = tmp_path / name
+    path.write_text(data if isinstance(data, str) else yaml.safe_dump(data))
+    return str(path)
+
+
+def _with(path: str, value: object) -> dict:
+    """A deep copy of the example with one key (dotted path) set or, for ..., removed."""
+    data = yaml.safe_load(yaml.safe_dump(EXAMPLE))
+    *parents, last = path.split(".")
+    node = data
+    for part in parents:
+        node = node[part]
+    if value is ...:
+        del node[last]
+    else:
+        node[last] = value
+    return data
+
+
+def test_example_config_loads_with_its_values() -> None:
+    config = load_config("example")
+    assert config.organization.home_region in config.organization.regions
+    assert len(config.organization.regions) == 2
+    assert config.controls.break_glass.operator_roles == ["BreakGlassOperator"]
+    assert config.controls.break_glass.ttl_seconds == 60
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("controls.break_glass.ttl_seconds", 5, "controls.break_glass.ttl_seconds: got 5; allowed: a number from 10 to 3600 seconds"),
+        ("controls.break_glass.ttl_seconds", "60", "controls.break_glass.ttl_seconds: got '60'; Input should be a valid integer"),
+        ("controls.break_glass.password_length", 200, "password_length: got 200; allowed: a number from 14 to 128"),
+        ("controls.break_glass.reset_after_hours", 500, "reset_after_hours: got 500; allowed: a number from 1 to 168 hours (0 disables)"),
+        ("controls.break_glass.sweep_interval_minutes", 0, "sweep_interval_minutes: got 0; allowed: a number from 1 to 60"),
+        ("controls.break_glass.parameter_prefix", "BreakGlass/", "parameter_prefix: got 'BreakGlass/'; allowed: a parameter path"),
+        ("controls.break_glass.parameter_prefix", "/aws/mine", "allowed: a path that does not start with /aws or /ssm"),
+        ("controls.break_glass.key_alias", "alias/aws/ssm", "key_alias: got 'alias/aws/ssm'; allowed: an alias outside alias/aws/"),
+        ("controls.break_glass.operator_roles", [], "operator_roles: got []; allowed: at least one role name"),
+        ("controls.break_glass.operator_roles", ["arn:aws:iam::1:role/x"], "operator_roles[0]: got 'arn:aws:iam::1:role/x'; allowed: an IAM role name"),
+        ("controls.break_glass.document_name", "a b", "document_name: got 'a b'; allowed: 3-128 letters"),
+        ("controls.break_glass.colour", "blue", "controls.break_glass.colour: unknown key; allowed keys here: document_name, enabled,"),
+        ("organization.id", "o-123", "organization.id: got 'o-123'; allowed: an organization id"),
+        ("organization.security_account", 222222222222, "organization.security_account: got 222222222222; Input should be a valid string"),
+        ("organization.management_account", "12345", "management_account: got '12345'; allowed: a 12-digit account id"),
+        ("organization.home_region", "us-east-1", "home_region: got 'us-east-1'; allowed: one of organization.regions"),
+        ("organization.regions", [], "organization.regions: got []; List should have at least 1 item"),
+        ("organization.regions", ["eu-west-1", "Europe"], "organization.regions[1]: got 'Europe'; allowed: a Region name"),
+        ("organization.id", ..., "organization.id: required key is missing"),
+    ],
+)
+def test_each_mistake_is_one_line_naming_file_key_value_and_rule(
+    tmp_path: Path, key: str, value: object, expected: str
+) -> None:
+    path = _write(tmp_path, _with(key, value))
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    message = str(caught.value)
+    assert message.count("\n") == 0, message
+    assert message.startswith(f"{path}: ")
+    assert expected in message
+
+
+def test_several_mistakes_are_all_reported(tmp_path: Path) -> None:
+    data = _with("controls.break_glass.ttl_seconds", 1)
+    data["controls"]["break_glass"]["password_length"] = 3
+    with pytest.raises(ConfigError) as caught:
+        load_config(_write(tmp_path, data))
+    lines = str(caught.value).splitlines()
+    assert len(lines) == 2
+    assert any("ttl_seconds" in line for line in lines) and any("password_length" in line for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [("organization: [unclosed", "not valid YAML"), ("- a list", "got list; allowed: a mapping")],
+)
+def test_unreadable_files_are_one_line(tmp_path: Path, content: str, expected: str) -> None:
+    with pytest.raises(ConfigError, match=expected):
+        load_config(_write(tmp_path, content))
+
+
+def test_unknown_config_name_lists_the_available_ones() -> None:
+    with pytest.raises(ConfigError, match=r"config/nope.yaml: file not found; available configs: .*example"):
+        load_config("nope")
+    with pytest.raises(ConfigError, match="allowed: a name under config/"):
+        load_config("../etc/passwd")
+
+
+def test_app_prints_one_line_and_no_traceback_for_a_bad_config(tmp_path: Path) -> None:
+    path = _write(tmp_path, _with("controls.break_glass.ttl_seconds", 99999))
+    result = subprocess.run(
+        [sys.executable, "app.py"],
+        cwd=ROOT,
+        env={**os.environ, "CDK_CONTEXT_JSON": json.dumps({"config": path})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip() == (
+        f"error: {path}: controls.break_glass.ttl_seconds: got 99999; allowed: a number from 10 to 3600 seconds"
+    )
