@@ -65,7 +65,7 @@ test: bootstrap lint
 	$(VENV)/bin/python -m pytest
 
 snapshot-update: bootstrap
-	$(VENV)/bin/python -m pytest tests/test_snapshots.py --snapshot-update
+	$(VENV)/bin/python -m pytest tests/test_app.py -k snapshot --snapshot-update
 
 benchmark: bootstrap
 	$(VENV)/bin/python scripts/benchmark_synth.py

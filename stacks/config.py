@@ -13,8 +13,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
-
 from guardrails import PropsError
 from guardrails import break_glass as bg
 from guardrails._validation import (
@@ -24,6 +22,7 @@ from guardrails._validation import (
     check_pattern,
     check_range,
 )
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
 CONFIG_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")

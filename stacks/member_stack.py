@@ -6,9 +6,9 @@ from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
-from constructs import Construct
-
 from guardrails import BreakGlass
+
+from constructs import Construct
 from stacks.config import BreakGlassConfig, ControlsConfig
 
 

@@ -2,42 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import os
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
-import aws_cdk as cdk
 import pytest
 from aws_cdk import assertions
+from cdk_helpers import SynthesizedApp, new_app
 
 from stacks.build import MEMBER_STACK_NAME, build_app
 from stacks.config import load_config
-
-ROOT = Path(__file__).resolve().parents[1]
-CDK_CONTEXT: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
-
-
-def new_app(outdir: Path, **context: Any) -> cdk.App:
-    """An app with the feature flags of cdk.json, so tests see what a real synth produces."""
-    return cdk.App(context={**CDK_CONTEXT, **context}, outdir=str(outdir))
-
-
-@dataclass(frozen=True)
-class SynthesizedApp:
-    app: cdk.App
-    assembly: cdk.cx_api.CloudAssembly
-
-    def template_json(self, stack_name: str) -> dict[str, Any]:
-        return self.assembly.get_stack_by_name(stack_name).template
-
-    def template(self, stack_name: str) -> assertions.Template:
-        return assertions.Template.from_json(self.template_json(stack_name))
-
-    @property
-    def stack_names(self) -> list[str]:
-        return [stack.stack_name for stack in self.assembly.stacks]
 
 
 @pytest.fixture(scope="session", autouse=True)

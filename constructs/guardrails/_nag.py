@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import aws_cdk as cdk
+
 from constructs import IConstruct
 
 

@@ -1,0 +1,71 @@
+"""Helpers shared by the template tests: apps built like `cdk synth` builds them."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import assertions
+
+ROOT = Path(__file__).resolve().parents[1]
+CDK_CONTEXT: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
+
+
+def new_app(outdir: Path, **context: Any) -> cdk.App:
+    """An app with the feature flags of cdk.json, so tests see what a real synth produces."""
+    return cdk.App(context={**CDK_CONTEXT, **context}, outdir=str(outdir))
+
+
+@dataclass(frozen=True)
+class SynthesizedApp:
+    app: cdk.App
+    assembly: cdk.cx_api.CloudAssembly
+
+    def template_json(self, stack_name: str) -> dict[str, Any]:
+        return self.assembly.get_stack_by_name(stack_name).template
+
+    def template(self, stack_name: str) -> assertions.Template:
+        return assertions.Template.from_json(self.template_json(stack_name))
+
+    @property
+    def stack_names(self) -> list[str]:
+        return [stack.stack_name for stack in self.assembly.stacks]
+
+
+def resources_of(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
+    return {
+        logical_id: resource
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == resource_type
+    }
+
+
+def only_resource(template: dict[str, Any], resource_type: str, id_contains: str = "") -> dict[str, Any]:
+    found = [r for i, r in resources_of(template, resource_type).items() if id_contains in i]
+    assert len(found) == 1, f"expected one {resource_type} matching {id_contains!r}, found {len(found)}"
+    return found[0]
+
+
+def flatten(value: Any) -> str:
+    """Render an Fn::Join string with every intrinsic as <Ref> / <Logical.Attr> (for JSON bodies)."""
+    if isinstance(value, str):
+        return value
+    if "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return separator.join(flatten(part) for part in parts)
+    if "Ref" in value:
+        return f"<{value['Ref']}>"
+    if "Fn::GetAtt" in value:
+        return "<{}.{}>".format(*value["Fn::GetAtt"])
+    raise ValueError(f"cannot flatten {value!r}")
+
+
+def statements(policy_document: dict[str, Any]) -> list[dict[str, Any]]:
+    return policy_document["Statement"]
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]

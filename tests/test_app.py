@@ -1,0 +1,100 @@
+"""Whole-app checks on the example configuration: cdk-nag, cfn-lint, the pinned CLI, snapshots."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_sns as sns
+from cdk_helpers import ROOT, SynthesizedApp, new_app
+from cdk_nag import AwsSolutionsChecks
+
+from stacks.build import MEMBER_STACK_NAME, register_nag
+
+ASSET_HASH = re.compile(r"[0-9a-f]{64}")
+
+
+def test_every_stack_of_the_example_is_synthesized(example_app: SynthesizedApp) -> None:
+    assert example_app.stack_names == [MEMBER_STACK_NAME]
+
+
+def test_cdk_nag_has_no_unacknowledged_finding(example_app: SynthesizedApp) -> None:
+    report = AwsSolutionsChecks(example_app.app).validate_scope(example_app.app)
+    findings = [
+        f"{violation.rule_name} at {construct.construct_path}: {violation.description.splitlines()[0]}"
+        for violation in report.violations
+        for construct in violation.violating_constructs
+    ]
+    assert findings == [], "\n".join(findings)
+
+
+def test_cdk_nag_fails_the_synth_on_an_unacknowledged_finding(tmp_path: Path) -> None:
+    app = new_app(tmp_path)
+    sns.Topic(cdk.Stack(app, "Bad"), "PlainTopic")  # no KMS, no TLS-only policy
+    register_nag(app)
+    with pytest.raises(RuntimeError, match="ValidationFailed"):
+        app.synth()
+
+
+def test_cfn_lint_reports_no_error_on_any_template(example_app: SynthesizedApp) -> None:
+    templates = sorted(Path(example_app.assembly.directory).glob("*.template.json"))
+    assert templates, "the assembly has no template"
+    cfn_lint = Path(sys.executable).parent / "cfn-lint"
+    result = subprocess.run(
+        [str(cfn_lint), "--format", "parseable", *map(str, templates)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    errors = [line for line in result.stdout.splitlines() if ":E" in line]
+    assert errors == [], "\n".join(errors)
+
+
+def test_pinned_cdk_cli_reads_the_cloud_assembly(example_app: SynthesizedApp) -> None:
+    """The CLI in package.json must understand the assembly version aws-cdk-lib writes."""
+    cdk_cli = ROOT / "node_modules" / ".bin" / "cdk"
+    if not cdk_cli.exists():
+        pytest.fail("node_modules is missing: run the tests through `make test`")
+    result = subprocess.run(
+        [str(cdk_cli), "ls", "--app", example_app.assembly.directory, "--no-notices"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [MEMBER_STACK_NAME]
+    assert "end-of-life" not in result.stderr + result.stdout
+
+
+def normalized(template: dict[str, Any]) -> dict[str, Any]:
+    """Asset hashes change with every handler edit; the snapshot must not."""
+    return json.loads(ASSET_HASH.sub("<asset-hash>", json.dumps(template)))
+
+
+def test_member_stack_matches_snapshot(example_app: SynthesizedApp, snapshot: Any) -> None:
+    """Run `make snapshot-update` after an intended change and review the diff."""
+    assert normalized(example_app.template_json(MEMBER_STACK_NAME)) == snapshot
+
+
+def test_snapshot_normalization_hides_asset_hashes_only() -> None:
+    template = {"Code": {"S3Key": "a" * 64 + ".zip"}, "Name": "pwd-" + "b" * 12}
+    assert normalized(template) == {"Code": {"S3Key": "<asset-hash>.zip"}, "Name": "pwd-" + "b" * 12}
+
+
+def test_guardrails_is_importable_without_hiding_the_constructs_library() -> None:
+    import guardrails
+
+    import constructs
+
+    assert not (ROOT / "constructs" / "__init__.py").exists()
+    assert Path(guardrails.__file__).parent == ROOT / "constructs" / "guardrails"
+    assert hasattr(constructs, "Construct")

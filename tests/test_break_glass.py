@@ -1,0 +1,340 @@
+"""BreakGlass: what the example's member stack deploys, its variants, and its prop checks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
+from cdk_helpers import SynthesizedApp, as_list, flatten, new_app, only_resource, resources_of, statements
+
+from guardrails import BreakGlass, PropsError
+from guardrails.break_glass import AUTOMATIC_RESET_COMMENT
+from stacks.build import MEMBER_STACK_NAME
+
+PASSWORD_ARN = "arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter/BreakGlass/pwd-*"
+VIA_SSM = "ssm.<AWS::Region>.amazonaws.com"
+
+
+@pytest.fixture(scope="module")
+def member(example_app: SynthesizedApp) -> dict[str, Any]:
+    return example_app.template_json(MEMBER_STACK_NAME)
+
+
+def _flat(value: Any) -> Any:
+    """Every string in a policy, with intrinsics rendered as <Ref>, so tests can compare text."""
+    if isinstance(value, dict) and ("Fn::Join" in value or "Ref" in value or "Fn::GetAtt" in value):
+        return flatten(value)
+    if isinstance(value, dict):
+        return {k: _flat(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_flat(v) for v in value]
+    return value
+
+
+def _policy(template: dict[str, Any], id_contains: str) -> list[dict[str, Any]]:
+    resource = only_resource(template, "AWS::IAM::ManagedPolicy", id_contains)
+    return _flat(statements(resource["Properties"]["PolicyDocument"]))
+
+
+def _actions(policy: list[dict[str, Any]]) -> set[str]:
+    return {action for statement in policy for action in as_list(statement["Action"])}
+
+
+# ------------------------------------------------------------------------------------------ key
+
+
+def test_key_rotates_and_is_retained(member: dict[str, Any]) -> None:
+    key = only_resource(member, "AWS::KMS::Key", "BreakGlassKey")
+    assert key["Properties"]["EnableKeyRotation"] is True
+    assert key["DeletionPolicy"] == "Retain"
+    alias = only_resource(member, "AWS::KMS::Alias", "BreakGlassKeyAlias")
+    assert alias["Properties"]["AliasName"] == "alias/ssm-guardrails/break-glass"
+
+
+def test_key_policy_lets_only_operators_decrypt_and_nodes_only_encrypt_via_ssm(member: dict[str, Any]) -> None:
+    policy = _flat(statements(only_resource(member, "AWS::KMS::Key", "BreakGlassKey")["Properties"]["KeyPolicy"]))
+    by_sid = {statement["Sid"]: statement for statement in policy}
+    assert set(by_sid) == {
+        "KeyAdministrationWithoutUse",
+        "NodesEncryptBreakGlassPasswordsViaParameterStore",
+        "OperatorsDecryptBreakGlassPasswordsViaParameterStore",
+    }
+    admin_actions = as_list(by_sid["KeyAdministrationWithoutUse"]["Action"])
+    assert not {"kms:*", "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:ReEncrypt*"} & set(admin_actions)
+    for sid, action in [
+        ("NodesEncryptBreakGlassPasswordsViaParameterStore", "kms:Encrypt"),
+        ("OperatorsDecryptBreakGlassPasswordsViaParameterStore", "kms:Decrypt"),
+    ]:
+        statement = by_sid[sid]
+        assert statement["Action"] == action
+        assert statement["Condition"]["StringEquals"] == {"kms:ViaService": VIA_SSM}
+        assert statement["Condition"]["ArnLike"]["kms:EncryptionContext:PARAMETER_ARN"] == PASSWORD_ARN
+    readers = by_sid["OperatorsDecryptBreakGlassPasswordsViaParameterStore"]["Condition"]["ArnLike"]["aws:PrincipalArn"]
+    assert readers == ["arn:<AWS::Partition>:iam::<AWS::AccountId>:role/BreakGlassOperator"]
+
+
+# ------------------------------------------------------------------------------------------ document
+
+
+def test_document_is_a_named_command_document_updated_in_place(member: dict[str, Any]) -> None:
+    document = only_resource(member, "AWS::SSM::Document", "BreakGlassDocument")["Properties"]
+    assert document["Name"] == "SsmGuardrails-BreakGlass"
+    assert document["DocumentType"] == "Command"
+    assert document["UpdateMethod"] == "NewVersion"
+    content = document["Content"]
+    assert content["schemaVersion"] == "2.2"
+    platforms = {step["precondition"]["StringEquals"][1]: step["action"] for step in content["mainSteps"]}
+    assert platforms == {"Linux": "aws:runShellScript", "Windows": "aws:runPowerShellScript"}
+
+
+def test_document_pins_key_and_prefix_so_operators_cannot_redirect_the_password(member: dict[str, Any]) -> None:
+    parameters = only_resource(member, "AWS::SSM::Document", "BreakGlassDocument")["Properties"]["Content"]["parameters"]
+    key_arn = {"Fn::GetAtt": [next(iter(resources_of(member, "AWS::KMS::Key"))), "Arn"]}
+    assert parameters["KmsKeyId"]["allowedValues"] == [key_arn]
+    assert parameters["ParameterPrefix"]["allowedValues"] == ["/BreakGlass"]
+    assert parameters["PasswordLength"]["default"] == "24"
+
+
+# ------------------------------------------------------------------------------------------ IAM
+
+
+def test_instance_policy_writes_its_password_and_reads_nothing(member: dict[str, Any]) -> None:
+    policy = _policy(member, "InstancePolicy")
+    assert _actions(policy) == {"ssm:PutParameter", "kms:Encrypt"}
+    put = next(s for s in policy if s["Action"] == "ssm:PutParameter")
+    assert put["Resource"] == PASSWORD_ARN
+    encrypt = next(s for s in policy if s["Action"] == "kms:Encrypt")
+    assert encrypt["Condition"]["StringEquals"] == {"kms:ViaService": VIA_SSM}
+    assert encrypt["Condition"]["ArnLike"] == {"kms:EncryptionContext:PARAMETER_ARN": PASSWORD_ARN}
+
+
+def test_operator_policy_is_attached_to_the_configured_roles(member: dict[str, Any]) -> None:
+    resource = only_resource(member, "AWS::IAM::ManagedPolicy", "OperatorPolicy")
+    assert resource["Properties"]["Roles"] == ["BreakGlassOperator"]
+    policy = _policy(member, "OperatorPolicy")
+    send = next(s for s in policy if s["Action"] == "ssm:SendCommand")
+    assert sorted(send["Resource"]) == [
+        "arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:instance/*",
+        "arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:document/SsmGuardrails-BreakGlass",
+        "arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:managed-instance/*",
+    ]
+    read = next(s for s in policy if s["Action"] == "ssm:GetParameter")
+    assert read["Resource"] == PASSWORD_ARN
+    decrypt = next(s for s in policy if s["Action"] == "kms:Decrypt")
+    assert decrypt["Condition"] == {"StringEquals": {"kms:ViaService": VIA_SSM}}
+    assert "ssm:GetParametersByPath" not in _actions(policy)
+
+
+def test_cleanup_may_only_delete_break_glass_parameters(member: dict[str, Any]) -> None:
+    policy = _flat(statements(only_resource(member, "AWS::IAM::Policy", "CleanupRoleDefaultPolicy")["Properties"]["PolicyDocument"]))
+    deletes = next(s for s in policy if s.get("Sid") == "DeleteBreakGlassPasswords")
+    assert deletes["Resource"] == PASSWORD_ARN
+    assert {a for s in policy for a in as_list(s["Action"]) if a.startswith("ssm:")} == {
+        "ssm:DeleteParameter",
+        "ssm:DeleteParameters",
+        "ssm:DescribeParameters",
+    }
+
+
+# ------------------------------------------------------------------------------------------ clean-up
+
+
+def test_command_end_event_starts_cleanup_and_audit(member: dict[str, Any]) -> None:
+    rule = only_resource(member, "AWS::Events::Rule", "CommandFinishedRule")["Properties"]
+    pattern = rule["EventPattern"]
+    assert pattern["detail-type"] == ["EC2 Command Invocation Status-change Notification"]
+    assert pattern["detail"]["document-name"] == ["SsmGuardrails-BreakGlass"]
+    excluded = pattern["detail"]["status"][0]["anything-but"]
+    assert {"Success", "Failed", "TimedOut", "Cancelled"}.isdisjoint(excluded)
+    assert set(excluded) == {"Pending", "InProgress", "Delayed", "Cancelling"}
+    arns = [t["Arn"]["Ref"] for t in rule["Targets"]]
+    assert any("StateMachine" in arn for arn in arns) and any("AuditTopic" in arn for arn in arns)
+    audit = next(t for t in rule["Targets"] if "AuditTopic" in t["Arn"]["Ref"])
+    assert set(audit["InputTransformer"]["InputPathsMap"].values()) == {
+        "$.detail.command-id",
+        "$.detail.instance-id",
+        "$.detail.status",
+    }
+
+
+def test_caller_is_audited_from_cloudtrail(member: dict[str, Any]) -> None:
+    rule = only_resource(member, "AWS::Events::Rule", "CommandStartedRule")["Properties"]
+    assert rule["EventPattern"]["detail"]["eventName"] == ["SendCommand"]
+    transformer = rule["Targets"][0]["InputTransformer"]
+    assert "$.detail.userIdentity.arn" in transformer["InputPathsMap"].values()
+
+
+def test_sweeper_runs_on_schedule(member: dict[str, Any]) -> None:
+    rule = only_resource(member, "AWS::Events::Rule", "SweepRule")["Properties"]
+    assert rule["ScheduleExpression"] == "rate(5 minutes)"
+    assert "CleanupFunction" in rule["Targets"][0]["Arn"]["Fn::GetAtt"][0]
+
+
+def test_cleanup_function_knows_prefix_and_ttl(member: dict[str, Any]) -> None:
+    function = only_resource(member, "AWS::Lambda::Function")["Properties"]
+    assert function["Environment"]["Variables"] == {"PARAMETER_PREFIX": "/BreakGlass", "TTL_SECONDS": "60"}
+    assert function["Runtime"] == "python3.14"
+    assert function["Handler"] == "index.handler"
+
+
+def _definition(template: dict[str, Any]) -> dict[str, Any]:
+    machine = only_resource(template, "AWS::StepFunctions::StateMachine")["Properties"]
+    return json.loads(flatten(machine["DefinitionString"]))
+
+
+def test_state_machine_waits_ttl_then_deletes_then_resets_after_success(member: dict[str, Any]) -> None:
+    states = _definition(member)["States"]
+    assert _definition(member)["StartAt"] == "WaitForTtl"
+    assert states["WaitForTtl"] == {"Type": "Wait", "Seconds": 60, "Next": "DeletePasswordAfterTtl"}
+    delete = states["DeletePasswordAfterTtl"]
+    assert delete["Parameters"] == {"instance_id.$": "$.detail.instance-id"}
+    assert any("States.ALL" in retry["ErrorEquals"] for retry in delete["Retry"])
+    choices = states["ResetNeeded"]["Choices"]
+    assert choices[0]["Next"] == "AutomaticResetCleanedUp"
+    assert AUTOMATIC_RESET_COMMENT in json.dumps(choices[0])
+    assert choices[1] == {"Variable": "$.detail.status", "StringEquals": "Success", "Next": "WaitBeforeReset"}
+    assert states["WaitBeforeReset"]["Seconds"] == 8 * 3600
+    reset = states["ResetPasswordAgain"]
+    assert reset["Resource"].endswith(":states:::aws-sdk:ssm:sendCommand")
+    assert reset["Parameters"]["Comment"] == AUTOMATIC_RESET_COMMENT
+    assert reset["Parameters"]["DocumentName"] == "SsmGuardrails-BreakGlass"
+
+
+def test_state_machine_logs_and_traces(member: dict[str, Any]) -> None:
+    machine = only_resource(member, "AWS::StepFunctions::StateMachine")["Properties"]
+    assert machine["LoggingConfiguration"]["Level"] == "ALL"
+    assert machine["TracingConfiguration"] == {"Enabled": True}
+
+
+def test_every_cleanup_failure_raises_an_alarm_to_the_audit_topic(member: dict[str, Any]) -> None:
+    alarms = resources_of(member, "AWS::CloudWatch::Alarm")
+    assert len(alarms) == 3
+    for alarm in alarms.values():
+        assert [a["Ref"] for a in alarm["Properties"]["AlarmActions"]][0].startswith("BreakGlassAuditTopic")
+    metrics = json.dumps(list(alarms.values()))
+    for metric in ("ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted", "Errors", "FailedInvocations"):
+        assert metric in metrics
+
+
+def test_audit_topic_is_encrypted_and_tls_only(member: dict[str, Any]) -> None:
+    topic = only_resource(member, "AWS::SNS::Topic")["Properties"]
+    assert "KmsMasterKeyId" in topic
+    policy = only_resource(member, "AWS::SNS::TopicPolicy")["Properties"]["PolicyDocument"]
+    deny = [s for s in statements(policy) if s["Effect"] == "Deny"]
+    assert deny and deny[0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_no_output_or_name_carries_anything_secret(member: dict[str, Any]) -> None:
+    assert member["Outputs"] == {"BreakGlassDocumentName": {"Value": "SsmGuardrails-BreakGlass"}}
+
+
+# ------------------------------------------------------------------------------------------ variants
+
+
+@pytest.fixture(scope="module")
+def variants(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedApp:
+    """Non-default props, all in one app so it is synthesized once."""
+    app = new_app(tmp_path_factory.mktemp("variants.out"))
+    stack = cdk.Stack(app, "NoReset")
+    operator = iam.Role.from_role_name(stack, "Operator", "Ops")
+    BreakGlass(stack, "BreakGlass", operators=[operator], reset_after=cdk.Duration.seconds(0))
+
+    byo = cdk.Stack(app, "BringYourOwn")
+    key = kms.Key(byo, "MyKey", enable_key_rotation=True)
+    topic = sns.Topic(byo, "MyTopic", master_key=key)
+    reader = iam.Role(byo, "Auditor", assumed_by=iam.AccountRootPrincipal())
+    instance_role = iam.Role(byo, "InstanceRole", assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"))
+    glass = BreakGlass(
+        byo,
+        "BreakGlass",
+        operators=[iam.Role.from_role_name(byo, "Operator", "Ops")],
+        key=key,
+        audit_topic=topic,
+        ttl=cdk.Duration.minutes(5),
+        parameter_prefix="/Team/Emergency",
+    )
+    glass.grant_read_password(reader)
+    glass.attach_to_instance_role(instance_role)
+
+    granted = cdk.Stack(app, "Granted")
+    glass = BreakGlass(granted, "BreakGlass", operators=[iam.Role.from_role_name(granted, "Operator", "Ops")])
+    glass.grant_read_password(iam.Role(granted, "Auditor", assumed_by=iam.AccountRootPrincipal()))
+    return SynthesizedApp(app, app.synth())
+
+
+def test_reset_can_be_disabled(variants: SynthesizedApp) -> None:
+    states = _definition(variants.template_json("NoReset"))["States"]
+    assert set(states) == {"WaitForTtl", "DeletePasswordAfterTtl"}
+    assert states["DeletePasswordAfterTtl"]["End"] is True
+
+
+def test_bring_your_own_key_and_topic_creates_neither(variants: SynthesizedApp) -> None:
+    template = variants.template_json("BringYourOwn")
+    assert list(resources_of(template, "AWS::KMS::Key")) == [k for k in resources_of(template, "AWS::KMS::Key") if k.startswith("MyKey")]
+    assert len(resources_of(template, "AWS::SNS::Topic")) == 1
+    content = only_resource(template, "AWS::SSM::Document")["Properties"]["Content"]
+    assert content["parameters"]["ParameterPrefix"]["allowedValues"] == ["/Team/Emergency"]
+    function = only_resource(template, "AWS::Lambda::Function")["Properties"]
+    assert function["Environment"]["Variables"]["TTL_SECONDS"] == "300"
+
+
+def test_grant_methods_and_instance_role_attachment(variants: SynthesizedApp) -> None:
+    template = variants.template_json("BringYourOwn")
+    auditor_policy = _flat(statements(only_resource(template, "AWS::IAM::Policy", "Auditor")["Properties"]["PolicyDocument"]))
+    assert _actions(auditor_policy) == {"ssm:GetParameter", "kms:Decrypt"}
+    instance_policy = only_resource(template, "AWS::IAM::ManagedPolicy", "InstancePolicy")["Properties"]
+    assert instance_policy["Roles"] == [{"Ref": next(iter(k for k in resources_of(template, "AWS::IAM::Role") if k.startswith("InstanceRole")))}]
+
+
+def test_grant_read_password_adds_the_reader_to_the_key_policy(variants: SynthesizedApp) -> None:
+    template = variants.template_json("Granted")
+    policy = _flat(statements(only_resource(template, "AWS::KMS::Key", "BreakGlassKey")["Properties"]["KeyPolicy"]))
+    decrypt = next(s for s in policy if s["Sid"] == "OperatorsDecryptBreakGlassPasswordsViaParameterStore")
+    readers = decrypt["Condition"]["ArnLike"]["aws:PrincipalArn"]
+    assert readers[0].endswith(":role/Ops")
+    assert any(reader.startswith("<Auditor") for reader in readers), readers
+
+
+# ------------------------------------------------------------------------------------------ props
+
+
+@pytest.mark.parametrize(
+    ("props", "message"),
+    [
+        ({"operators": []}, "BreakGlass.operators: got []; allowed: at least one entry"),
+        ({"ttl": cdk.Duration.seconds(9)}, "BreakGlass.ttl: got 9; allowed: a number from 10 to 3600 seconds"),
+        ({"ttl": cdk.Duration.hours(2)}, "BreakGlass.ttl: got 7200; allowed: a number from 10 to 3600 seconds"),
+        ({"password_length": 13}, "BreakGlass.password_length: got 13; allowed: a number from 14 to 128"),
+        ({"password_length": 129}, "BreakGlass.password_length: got 129"),
+        ({"parameter_prefix": "BreakGlass"}, "BreakGlass.parameter_prefix: got 'BreakGlass'; allowed: a parameter path"),
+        ({"parameter_prefix": "/BreakGlass/"}, "BreakGlass.parameter_prefix: got '/BreakGlass/'"),
+        ({"parameter_prefix": "/aws/x"}, "does not start with /aws or /ssm"),
+        ({"key_alias": "alias/aws/ssm"}, "BreakGlass.key_alias: got 'alias/aws/ssm'; allowed: an alias outside alias/aws/"),
+        ({"key_alias": "break-glass"}, "BreakGlass.key_alias: got 'break-glass'; allowed: alias/<name>"),
+        ({"reset_after": cdk.Duration.minutes(30)}, "BreakGlass.reset_after: got 0.5; allowed: a number from 1 to 168 hours"),
+        ({"reset_after": cdk.Duration.days(8)}, "BreakGlass.reset_after: got 192.0"),
+        ({"sweep_interval": cdk.Duration.hours(2)}, "BreakGlass.sweep_interval: got 120.0; allowed: a number from 1 to 60 minutes"),
+        ({"document_name": "AWS-Mine"}, "BreakGlass.document_name: got 'AWS-Mine'; allowed: a name not starting with aws"),
+        ({"document_name": "x"}, "BreakGlass.document_name: got 'x'"),
+    ],
+)
+def test_bad_props_fail_at_synth_with_one_line(tmp_path: Path, props: dict[str, Any], message: str) -> None:
+    stack = cdk.Stack(new_app(tmp_path), "Props")
+    props = {"operators": [iam.Role.from_role_name(stack, "Operator", "Ops")], **props}
+    with pytest.raises(PropsError) as caught:
+        BreakGlass(stack, "BreakGlass", **props)
+    assert message in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_grant_read_password_refuses_a_principal_without_arn(tmp_path: Path) -> None:
+    stack = cdk.Stack(new_app(tmp_path), "Grant")
+    glass = BreakGlass(stack, "BreakGlass", operators=[iam.Role.from_role_name(stack, "Operator", "Ops")])
+    with pytest.raises(PropsError, match="grant_read_password"):
+        glass.grant_read_password(iam.ServicePrincipal("lambda.amazonaws.com"))
