@@ -31,13 +31,14 @@ endif
 export CDK_DISABLE_CLI_TELEMETRY := true
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 
-.PHONY: help bootstrap synth test lint snapshot-update benchmark clean
+.PHONY: help bootstrap synth test lint snapshot-update benchmark cdk clean
 
 help:
 	@echo "make synth            synthesize the '$(CONFIG)' config into cdk.out (CONFIG=name for config/name.yaml)"
 	@echo "make test             lint and run every test"
 	@echo "make snapshot-update  rewrite the template snapshots after an intended change"
 	@echo "make benchmark        time make-synth against an empty CDK app"
+	@echo "make cdk ARGS=...     run the pinned cdk CLI, e.g. ARGS=\"deploy SsmGuardrails-Member\""
 	@echo "make clean            remove cdk.out, .venv, node_modules and .node"
 
 bootstrap: $(VENV_STAMP) $(NODE_MODULES_STAMP)
@@ -69,6 +70,9 @@ snapshot-update: bootstrap
 
 benchmark: bootstrap
 	$(VENV)/bin/python scripts/benchmark_synth.py
+
+cdk: bootstrap
+	npx cdk $(ARGS) -c config=$(CONFIG)
 
 clean:
 	rm -rf cdk.out $(VENV) node_modules .node
