@@ -2,6 +2,7 @@
 
 from guardrails._validation import PropsError
 from guardrails.break_glass import BreakGlass
+from guardrails.encrypted_topic import EncryptedTopic
 from guardrails.guardrail_function import GuardrailFunction
 
-__all__ = ["BreakGlass", "GuardrailFunction", "PropsError"]
+__all__ = ["BreakGlass", "EncryptedTopic", "GuardrailFunction", "PropsError"]

@@ -44,6 +44,7 @@ from guardrails._validation import (
     check_pattern,
     check_range,
 )
+from guardrails.encrypted_topic import EncryptedTopic
 from guardrails.guardrail_function import GuardrailFunction
 
 TTL_RANGE_SECONDS = (10, 3600)
@@ -164,7 +165,7 @@ class BreakGlass(Construct):
         for role in operators:
             self._password_reader_arns.append(role.role_arn)
 
-        self.audit_topic = audit_topic or self._create_audit_topic()
+        self.audit_topic = audit_topic or EncryptedTopic(self, "Audit", description="break-glass audit").topic
         self.cleanup_function = self._create_cleanup_function()
         self.state_machine = self._create_state_machine(reset_after)
         self._create_rules(sweep_interval)
@@ -375,50 +376,6 @@ class BreakGlass(Construct):
         ]
 
     # ----------------------------------------------------------------------------- audit and clean-up
-
-    def _create_audit_topic(self) -> sns.Topic:
-        key = kms.Key(
-            self,
-            "AuditKey",
-            description="Encrypts the SSM Guardrails break-glass audit topic",
-            enable_key_rotation=True,
-            removal_policy=cdk.RemovalPolicy.RETAIN,
-        )
-        # EventBridge (audit events) and CloudWatch (clean-up alarms) publish to the encrypted
-        # topic as services, so they need the data key of this topic's own key.
-        key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="EventBridgeAndCloudWatchPublishToAuditTopic",
-                principals=[
-                    iam.ServicePrincipal("events.amazonaws.com"),
-                    iam.ServicePrincipal("cloudwatch.amazonaws.com"),
-                ],
-                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-                resources=["*"],
-            )
-        )
-        topic = sns.Topic(self, "AuditTopic", master_key=key, enforce_ssl=True)
-        stack = cdk.Stack.of(self)
-        topic.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="CloudWatchAlarmsOfThisAccount",
-                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-                actions=["sns:Publish"],
-                resources=[topic.topic_arn],
-                conditions={
-                    "ArnLike": {
-                        "aws:SourceArn": stack.format_arn(
-                            service="cloudwatch",
-                            resource="alarm",
-                            resource_name="*",
-                            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
-                        )
-                    },
-                    "StringEquals": {"aws:SourceAccount": stack.account},
-                },
-            )
-        )
-        return topic
 
     def _create_cleanup_function(self) -> GuardrailFunction:
         cleanup = GuardrailFunction(
