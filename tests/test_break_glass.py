@@ -50,32 +50,32 @@ def _actions(policy: list[dict[str, Any]]) -> set[str]:
 
 
 def test_key_rotates_and_is_retained(member: dict[str, Any]) -> None:
-    key = only_resource(member, "AWS::KMS::Key", "BreakGlassKey")
+    key = only_resource(member, "AWS::KMS::Key", "BreakGlassVaultKey")
     assert key["Properties"]["EnableKeyRotation"] is True
     assert key["DeletionPolicy"] == "Retain"
-    alias = only_resource(member, "AWS::KMS::Alias", "BreakGlassKeyAlias")
+    alias = only_resource(member, "AWS::KMS::Alias", "BreakGlassVaultKeyAlias")
     assert alias["Properties"]["AliasName"] == "alias/ssm-guardrails/break-glass"
 
 
 def test_key_policy_lets_only_operators_decrypt_and_nodes_only_encrypt_via_ssm(member: dict[str, Any]) -> None:
-    policy = _flat(statements(only_resource(member, "AWS::KMS::Key", "BreakGlassKey")["Properties"]["KeyPolicy"]))
+    policy = _flat(statements(only_resource(member, "AWS::KMS::Key", "BreakGlassVaultKey")["Properties"]["KeyPolicy"]))
     by_sid = {statement["Sid"]: statement for statement in policy}
     assert set(by_sid) == {
         "KeyAdministrationWithoutUse",
-        "NodesEncryptBreakGlassPasswordsViaParameterStore",
-        "OperatorsDecryptBreakGlassPasswordsViaParameterStore",
+        "EncryptPasswordsThroughParameterStore",
+        "NamedReadersDecryptPasswordsThroughParameterStore",
     }
     admin_actions = as_list(by_sid["KeyAdministrationWithoutUse"]["Action"])
     assert not {"kms:*", "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:ReEncrypt*"} & set(admin_actions)
     for sid, action in [
-        ("NodesEncryptBreakGlassPasswordsViaParameterStore", "kms:Encrypt"),
-        ("OperatorsDecryptBreakGlassPasswordsViaParameterStore", "kms:Decrypt"),
+        ("EncryptPasswordsThroughParameterStore", "kms:Encrypt"),
+        ("NamedReadersDecryptPasswordsThroughParameterStore", "kms:Decrypt"),
     ]:
         statement = by_sid[sid]
         assert statement["Action"] == action
         assert statement["Condition"]["StringEquals"] == {"kms:ViaService": VIA_SSM}
         assert statement["Condition"]["ArnLike"]["kms:EncryptionContext:PARAMETER_ARN"] == PASSWORD_ARN
-    readers = by_sid["OperatorsDecryptBreakGlassPasswordsViaParameterStore"]["Condition"]["ArnLike"]["aws:PrincipalArn"]
+    readers = by_sid["NamedReadersDecryptPasswordsThroughParameterStore"]["Condition"]["ArnLike"]["aws:PrincipalArn"]
     assert readers == ["arn:<AWS::Partition>:iam::<AWS::AccountId>:role/BreakGlassOperator"]
 
 
@@ -95,7 +95,7 @@ def test_document_is_a_named_command_document_updated_in_place(member: dict[str,
 
 def test_document_pins_key_and_prefix_so_operators_cannot_redirect_the_password(member: dict[str, Any]) -> None:
     parameters = only_resource(member, "AWS::SSM::Document", "BreakGlassDocument")["Properties"]["Content"]["parameters"]
-    key_arn = {"Fn::GetAtt": [next(iter(resources_of(member, "AWS::KMS::Key"))), "Arn"]}
+    key_arn = {"Fn::GetAtt": [next(k for k in resources_of(member, "AWS::KMS::Key") if "Vault" in k), "Arn"]}
     assert parameters["KmsKeyId"]["allowedValues"] == [key_arn]
     assert parameters["ParameterPrefix"]["allowedValues"] == ["/BreakGlass"]
     assert parameters["PasswordLength"]["default"] == "24"
@@ -294,8 +294,8 @@ def test_grant_methods_and_instance_role_attachment(variants: SynthesizedApp) ->
 
 def test_grant_read_password_adds_the_reader_to_the_key_policy(variants: SynthesizedApp) -> None:
     template = variants.template_json("Granted")
-    policy = _flat(statements(only_resource(template, "AWS::KMS::Key", "BreakGlassKey")["Properties"]["KeyPolicy"]))
-    decrypt = next(s for s in policy if s["Sid"] == "OperatorsDecryptBreakGlassPasswordsViaParameterStore")
+    policy = _flat(statements(only_resource(template, "AWS::KMS::Key", "BreakGlassVaultKey")["Properties"]["KeyPolicy"]))
+    decrypt = next(s for s in policy if s["Sid"] == "NamedReadersDecryptPasswordsThroughParameterStore")
     readers = decrypt["Condition"]["ArnLike"]["aws:PrincipalArn"]
     assert readers[0].endswith(":role/Ops")
     assert any(reader.startswith("<Auditor") for reader in readers), readers
@@ -336,5 +336,5 @@ def test_bad_props_fail_at_synth_with_one_line(tmp_path: Path, props: dict[str, 
 def test_grant_read_password_refuses_a_principal_without_arn(tmp_path: Path) -> None:
     stack = cdk.Stack(new_app(tmp_path), "Grant")
     glass = BreakGlass(stack, "BreakGlass", operators=[iam.Role.from_role_name(stack, "Operator", "Ops")])
-    with pytest.raises(PropsError, match="grant_read_password"):
+    with pytest.raises(PropsError, match="reader: got"):
         glass.grant_read_password(iam.ServicePrincipal("lambda.amazonaws.com"))

@@ -19,7 +19,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import aws_cdk as cdk
-import jsii
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_events as events
@@ -46,6 +45,7 @@ from guardrails._validation import (
 )
 from guardrails.encrypted_topic import EncryptedTopic
 from guardrails.guardrail_function import GuardrailFunction
+from guardrails.password_vault import PasswordVault
 
 TTL_RANGE_SECONDS = (10, 3600)
 PASSWORD_LENGTH_RANGE = (14, 128)
@@ -58,24 +58,6 @@ AUTOMATIC_RESET_COMMENT = "SSM Guardrails automatic break-glass reset"
 
 #: Run Command invocation statuses that are not final; every other status ends an invocation.
 _NON_TERMINAL_STATUSES = ["Pending", "InProgress", "Delayed", "Cancelling"]
-
-_KEY_ADMIN_ACTIONS = [
-    "kms:Create*",
-    "kms:Describe*",
-    "kms:Enable*",
-    "kms:List*",
-    "kms:Put*",
-    "kms:Update*",
-    "kms:Revoke*",
-    "kms:Disable*",
-    "kms:Get*",
-    "kms:Delete*",
-    "kms:TagResource",
-    "kms:UntagResource",
-    "kms:ScheduleKeyDeletion",
-    "kms:CancelKeyDeletion",
-    "kms:RotateKeyOnDemand",
-]
 
 
 class BreakGlass(Construct):
@@ -141,29 +123,34 @@ class BreakGlass(Construct):
         self.parameter_prefix = parameter_prefix
         self.document_name = document_name
         stack = cdk.Stack.of(self)
-        self.parameter_arn_pattern = stack.format_arn(
-            service="ssm", resource="parameter", resource_name=f"{parameter_prefix[1:]}/pwd-*"
+        self.vault = PasswordVault(
+            self,
+            "Vault",
+            parameter_name_pattern=f"{parameter_prefix[1:]}/pwd-*",
+            description="SSM Guardrails break-glass passwords",
+            key=key,
+            key_alias=key_alias,
+            key_admins=key_admins,
         )
-        self._password_reader_arns: list[str] = []
-
-        self.key = key or self._create_key(key_alias, key_admins or [iam.AccountRootPrincipal()])
+        self.key = self.vault.key
+        self.parameter_arn_pattern = self.vault.parameter_arn_pattern
         self.document = self._create_document(password_length)
         self.document_arn = stack.format_arn(service="ssm", resource="document", resource_name=document_name)
         self.instance_policy = iam.ManagedPolicy(
             self,
             "InstancePolicy",
             description="Lets a managed node store its own break-glass password (write only, no read).",
-            statements=self._instance_statements(),
+            statements=self.vault.writer_statements(),
         )
         self.operator_policy = iam.ManagedPolicy(
             self,
             "OperatorPolicy",
             description="Lets a break-glass operator run the document and read the password before it expires.",
-            statements=[*self._start_statements(), *self._read_statements()],
+            statements=[*self._start_statements(), *self.vault.reader_statements()],
             roles=list(operators),
         )
         for role in operators:
-            self._password_reader_arns.append(role.role_arn)
+            self.vault.allow_reader(role)
 
         self.audit_topic = audit_topic or EncryptedTopic(self, "Audit", description="break-glass audit").topic
         self.cleanup_function = self._create_cleanup_function()
@@ -254,53 +241,11 @@ class BreakGlass(Construct):
 
         The grantee is also added to the key policy of the created key, which admits no one else.
         """
-        for statement in self._read_statements():
+        for statement in self.vault.reader_statements():
             grantee.grant_principal.add_to_principal_policy(statement)
-        self._password_reader_arns.append(_principal_arn(grantee))
+        self.vault.allow_reader(grantee)
 
     # ----------------------------------------------------------------------------- key and document
-
-    def _create_key(self, alias: str, admins: Sequence[iam.IPrincipal]) -> kms.Key:
-        region = cdk.Stack.of(self).region
-        via_ssm = {
-            "StringEquals": {"kms:ViaService": f"ssm.{region}.amazonaws.com"},
-            "ArnLike": {"kms:EncryptionContext:PARAMETER_ARN": self.parameter_arn_pattern},
-        }
-        readers = cdk.Lazy.list(_GrowingList(self._password_reader_arns))
-        policy = iam.PolicyDocument(
-            statements=[
-                iam.PolicyStatement(
-                    sid="KeyAdministrationWithoutUse",
-                    principals=list(admins),
-                    actions=_KEY_ADMIN_ACTIONS,
-                    resources=["*"],
-                ),
-                iam.PolicyStatement(
-                    sid="NodesEncryptBreakGlassPasswordsViaParameterStore",
-                    principals=[iam.AccountRootPrincipal()],
-                    actions=["kms:Encrypt"],
-                    resources=["*"],
-                    conditions=via_ssm,
-                ),
-                iam.PolicyStatement(
-                    sid="OperatorsDecryptBreakGlassPasswordsViaParameterStore",
-                    principals=[iam.AccountRootPrincipal()],
-                    actions=["kms:Decrypt"],
-                    resources=["*"],
-                    conditions={**via_ssm, "ArnLike": {**via_ssm["ArnLike"], "aws:PrincipalArn": readers}},
-                ),
-            ]
-        )
-        key = kms.Key(
-            self,
-            "Key",
-            description="Encrypts SSM Guardrails break-glass passwords in Parameter Store",
-            enable_key_rotation=True,
-            policy=policy,
-            removal_policy=cdk.RemovalPolicy.RETAIN,
-        )
-        key.add_alias(alias)
-        return key
 
     def _create_document(self, password_length: int) -> ssm.CfnDocument:
         content = load_document("break_glass")
@@ -318,25 +263,6 @@ class BreakGlass(Construct):
         )
 
     # ----------------------------------------------------------------------------- IAM statements
-
-    def _instance_statements(self) -> list[iam.PolicyStatement]:
-        region = cdk.Stack.of(self).region
-        return [
-            iam.PolicyStatement(
-                sid="StoreBreakGlassPassword",
-                actions=["ssm:PutParameter"],
-                resources=[self.parameter_arn_pattern],
-            ),
-            iam.PolicyStatement(
-                sid="EncryptBreakGlassPasswordViaParameterStore",
-                actions=["kms:Encrypt"],
-                resources=[self.key.key_arn],
-                conditions={
-                    "StringEquals": {"kms:ViaService": f"ssm.{region}.amazonaws.com"},
-                    "ArnLike": {"kms:EncryptionContext:PARAMETER_ARN": self.parameter_arn_pattern},
-                },
-            ),
-        ]
 
     def _node_arns(self) -> list[str]:
         stack = cdk.Stack.of(self)
@@ -356,22 +282,6 @@ class BreakGlass(Construct):
                 sid="FollowBreakGlassCommand",
                 actions=["ssm:ListCommands", "ssm:ListCommandInvocations", "ssm:GetCommandInvocation"],
                 resources=["*"],
-            ),
-        ]
-
-    def _read_statements(self) -> list[iam.PolicyStatement]:
-        region = cdk.Stack.of(self).region
-        return [
-            iam.PolicyStatement(
-                sid="ReadBreakGlassPassword",
-                actions=["ssm:GetParameter"],
-                resources=[self.parameter_arn_pattern],
-            ),
-            iam.PolicyStatement(
-                sid="DecryptBreakGlassPasswordViaParameterStore",
-                actions=["kms:Decrypt"],
-                resources=[self.key.key_arn],
-                conditions={"StringEquals": {"kms:ViaService": f"ssm.{region}.amazonaws.com"}},
             ),
         ]
 
@@ -569,26 +479,6 @@ class BreakGlass(Construct):
                 alarm_description=description,
             )
             alarm.add_alarm_action(cloudwatch_actions.SnsAction(self.audit_topic))
-
-
-@jsii.implements(cdk.IStableListProducer)
-class _GrowingList:
-    """Resolves at synth to a list that grant methods may still extend after construction."""
-
-    def __init__(self, items: list[str]) -> None:
-        self._items = items
-
-    def produce(self) -> list[str]:
-        return list(self._items)
-
-
-def _principal_arn(grantee: iam.IGrantable) -> str:
-    principal = grantee.grant_principal
-    for attribute in ("role_arn", "user_arn", "arn"):
-        value = getattr(principal, attribute, None)
-        if isinstance(value, str):
-            return value
-    raise PropsError("BreakGlass.grant_read_password", principal, "an IAM role, user or ArnPrincipal")
 
 
 def _validate(
