@@ -10,8 +10,8 @@ from __future__ import annotations
 import sys
 
 import aws_cdk as cdk
-from guardrails import PropsError
 
+from guardrails import PropsError
 from stacks.build import build_app, register_nag
 from stacks.config import ConfigError, load_config
 

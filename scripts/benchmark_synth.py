@@ -25,8 +25,16 @@ EMPTY_APP = "import aws_cdk as cdk\napp = cdk.App()\ncdk.Stack(app, 'Empty')\nap
 def time_synth(app_command: str, cwd: Path, outdir: Path) -> float:
     started = time.perf_counter()
     subprocess.run(
-        [str(ROOT / "node_modules" / ".bin" / "cdk"), "synth", "--quiet", "--no-notices", "--app", app_command,
-         "--output", str(outdir)],
+        [
+            str(ROOT / "node_modules" / ".bin" / "cdk"),
+            "synth",
+            "--quiet",
+            "--no-notices",
+            "--app",
+            app_command,
+            "--output",
+            str(outdir),
+        ],
         cwd=cwd,
         check=True,
         stdout=subprocess.DEVNULL,

@@ -13,16 +13,22 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
 from guardrails import PropsError
 from guardrails import break_glass as bg
+from guardrails import password_rotation_window as rotation
 from guardrails._validation import (
     DOCUMENT_NAME,
+    TIMEZONE,
     check_kms_alias,
     check_parameter_path,
     check_pattern,
     check_range,
+    check_schedule,
+    check_tag_filters,
+    check_threshold,
 )
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
 CONFIG_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -99,8 +105,40 @@ class BreakGlassConfig(_Strict):
     )
 
 
+class RotationWindowConfig(_Strict):
+    """One maintenance window of :class:`guardrails.PasswordRotationWindow`."""
+
+    name: Annotated[str, _pattern(r"[A-Za-z0-9-]{1,40}", "1-40 letters, digits or -")]
+    tag_filters: Annotated[dict[str, list[str]], _rule(check_tag_filters)]
+    schedule: Annotated[str, _rule(check_schedule)] = "cron(0 5 ? * SUN *)"
+    schedule_timezone: Annotated[str, _pattern(TIMEZONE.pattern, "an IANA time zone such as Europe/Paris")] | None = (
+        None
+    )
+    duration_hours: Annotated[int, _range(*rotation.DURATION_RANGE_HOURS, "hours")] = 2
+    cutoff_hours: Annotated[int, _range(0, 23, "hours")] = 1
+    owner_information: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+    max_concurrency: Annotated[str, _rule(check_threshold)] = "5"
+    max_errors: Annotated[str, _rule(check_threshold)] = "1"
+    priority: Annotated[int, _range(*rotation.PRIORITY_RANGE, "")] = 1
+    task_timeout_minutes: Annotated[int, _range(1, 2880, "minutes")] = 10
+    max_password_age_days: Annotated[int, _range(*rotation.MAX_PASSWORD_AGE_RANGE_DAYS, "days")] = 8
+
+
+class PasswordRotationConfig(_Strict):
+    """Settings of :class:`guardrails.PasswordRotationWindow` (see README for each one)."""
+
+    enabled: bool = True
+    administrator_roles: list[RoleName] = Field(default_factory=list)
+    instance_roles: list[RoleName] = Field(default_factory=list)
+    key_alias: Annotated[str, _rule(check_kms_alias)] = "alias/WindowsPasswordRotation-EncryptionKey"
+    windows: list[RotationWindowConfig] = Field(default_factory=list)
+
+
 class ControlsConfig(_Strict):
-    break_glass: BreakGlassConfig = Field(default_factory=BreakGlassConfig)
+    """Every control; a control whose section is absent is not deployed."""
+
+    break_glass: BreakGlassConfig = Field(default_factory=lambda: BreakGlassConfig(enabled=False))
+    password_rotation: PasswordRotationConfig = Field(default_factory=lambda: PasswordRotationConfig(enabled=False))
 
 
 class GuardrailsConfig(_Strict):
@@ -181,7 +219,28 @@ def _cross_checks(config: GuardrailsConfig) -> Iterator[str]:
     break_glass = config.controls.break_glass
     if break_glass.enabled and not break_glass.operator_roles:
         yield "controls.break_glass.operator_roles: got []; allowed: at least one role name when enabled"
-    for key in ("operator_roles", "instance_roles"):
-        names = getattr(break_glass, key)
-        if len({n.lower() for n in names}) != len(names):
-            yield f"controls.break_glass.{key}: got {names!r}; allowed: each role once"
+    rotation_settings = config.controls.password_rotation
+    if rotation_settings.enabled:
+        if not rotation_settings.administrator_roles:
+            yield "controls.password_rotation.administrator_roles: got []; allowed: at least one role name when enabled"
+        if not rotation_settings.windows:
+            yield "controls.password_rotation.windows: got []; allowed: at least one window when enabled"
+    for index, window in enumerate(rotation_settings.windows):
+        if window.cutoff_hours >= window.duration_hours:
+            yield (
+                f"controls.password_rotation.windows[{index}].cutoff_hours: got {window.cutoff_hours}; "
+                f"allowed: 0 to duration_hours - 1 ({window.duration_hours - 1})"
+            )
+    yield from _unique("controls.password_rotation.windows", [w.name for w in rotation_settings.windows], "name")
+    for section, key in [
+        ("break_glass", "operator_roles"),
+        ("break_glass", "instance_roles"),
+        ("password_rotation", "administrator_roles"),
+        ("password_rotation", "instance_roles"),
+    ]:
+        yield from _unique(f"controls.{section}.{key}", getattr(getattr(config.controls, section), key), "role")
+
+
+def _unique(where: str, names: list[str], what: str) -> Iterator[str]:
+    if len({name.lower() for name in names}) != len(names):
+        yield f"{where}: got {names!r}; allowed: each {what} once"

@@ -91,9 +91,9 @@ def test_snapshot_normalization_hides_asset_hashes_only() -> None:
 
 
 def test_guardrails_is_importable_without_hiding_the_constructs_library() -> None:
-    import guardrails
-
     import constructs
+
+    import guardrails
 
     assert not (ROOT / "constructs" / "__init__.py").exists()
     assert Path(guardrails.__file__).parent == ROOT / "constructs" / "guardrails"

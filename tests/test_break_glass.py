@@ -94,7 +94,9 @@ def test_document_is_a_named_command_document_updated_in_place(member: dict[str,
 
 
 def test_document_pins_key_and_prefix_so_operators_cannot_redirect_the_password(member: dict[str, Any]) -> None:
-    parameters = only_resource(member, "AWS::SSM::Document", "BreakGlassDocument")["Properties"]["Content"]["parameters"]
+    parameters = only_resource(member, "AWS::SSM::Document", "BreakGlassDocument")["Properties"]["Content"][
+        "parameters"
+    ]
     key_arn = {"Fn::GetAtt": [next(k for k in resources_of(member, "AWS::KMS::Key") if "Vault" in k), "Arn"]}
     assert parameters["KmsKeyId"]["allowedValues"] == [key_arn]
     assert parameters["ParameterPrefix"]["allowedValues"] == ["/BreakGlass"]
@@ -132,7 +134,11 @@ def test_operator_policy_is_attached_to_the_configured_roles(member: dict[str, A
 
 
 def test_cleanup_may_only_delete_break_glass_parameters(member: dict[str, Any]) -> None:
-    policy = _flat(statements(only_resource(member, "AWS::IAM::Policy", "CleanupRoleDefaultPolicy")["Properties"]["PolicyDocument"]))
+    policy = _flat(
+        statements(
+            only_resource(member, "AWS::IAM::Policy", "CleanupRoleDefaultPolicy")["Properties"]["PolicyDocument"]
+        )
+    )
     deletes = next(s for s in policy if s.get("Sid") == "DeleteBreakGlassPasswords")
     assert deletes["Resource"] == PASSWORD_ARN
     assert {a for s in policy for a in as_list(s["Action"]) if a.startswith("ssm:")} == {
@@ -216,7 +222,7 @@ def test_every_cleanup_failure_raises_an_alarm_to_the_audit_topic(member: dict[s
     alarms = resources_of(member, "AWS::CloudWatch::Alarm")
     assert len(alarms) == 3
     for alarm in alarms.values():
-        assert [a["Ref"] for a in alarm["Properties"]["AlarmActions"]][0].startswith("BreakGlassAuditTopic")
+        assert next(a["Ref"] for a in alarm["Properties"]["AlarmActions"]).startswith("BreakGlassAuditTopic")
     metrics = json.dumps(list(alarms.values()))
     for metric in ("ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted", "Errors", "FailedInvocations"):
         assert metric in metrics
@@ -276,7 +282,9 @@ def test_reset_can_be_disabled(variants: SynthesizedApp) -> None:
 
 def test_bring_your_own_key_and_topic_creates_neither(variants: SynthesizedApp) -> None:
     template = variants.template_json("BringYourOwn")
-    assert list(resources_of(template, "AWS::KMS::Key")) == [k for k in resources_of(template, "AWS::KMS::Key") if k.startswith("MyKey")]
+    assert list(resources_of(template, "AWS::KMS::Key")) == [
+        k for k in resources_of(template, "AWS::KMS::Key") if k.startswith("MyKey")
+    ]
     assert len(resources_of(template, "AWS::SNS::Topic")) == 1
     content = only_resource(template, "AWS::SSM::Document")["Properties"]["Content"]
     assert content["parameters"]["ParameterPrefix"]["allowedValues"] == ["/Team/Emergency"]
@@ -286,15 +294,21 @@ def test_bring_your_own_key_and_topic_creates_neither(variants: SynthesizedApp) 
 
 def test_grant_methods_and_instance_role_attachment(variants: SynthesizedApp) -> None:
     template = variants.template_json("BringYourOwn")
-    auditor_policy = _flat(statements(only_resource(template, "AWS::IAM::Policy", "Auditor")["Properties"]["PolicyDocument"]))
+    auditor_policy = _flat(
+        statements(only_resource(template, "AWS::IAM::Policy", "Auditor")["Properties"]["PolicyDocument"])
+    )
     assert _actions(auditor_policy) == {"ssm:GetParameter", "kms:Decrypt"}
     instance_policy = only_resource(template, "AWS::IAM::ManagedPolicy", "InstancePolicy")["Properties"]
-    assert instance_policy["Roles"] == [{"Ref": next(iter(k for k in resources_of(template, "AWS::IAM::Role") if k.startswith("InstanceRole")))}]
+    assert instance_policy["Roles"] == [
+        {"Ref": next(iter(k for k in resources_of(template, "AWS::IAM::Role") if k.startswith("InstanceRole")))}
+    ]
 
 
 def test_grant_read_password_adds_the_reader_to_the_key_policy(variants: SynthesizedApp) -> None:
     template = variants.template_json("Granted")
-    policy = _flat(statements(only_resource(template, "AWS::KMS::Key", "BreakGlassVaultKey")["Properties"]["KeyPolicy"]))
+    policy = _flat(
+        statements(only_resource(template, "AWS::KMS::Key", "BreakGlassVaultKey")["Properties"]["KeyPolicy"])
+    )
     decrypt = next(s for s in policy if s["Sid"] == "NamedReadersDecryptPasswordsThroughParameterStore")
     readers = decrypt["Condition"]["ArnLike"]["aws:PrincipalArn"]
     assert readers[0].endswith(":role/Ops")
@@ -312,15 +326,30 @@ def test_grant_read_password_adds_the_reader_to_the_key_policy(variants: Synthes
         ({"ttl": cdk.Duration.hours(2)}, "BreakGlass.ttl: got 7200; allowed: a number from 10 to 3600 seconds"),
         ({"password_length": 13}, "BreakGlass.password_length: got 13; allowed: a number from 14 to 128"),
         ({"password_length": 129}, "BreakGlass.password_length: got 129"),
-        ({"parameter_prefix": "BreakGlass"}, "BreakGlass.parameter_prefix: got 'BreakGlass'; allowed: a parameter path"),
+        (
+            {"parameter_prefix": "BreakGlass"},
+            "BreakGlass.parameter_prefix: got 'BreakGlass'; allowed: a parameter path",
+        ),
         ({"parameter_prefix": "/BreakGlass/"}, "BreakGlass.parameter_prefix: got '/BreakGlass/'"),
         ({"parameter_prefix": "/aws/x"}, "does not start with /aws or /ssm"),
-        ({"key_alias": "alias/aws/ssm"}, "BreakGlass.key_alias: got 'alias/aws/ssm'; allowed: an alias outside alias/aws/"),
+        (
+            {"key_alias": "alias/aws/ssm"},
+            "BreakGlass.key_alias: got 'alias/aws/ssm'; allowed: an alias outside alias/aws/",
+        ),
         ({"key_alias": "break-glass"}, "BreakGlass.key_alias: got 'break-glass'; allowed: alias/<name>"),
-        ({"reset_after": cdk.Duration.minutes(30)}, "BreakGlass.reset_after: got 0.5; allowed: a number from 1 to 168 hours"),
+        (
+            {"reset_after": cdk.Duration.minutes(30)},
+            "BreakGlass.reset_after: got 0.5; allowed: a number from 1 to 168 hours",
+        ),
         ({"reset_after": cdk.Duration.days(8)}, "BreakGlass.reset_after: got 192.0"),
-        ({"sweep_interval": cdk.Duration.hours(2)}, "BreakGlass.sweep_interval: got 120.0; allowed: a number from 1 to 60 minutes"),
-        ({"document_name": "AWS-Mine"}, "BreakGlass.document_name: got 'AWS-Mine'; allowed: a name not starting with aws"),
+        (
+            {"sweep_interval": cdk.Duration.hours(2)},
+            "BreakGlass.sweep_interval: got 120.0; allowed: a number from 1 to 60 minutes",
+        ),
+        (
+            {"document_name": "AWS-Mine"},
+            "BreakGlass.document_name: got 'AWS-Mine'; allowed: a name not starting with aws",
+        ),
         ({"document_name": "x"}, "BreakGlass.document_name: got 'x'"),
     ],
 )

@@ -2,7 +2,18 @@
 
 from guardrails._validation import PropsError
 from guardrails.break_glass import BreakGlass
+from guardrails.encrypted_log_group import EncryptedLogGroup
 from guardrails.encrypted_topic import EncryptedTopic
 from guardrails.guardrail_function import GuardrailFunction
+from guardrails.password_rotation_window import PasswordRotationWindow
+from guardrails.password_vault import PasswordVault
 
-__all__ = ["BreakGlass", "EncryptedTopic", "GuardrailFunction", "PropsError"]
+__all__ = [
+    "BreakGlass",
+    "EncryptedLogGroup",
+    "EncryptedTopic",
+    "GuardrailFunction",
+    "PasswordRotationWindow",
+    "PasswordVault",
+    "PropsError",
+]

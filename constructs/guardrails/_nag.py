@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 import aws_cdk as cdk
-
 from constructs import IConstruct
 
 
@@ -36,3 +35,8 @@ def _as_nag_renders_it(value: Any) -> str:
     if "Fn::GetAtt" in value:
         return "<{}.{}>".format(*value["Fn::GetAtt"])
     raise ValueError(f"cannot render {value!r} for cdk-nag")
+
+
+def acknowledge_wildcard_action(policy: IConstruct, action: str, reason: str) -> None:
+    """Acknowledge AwsSolutions-IAM5 for one wildcard action (e.g. ``kms:GenerateDataKey*``) on ``policy``."""
+    acknowledge(policy, f"AwsSolutions-IAM5[Action::{action}]", reason)

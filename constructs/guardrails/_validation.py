@@ -66,3 +66,54 @@ def check_kms_alias(setting: str, value: str) -> None:
 def check_not_empty(setting: str, value: Sized) -> None:
     if len(value) == 0:
         raise PropsError(setting, [], "at least one entry")
+
+
+_RATE = re.compile(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)")
+_CRON = re.compile(r"cron\((.*)\)")
+_CRON_FIELD = re.compile(r"[0-9A-Za-z*?,/#L-]+")
+_THRESHOLD = re.compile(r"[1-9][0-9]*|([1-9][0-9]?|100)%")
+TIMEZONE = re.compile(r"[A-Za-z_]+(/[A-Za-z0-9_+-]+)*")
+
+
+def check_schedule(setting: str, value: str) -> None:
+    """A maintenance window schedule: ``cron(min hour day-of-month month day-of-week year)`` or
+    ``rate(N unit)``."""
+    if _is_token(value):
+        return
+    shape = "cron(minutes hours day-of-month month day-of-week year) or rate(N minutes|hours|days)"
+    if not isinstance(value, str):
+        raise PropsError(setting, value, shape)
+    if rate := _RATE.fullmatch(value):
+        count, unit = int(rate[1]), rate[2]
+        if count == 0 or (count == 1) == unit.endswith("s"):
+            raise PropsError(setting, value, "rate(1 hour|day|minute) or rate(N hours|days|minutes) with N > 1")
+        return
+    cron = _CRON.fullmatch(value)
+    if not cron:
+        raise PropsError(setting, value, shape)
+    fields = cron[1].split()
+    if len(fields) != 6:
+        raise PropsError(setting, value, f"6 cron fields, got {len(fields)}: {shape}")
+    if not all(_CRON_FIELD.fullmatch(field) for field in fields):
+        raise PropsError(setting, value, "cron fields of digits, letters and * ? , / - # L")
+    if (fields[2] == "?") == (fields[4] == "?"):
+        raise PropsError(setting, value, "'?' in exactly one of day-of-month and day-of-week")
+
+
+def check_threshold(setting: str, value: str) -> None:
+    """Max concurrency or max errors of a Run Command task."""
+    check_pattern(setting, value, _THRESHOLD, "a positive whole number or a percentage from 1% to 100%")
+
+
+def check_tag_filters(setting: str, value: Any) -> None:
+    """Tag key -> one or more values, as a maintenance window target takes them."""
+    if not value:
+        raise PropsError(setting, value, "at least one tag key with at least one value")
+    for key, values in value.items():
+        if not isinstance(key, str) or not 1 <= len(key) <= 128 or key.lower().startswith("aws:"):
+            raise PropsError(f"{setting} key", key, "1-128 characters, not starting with aws:")
+        if isinstance(values, str) or not values:
+            raise PropsError(f"{setting}[{key}]", values, "a list of one or more values")
+        for tag_value in values:
+            if not isinstance(tag_value, str) or not 1 <= len(tag_value) <= 256:
+                raise PropsError(f"{setting}[{key}]", tag_value, "a value of 1-256 characters")

@@ -30,8 +30,8 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_ssm as ssm
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
-
 from constructs import Construct
+
 from guardrails._documents import load_document, pin_parameter
 from guardrails._nag import acknowledge_wildcard_resource
 from guardrails._validation import (

@@ -8,8 +8,8 @@ import aws_cdk as cdk
 import jsii
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-
 from constructs import Construct
+
 from guardrails._validation import PropsError
 
 KEY_ADMIN_ACTIONS = [
