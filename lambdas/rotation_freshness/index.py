@@ -69,14 +69,15 @@ def _settings() -> dict[str, Any]:
 
 def targeted_running_windows_instances(tag_filters: dict[str, list[str]]) -> list[str]:
     filters = [{"Name": f"tag:{key}", "Values": values} for key, values in tag_filters.items()]
-    filters += [
-        {"Name": "instance-state-name", "Values": ["running"]},
-        {"Name": "platform", "Values": ["windows"]},
-    ]
+    filters.append({"Name": "instance-state-name", "Values": ["running"]})
     instance_ids = []
     for page in _client("ec2").get_paginator("describe_instances").paginate(Filters=filters):
         for reservation in page["Reservations"]:
-            instance_ids.extend(instance["InstanceId"] for instance in reservation["Instances"])
+            # Platform is checked here rather than as a filter: EC2Rescue ResetAccess only runs on
+            # Windows, and a Linux instance with the same tags is not a missed rotation.
+            instance_ids.extend(
+                instance["InstanceId"] for instance in reservation["Instances"] if instance.get("Platform") == "windows"
+            )
     return instance_ids
 
 

@@ -1,0 +1,313 @@
+"""The break-glass Command document: its contract, static checks of both scripts, and real runs of
+the Linux script in a sandbox against a local moto server (stub chpasswd and curl; nothing leaves
+the machine and the host's password is never touched)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import boto3
+import pytest
+import tree_sitter_powershell as tsp
+from moto.server import ThreadedMotoServer
+from ssm_docs import defaults, references, render, step
+from tree_sitter import Language, Parser
+
+from guardrails._documents import load_document, pin_parameter
+
+LINUX, WINDOWS = "ResetLinuxRootPassword", "ResetWindowsAdministratorPassword"
+INSTANCE_ID = "i-0123456789abcdef0"
+NAME = f"/BreakGlass/pwd-{INSTANCE_ID}"
+LENGTH = 32
+CLASSES = {"lower": r"[a-z]", "upper": r"[A-Z]", "digit": r"[0-9]", "symbol": r"[^a-zA-Z0-9]"}
+ALLOWED = re.compile(r"[a-zA-Z0-9!#%+,.=?@^_~-]+")
+#: Stand-in for curl that logs each call's arguments (tab-separated) and answers like IMDSv2.
+CURL_STUB = """(IFS=$'\\t'; printf '%s\\n' "$*") >>"LOG"
+case "${*: -1}" in
+  */latest/api/token) printf 'TOKEN-1' ;;
+  */latest/meta-data/instance-id) printf 'i-0fedcba9876543210' ;;
+  */latest/meta-data/placement/region) printf 'eu-west-1' ;;
+  *) exit 22 ;;
+esac
+"""
+
+
+def _tool(name: str) -> str:
+    candidate = Path(sys.executable).parent / name
+    found = str(candidate) if candidate.exists() else shutil.which(name)
+    assert found, f"{name} not found (is the virtualenv installed?)"
+    return found
+
+
+def _script(step_name: str, **parameters: str) -> str:
+    content = load_document("break_glass")
+    return render(step(content, step_name)["inputs"]["runCommand"][0], defaults(content) | parameters)
+
+
+def _has_all_classes(password: str) -> bool:
+    return all(re.search(pattern, password) for pattern in CLASSES.values())
+
+
+# ------------------------------------------------------------------------------- contract
+
+
+def test_document_contract() -> None:
+    content = load_document("break_glass")
+    assert content["schemaVersion"] == "2.2"
+    assert "TTL" in content["description"]
+    assert [(s["name"], s["action"], s["precondition"]) for s in content["mainSteps"]] == [
+        (LINUX, "aws:runShellScript", {"StringEquals": ["platformType", "Linux"]}),
+        (WINDOWS, "aws:runPowerShellScript", {"StringEquals": ["platformType", "Windows"]}),
+    ]
+    for entry in content["mainSteps"]:
+        assert 0 < entry["inputs"]["timeoutSeconds"] <= 600
+        commands = entry["inputs"]["runCommand"]
+        assert len(commands) == 1 and "\n" in commands[0]
+    parameters = content["parameters"]
+    assert set(parameters) == {"PasswordLength", "ParameterPrefix", "KmsKeyId"}
+    assert all(spec["type"] == "String" and spec["description"] for spec in parameters.values())
+    assert defaults(content) == {
+        "PasswordLength": "24",
+        "ParameterPrefix": "/BreakGlass",
+        "KmsKeyId": "alias/break-glass",
+    }
+    # Every reference resolves to a declared parameter, and every parameter is used.
+    assert references(content) == set(parameters)
+
+
+def test_parameter_patterns() -> None:
+    parameters = load_document("break_glass")["parameters"]
+    length = re.compile(parameters["PasswordLength"]["allowedPattern"])
+    assert [n for n in range(300) if length.search(str(n))] == list(range(14, 129))
+    assert not any(length.search(value) for value in ("024", "24 ", "2.4", "-24"))
+    prefix = re.compile(parameters["ParameterPrefix"]["allowedPattern"])
+    assert all(prefix.search(value) for value in ("/BreakGlass", "/team/break-glass_1.x"))
+    assert not any(prefix.search(value) for value in ("BreakGlass", "/BreakGlass/", "/a b", "/a'b", "/a;b", "//a"))
+
+
+def test_pin_parameter_allows_only_the_pinned_value() -> None:
+    content = load_document("break_glass")
+    key_arn = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    pin_parameter(content, "ParameterPrefix", "/Team/BreakGlass")
+    pin_parameter(content, "KmsKeyId", key_arn)
+    for name, value in (("ParameterPrefix", "/Team/BreakGlass"), ("KmsKeyId", key_arn)):
+        spec = content["parameters"][name]
+        assert spec["default"] == value and spec["allowedValues"] == [value] and "allowedPattern" not in spec
+    assert "allowedPattern" in load_document("break_glass")["parameters"]["ParameterPrefix"], "cache was mutated"
+
+
+# --------------------------------------------------------------------------- static checks
+
+
+def test_linux_script_passes_shellcheck(tmp_path: Path) -> None:
+    script = tmp_path / "break_glass.sh"
+    script.write_text(_script(LINUX), encoding="utf-8")
+    result = subprocess.run(
+        [_tool("shellcheck"), "-s", "bash", "-S", "style", str(script)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_linux_script_only_hands_the_password_to_builtins() -> None:
+    lines = [line.strip() for line in _script(LINUX).splitlines()]
+    assert lines[0] == "#!/bin/bash" and "set +x" in lines and "set -euo pipefail" in lines and "umask 077" in lines
+    assert not any(
+        re.search(r"\bset -[a-z]*x|\bexport\b|\becho\b|169\.254\.169\.254/latest/meta-data", line) for line in lines
+    )
+    for line in (line for line in lines if re.search(r"\$\{?password\b", line)):
+        assert line.startswith(("printf ", "password=", "[[ ", "if ((${#password}")), line
+        if line.startswith("printf "):
+            assert line.endswith(('>"$workdir/value"', "| chpasswd ||")), line
+    text = "\n".join(lines)
+    assert text.index("put-parameter") < text.index("chpasswd"), "the password must be stored before it is set"
+
+
+@pytest.fixture(scope="module")
+def powershell() -> str:
+    return _script(WINDOWS, KmsKeyId="arn:aws:kms:us-east-1:123456789012:key/k")
+
+
+def test_powershell_parses(powershell: str) -> None:
+    parser = Parser(Language(tsp.language()))
+    assert parser.parse(b"if ($x -eq {").root_node.has_error, "the parser must detect errors"
+    root = parser.parse(powershell.encode()).root_node
+    bad, stack = [], [root]
+    while stack:
+        node = stack.pop()
+        if node.is_error or node.is_missing:
+            bad.append(f"{node.type} at {node.start_point}")
+        stack.extend(node.children)
+    assert not root.has_error and not bad, bad
+
+
+def test_powershell_is_51_compatible_and_keeps_the_secret(powershell: str) -> None:
+    code = "\n".join(line for line in powershell.splitlines() if not line.lstrip().startswith("#"))
+    assert "[System.Security.Cryptography.RandomNumberGenerator]::Create()" in code and "Get-Random" not in code
+    for pattern in (r"\?\?", r"\?\.", r"&&", r"\|\|", r"\s\?\s", r"-Parallel\b", r"\bClean\s*\{"):
+        assert not re.search(pattern, code), f"not Windows PowerShell 5.1: {pattern}"
+    assert "$ErrorActionPreference = 'Stop'" in code and "Set-PSDebug -Off" in code and "exit 1" in code
+    assert "$env:AWS_SSM_INSTANCE_ID" in code and "X-aws-ec2-metadata-token-ttl-seconds" in code
+    assert "SID LIKE '%-500'" in code
+    store = re.search(r"Write-SSMParameter (.*?)\n(?!\s*-)", code, re.DOTALL)
+    assert store, "Write-SSMParameter not found"
+    for argument in (
+        "-Value $password",
+        "-Type SecureString",
+        "-KeyId 'arn:aws:kms:",
+        "-Overwrite $true",
+        "-Region $region",
+    ):
+        assert argument in store.group(1)
+    assert store.start() < code.index(".SetPassword($password)"), "the password must be stored before it is set"
+    shown = r"(Write-(Output|Host|Verbose|Debug|Information|Warning|Error)|Out-\w+|\w+-Content|::\w+\.Write)[^\n]*\$password"
+    assert not re.search(shown, code, re.IGNORECASE), "the password is written to output"
+    assert "Remove-Variable -Name password" in code
+
+
+# --------------------------------------------------------------------- sandbox runs (Linux)
+
+
+@pytest.fixture(scope="module")
+def moto() -> Iterator[SimpleNamespace]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1")
+    key_arn = session.client("kms", endpoint_url=endpoint).create_key()["KeyMetadata"]["Arn"]
+    yield SimpleNamespace(
+        endpoint=endpoint,
+        key_arn=key_arn,
+        ssm=lambda region="us-east-1": session.client("ssm", endpoint_url=endpoint, region_name=region),
+    )
+    server.stop()
+
+
+def _stub(path: Path, body: str) -> None:
+    path.write_text(f"#!/bin/bash\n{body}", encoding="utf-8")
+    path.chmod(0o755)
+
+
+def _run(
+    sandbox: Path, moto: SimpleNamespace, chpasswd_exit: int = 0, stubs: dict[str, str] | None = None, **env: str | None
+) -> SimpleNamespace:
+    (sandbox / "bin").mkdir(parents=True)
+    (sandbox / "tmp").mkdir()
+    # The stub must shadow the real chpasswd: the tests may run as root.
+    _stub(sandbox / "bin" / "chpasswd", f'cat >"{sandbox}/chpasswd.stdin"\nexit {chpasswd_exit}\n')
+    for name, body in (stubs or {}).items():
+        _stub(sandbox / "bin" / name, body)
+    script = sandbox / "break_glass.sh"
+    script.write_text(_script(LINUX, PasswordLength=str(LENGTH), KmsKeyId=moto.key_arn), encoding="utf-8")
+    environment: dict[str, str | None] = {
+        "PATH": os.pathsep.join([str(sandbox / "bin"), str(Path(_tool("aws")).parent), "/usr/bin", "/bin"]),
+        "HOME": str(sandbox),
+        "TMPDIR": str(sandbox / "tmp"),
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_ENDPOINT_URL": moto.endpoint,
+        "AWS_CONFIG_FILE": str(sandbox / "no-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(sandbox / "no-credentials"),
+        "AWS_SSM_INSTANCE_ID": INSTANCE_ID,
+        "AWS_SSM_REGION_NAME": "us-east-1",
+    } | env
+    result = subprocess.run(
+        [_tool("bash"), str(script)],
+        env={key: value for key, value in environment.items() if value is not None},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    stdin = sandbox / "chpasswd.stdin"
+    return SimpleNamespace(
+        rc=result.returncode,
+        out=result.stdout,
+        err=result.stderr,
+        chpasswd=stdin.read_text(encoding="utf-8") if stdin.exists() else None,
+        leftovers=list((sandbox / "tmp").iterdir()),
+    )
+
+
+def _stored(moto: SimpleNamespace, name: str = NAME, region: str = "us-east-1") -> dict[str, Any] | None:
+    ssm = moto.ssm(region)
+    found = ssm.describe_parameters(ParameterFilters=[{"Key": "Name", "Values": [name]}])["Parameters"]
+    if not found:
+        return None
+    value = ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+    ssm.delete_parameter(Name=name)  # every test starts without the parameter
+    return found[0] | {"Value": value}
+
+
+def test_linux_script_stores_then_sets_a_strong_password(tmp_path: Path, moto: SimpleNamespace) -> None:
+    run = _run(tmp_path, moto)
+    stored = _stored(moto)
+    secret = stored["Value"] if stored else "\0"
+    assert run.rc == 0, run.err.replace(secret, "<password>")
+    assert stored and stored["Type"] == "SecureString" and stored["KeyId"] == moto.key_arn
+    assert len(secret) == LENGTH and _has_all_classes(secret) and ALLOWED.fullmatch(secret), "weak password stored"
+    assert run.chpasswd == f"root:{secret}\n", "chpasswd did not get the stored password"
+    assert secret not in run.out and secret not in run.err, "the password was printed"
+    assert f"Stored new root password in {NAME}" in run.out and "root password changed" in run.out
+    assert run.leftovers == []
+
+
+def test_passwords_differ_between_runs(tmp_path: Path, moto: SimpleNamespace) -> None:
+    passwords = []
+    for attempt in ("first", "second"):
+        assert _run(tmp_path / attempt, moto).rc == 0
+        stored = _stored(moto)
+        assert stored
+        passwords.append(stored["Value"])
+    assert passwords[0] != passwords[1], "two runs produced the same password"
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_failed_store_leaves_the_password_unchanged(tmp_path: Path, moto: SimpleNamespace) -> None:
+    run = _run(tmp_path, moto, AWS_ENDPOINT_URL=f"http://127.0.0.1:{_closed_port()}", AWS_MAX_ATTEMPTS="1")
+    assert run.rc != 0 and run.chpasswd is None, "chpasswd ran although the password was not stored"
+    assert "root password was not changed" in run.err and "Stored" not in run.out
+    assert run.leftovers == [] and _stored(moto) is None
+
+
+def test_failed_password_change_fails_the_command(tmp_path: Path, moto: SimpleNamespace) -> None:
+    run = _run(tmp_path, moto, chpasswd_exit=1)
+    stored = _stored(moto)
+    assert run.rc != 0 and stored and run.chpasswd == f"root:{stored['Value']}\n", "store, then chpasswd, then fail"
+    assert "root password changed" not in run.out and run.leftovers == []
+    assert stored["Value"] not in run.out + run.err, "the password was printed"
+
+
+def test_rejects_a_malformed_instance_id(tmp_path: Path, moto: SimpleNamespace) -> None:
+    run = _run(tmp_path, moto, AWS_SSM_INSTANCE_ID="i-0123456789abcdef0/../x")
+    assert run.rc != 0 and "unexpected instance id" in run.err and run.chpasswd is None
+    assert moto.ssm().describe_parameters()["Parameters"] == []
+
+
+def test_falls_back_to_imdsv2(tmp_path: Path, moto: SimpleNamespace) -> None:
+    log = tmp_path / "curl.log"
+    curl = CURL_STUB.replace("LOG", str(log))
+    run = _run(tmp_path, moto, stubs={"curl": curl}, AWS_SSM_INSTANCE_ID=None, AWS_SSM_REGION_NAME=None)
+    assert run.rc == 0, run.err
+    token_call, *gets = [line.split("\t") for line in log.read_text(encoding="utf-8").splitlines()]
+    assert token_call[-1] == "http://169.254.169.254/latest/api/token" and "PUT" in token_call
+    assert any(arg.startswith("X-aws-ec2-metadata-token-ttl-seconds:") for arg in token_call)
+    assert sorted(call[-1] for call in gets) == [
+        "http://169.254.169.254/latest/meta-data/instance-id",
+        "http://169.254.169.254/latest/meta-data/placement/region",
+    ]
+    assert all("X-aws-ec2-metadata-token: TOKEN-1" in call and "PUT" not in call for call in gets), "IMDSv1 call"
+    assert _stored(moto, "/BreakGlass/pwd-i-0fedcba9876543210", region="eu-west-1"), "IMDS id/Region not used"
