@@ -70,6 +70,12 @@ class MemberStack(cdk.Stack):
             )
             for role in instance_roles:
                 rotation.attach_to_instance_role(role)
+            cdk.CfnOutput(
+                self,
+                f"PasswordRotation{window.name.replace('-', '')}FreshnessReport",
+                value=rotation.freshness_function.function.function_name,
+                description="Invoke with {} for a freshness report now",
+            )
             windows.append(rotation)
         return windows
 
