@@ -5,15 +5,23 @@ from __future__ import annotations
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
+from stacks.central_stack import CentralStack
 from stacks.config import GuardrailsConfig
-from stacks.member_stack import MemberStack
+from stacks.member_global_stack import MemberGlobalStack
+from stacks.member_regional_stack import MemberRegionalStack
 
-MEMBER_STACK_NAME = "SsmGuardrails-Member"
+CENTRAL_STACK_NAME = "SsmGuardrails-Central"
+MEMBER_GLOBAL_STACK_NAME = "SsmGuardrails-MemberGlobal"
+MEMBER_REGIONAL_STACK_NAME = "SsmGuardrails-MemberRegional"
 
 
 def build_app(app: cdk.App, config: GuardrailsConfig) -> list[cdk.Stack]:
     """Add every stack of ``config`` to ``app`` and return them."""
-    return [MemberStack(app, MEMBER_STACK_NAME, controls=config.controls)]
+    return [
+        CentralStack(app, CENTRAL_STACK_NAME, config=config),
+        MemberGlobalStack(app, MEMBER_GLOBAL_STACK_NAME, config=config),
+        MemberRegionalStack(app, MEMBER_REGIONAL_STACK_NAME, controls=config.controls),
+    ]
 
 
 def register_nag(app: cdk.App) -> None:

@@ -10,12 +10,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from guardrails import PropsError
+from guardrails import access_key_remediation as access_keys
 from guardrails import break_glass as bg
 from guardrails import password_rotation_window as rotation
 from guardrails._validation import (
@@ -134,11 +135,39 @@ class PasswordRotationConfig(_Strict):
     windows: list[RotationWindowConfig] = Field(default_factory=list)
 
 
+class AccessKeyRemediationConfig(_Strict):
+    """Settings of :class:`guardrails.AccessKeyRemediation` (members) and
+    :class:`guardrails.AccessKeyFindings` (central); see README for each one."""
+
+    enabled: bool = True
+    max_access_key_age_days: Annotated[int, _range(*access_keys.MAX_AGE_RANGE_DAYS, "days")] = 90
+    maximum_execution_frequency: Literal[access_keys.FREQUENCIES] = "TwentyFour_Hours"  # type: ignore[valid-type]
+    retry_attempts: Annotated[int, _range(*access_keys.RETRY_ATTEMPTS_RANGE, "")] = 5
+    retry_interval_seconds: Annotated[int, _range(*access_keys.RETRY_INTERVAL_RANGE_SECONDS, "seconds")] = 60
+    deactivate_after_days: Annotated[int, _zero_or_range(1, 3650, "days")] = 0
+    exemption_tag_key: Annotated[str, _pattern(access_keys.TAG_KEY.pattern, "a tag key of 1-128 characters")] = (
+        "AccessKeyRotationExempt"
+    )
+    exemption_tag_value: Annotated[str, Field(min_length=1, max_length=256)] = "true"
+    include_email_tag: bool = True
+    create_config_recorder: bool = False
+    topic_name: Annotated[str, _pattern(r"[A-Za-z0-9_-]{1,256}", "1-256 letters, digits, _ -")] = (
+        "ssm-guardrails-access-key-findings"
+    )
+    email_subscribers: list[Annotated[str, _pattern(r"[^@\s]+@[^@\s]+\.[^@\s]+", "an email address")]] = Field(
+        default_factory=list
+    )
+    create_queue: bool = False
+
+
 class ControlsConfig(_Strict):
     """Every control; a control whose section is absent is not deployed."""
 
     break_glass: BreakGlassConfig = Field(default_factory=lambda: BreakGlassConfig(enabled=False))
     password_rotation: PasswordRotationConfig = Field(default_factory=lambda: PasswordRotationConfig(enabled=False))
+    access_key_remediation: AccessKeyRemediationConfig = Field(
+        default_factory=lambda: AccessKeyRemediationConfig(enabled=False)
+    )
 
 
 class GuardrailsConfig(_Strict):
@@ -231,6 +260,12 @@ def _cross_checks(config: GuardrailsConfig) -> Iterator[str]:
                 f"controls.password_rotation.windows[{index}].cutoff_hours: got {window.cutoff_hours}; "
                 f"allowed: 0 to duration_hours - 1 ({window.duration_hours - 1})"
             )
+    keys = config.controls.access_key_remediation
+    if keys.deactivate_after_days and keys.deactivate_after_days <= keys.max_access_key_age_days:
+        yield (
+            f"controls.access_key_remediation.deactivate_after_days: got {keys.deactivate_after_days}; allowed: 0 "
+            f"(off) or more than max_access_key_age_days ({keys.max_access_key_age_days})"
+        )
     yield from _unique("controls.password_rotation.windows", [w.name for w in rotation_settings.windows], "name")
     for section, key in [
         ("break_glass", "operator_roles"),

@@ -8,7 +8,7 @@ import pytest
 from aws_cdk import assertions
 from cdk_helpers import SynthesizedApp, new_app
 
-from stacks.build import MEMBER_STACK_NAME, build_app
+from stacks.build import MEMBER_REGIONAL_STACK_NAME, build_app
 from stacks.config import load_config
 
 
@@ -39,4 +39,4 @@ def example_app(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedApp:
 
 @pytest.fixture(scope="session")
 def member_template(example_app: SynthesizedApp) -> assertions.Template:
-    return example_app.template(MEMBER_STACK_NAME)
+    return example_app.template(MEMBER_REGIONAL_STACK_NAME)

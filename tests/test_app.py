@@ -15,13 +15,16 @@ from aws_cdk import aws_sns as sns
 from cdk_helpers import ROOT, SynthesizedApp, new_app
 from cdk_nag import AwsSolutionsChecks
 
-from stacks.build import MEMBER_STACK_NAME, register_nag
+from stacks.build import CENTRAL_STACK_NAME, MEMBER_GLOBAL_STACK_NAME, MEMBER_REGIONAL_STACK_NAME, register_nag
 
 ASSET_HASH = re.compile(r"[0-9a-f]{64}")
 
 
+ALL_STACKS = [CENTRAL_STACK_NAME, MEMBER_GLOBAL_STACK_NAME, MEMBER_REGIONAL_STACK_NAME]
+
+
 def test_every_stack_of_the_example_is_synthesized(example_app: SynthesizedApp) -> None:
-    assert example_app.stack_names == [MEMBER_STACK_NAME]
+    assert sorted(example_app.stack_names) == sorted(ALL_STACKS)
 
 
 def test_cdk_nag_has_no_unacknowledged_finding(example_app: SynthesizedApp) -> None:
@@ -71,7 +74,7 @@ def test_pinned_cdk_cli_reads_the_cloud_assembly(example_app: SynthesizedApp) ->
         timeout=300,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == [MEMBER_STACK_NAME]
+    assert sorted(result.stdout.split()) == sorted(ALL_STACKS)
     assert "end-of-life" not in result.stderr + result.stdout
 
 
@@ -80,9 +83,10 @@ def normalized(template: dict[str, Any]) -> dict[str, Any]:
     return json.loads(ASSET_HASH.sub("<asset-hash>", json.dumps(template)))
 
 
-def test_member_stack_matches_snapshot(example_app: SynthesizedApp, snapshot: Any) -> None:
+@pytest.mark.parametrize("stack_name", ALL_STACKS)
+def test_stack_matches_snapshot(example_app: SynthesizedApp, snapshot: Any, stack_name: str) -> None:
     """Run `make snapshot-update` after an intended change and review the diff."""
-    assert normalized(example_app.template_json(MEMBER_STACK_NAME)) == snapshot
+    assert normalized(example_app.template_json(stack_name)) == snapshot
 
 
 def test_snapshot_normalization_hides_asset_hashes_only() -> None:

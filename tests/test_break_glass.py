@@ -15,7 +15,7 @@ from cdk_helpers import SynthesizedApp, as_list, flatten, new_app, only_resource
 
 from guardrails import BreakGlass, PropsError
 from guardrails.break_glass import AUTOMATIC_RESET_COMMENT
-from stacks.build import MEMBER_STACK_NAME
+from stacks.build import MEMBER_REGIONAL_STACK_NAME
 
 PASSWORD_ARN = "arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter/BreakGlass/pwd-*"
 VIA_SSM = "ssm.<AWS::Region>.amazonaws.com"
@@ -23,7 +23,7 @@ VIA_SSM = "ssm.<AWS::Region>.amazonaws.com"
 
 @pytest.fixture(scope="module")
 def member(example_app: SynthesizedApp) -> dict[str, Any]:
-    return example_app.template_json(MEMBER_STACK_NAME)
+    return example_app.template_json(MEMBER_REGIONAL_STACK_NAME)
 
 
 def _flat(value: Any) -> Any:
@@ -107,7 +107,7 @@ def test_document_pins_key_and_prefix_so_operators_cannot_redirect_the_password(
 
 
 def test_instance_policy_writes_its_password_and_reads_nothing(member: dict[str, Any]) -> None:
-    policy = _policy(member, "InstancePolicy")
+    policy = _policy(member, "BreakGlassInstancePolicy")
     assert _actions(policy) == {"ssm:PutParameter", "kms:Encrypt"}
     put = next(s for s in policy if s["Action"] == "ssm:PutParameter")
     assert put["Resource"] == PASSWORD_ARN
@@ -117,9 +117,9 @@ def test_instance_policy_writes_its_password_and_reads_nothing(member: dict[str,
 
 
 def test_operator_policy_is_attached_to_the_configured_roles(member: dict[str, Any]) -> None:
-    resource = only_resource(member, "AWS::IAM::ManagedPolicy", "OperatorPolicy")
+    resource = only_resource(member, "AWS::IAM::ManagedPolicy", "BreakGlassOperatorPolicy")
     assert resource["Properties"]["Roles"] == ["BreakGlassOperator"]
-    policy = _policy(member, "OperatorPolicy")
+    policy = _policy(member, "BreakGlassOperatorPolicy")
     send = next(s for s in policy if s["Action"] == "ssm:SendCommand")
     assert sorted(send["Resource"]) == [
         "arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:instance/*",
@@ -136,7 +136,7 @@ def test_operator_policy_is_attached_to_the_configured_roles(member: dict[str, A
 def test_cleanup_may_only_delete_break_glass_parameters(member: dict[str, Any]) -> None:
     policy = _flat(
         statements(
-            only_resource(member, "AWS::IAM::Policy", "CleanupRoleDefaultPolicy")["Properties"]["PolicyDocument"]
+            only_resource(member, "AWS::IAM::Policy", "BreakGlassCleanupRoleDefaultPolicy")["Properties"]["PolicyDocument"]
         )
     )
     deletes = next(s for s in policy if s.get("Sid") == "DeleteBreakGlassPasswords")
@@ -183,7 +183,7 @@ def test_sweeper_runs_on_schedule(member: dict[str, Any]) -> None:
 
 
 def test_cleanup_function_knows_prefix_and_ttl(member: dict[str, Any]) -> None:
-    function = only_resource(member, "AWS::Lambda::Function")["Properties"]
+    function = only_resource(member, "AWS::Lambda::Function", "BreakGlass")["Properties"]
     assert function["Environment"]["Variables"] == {"PARAMETER_PREFIX": "/BreakGlass", "TTL_SECONDS": "60"}
     assert function["Runtime"] == "python3.14"
     assert function["Handler"] == "index.handler"
@@ -229,9 +229,9 @@ def test_every_cleanup_failure_raises_an_alarm_to_the_audit_topic(member: dict[s
 
 
 def test_audit_topic_is_encrypted_and_tls_only(member: dict[str, Any]) -> None:
-    topic = only_resource(member, "AWS::SNS::Topic")["Properties"]
+    topic = only_resource(member, "AWS::SNS::Topic", "BreakGlassAudit")["Properties"]
     assert "KmsMasterKeyId" in topic
-    policy = only_resource(member, "AWS::SNS::TopicPolicy")["Properties"]["PolicyDocument"]
+    policy = only_resource(member, "AWS::SNS::TopicPolicy", "BreakGlassAudit")["Properties"]["PolicyDocument"]
     deny = [s for s in statements(policy) if s["Effect"] == "Deny"]
     assert deny and deny[0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 

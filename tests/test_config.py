@@ -107,13 +107,41 @@ def test_example_config_loads_with_its_values() -> None:
             "organization.regions[1]: got 'Europe'; allowed: a Region name",
         ),
         ("organization.id", ..., "organization.id: required key is missing"),
-        ("controls.password_rotation.administrator_roles", [], "administrator_roles: got []; allowed: at least one role name"),
-        ("controls.password_rotation.windows", [], "controls.password_rotation.windows: got []; allowed: at least one window"),
-        ("controls.password_rotation.windows", [{"name": "p", "tag_filters": {"Env": ["P"]}, "cutoff_hours": 2}], "windows[0].cutoff_hours: got 2; allowed: 0 to duration_hours - 1 (1)"),
-        ("controls.password_rotation.windows", [{"name": "p", "tag_filters": {"aws:x": ["P"]}}], "windows[0].tag_filters: got {'aws:x': ['P']}; allowed: 1-128 characters, not starting with aws:"),
-        ("controls.password_rotation.windows", [{"name": "p", "tag_filters": {"Env": ["P"]}, "schedule": "cron(0 5 * * SUN *)"}], "windows[0].schedule: got 'cron(0 5 * * SUN *)'; allowed: '?' in exactly one"),
-        ("controls.password_rotation.windows", [{"name": "p", "tag_filters": {"Env": ["P"]}, "max_errors": "0"}], "windows[0].max_errors: got '0'; allowed: a positive whole number or a percentage"),
-        ("controls.password_rotation.windows", [{"name": "p", "tag_filters": {"Env": ["P"]}}, {"name": "p", "tag_filters": {"Env": ["Q"]}}], "controls.password_rotation.windows: got ['p', 'p']; allowed: each name once"),
+        (
+            "controls.password_rotation.administrator_roles",
+            [],
+            "administrator_roles: got []; allowed: at least one role name",
+        ),
+        (
+            "controls.password_rotation.windows",
+            [],
+            "controls.password_rotation.windows: got []; allowed: at least one window",
+        ),
+        (
+            "controls.password_rotation.windows",
+            [{"name": "p", "tag_filters": {"Env": ["P"]}, "cutoff_hours": 2}],
+            "windows[0].cutoff_hours: got 2; allowed: 0 to duration_hours - 1 (1)",
+        ),
+        (
+            "controls.password_rotation.windows",
+            [{"name": "p", "tag_filters": {"aws:x": ["P"]}}],
+            "windows[0].tag_filters: got {'aws:x': ['P']}; allowed: 1-128 characters, not starting with aws:",
+        ),
+        (
+            "controls.password_rotation.windows",
+            [{"name": "p", "tag_filters": {"Env": ["P"]}, "schedule": "cron(0 5 * * SUN *)"}],
+            "windows[0].schedule: got 'cron(0 5 * * SUN *)'; allowed: '?' in exactly one",
+        ),
+        (
+            "controls.password_rotation.windows",
+            [{"name": "p", "tag_filters": {"Env": ["P"]}, "max_errors": "0"}],
+            "windows[0].max_errors: got '0'; allowed: a positive whole number or a percentage",
+        ),
+        (
+            "controls.password_rotation.windows",
+            [{"name": "p", "tag_filters": {"Env": ["P"]}}, {"name": "p", "tag_filters": {"Env": ["Q"]}}],
+            "controls.password_rotation.windows: got ['p', 'p']; allowed: each name once",
+        ),
         ("controls.password_rotation.windows", [{"name": "p"}], "windows[0].tag_filters: required key is missing"),
     ],
 )

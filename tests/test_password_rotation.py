@@ -13,7 +13,7 @@ from cdk_helpers import SynthesizedApp, as_list, flatten, new_app, only_resource
 
 from guardrails import PasswordRotationWindow, PropsError
 from guardrails._validation import check_schedule
-from stacks.build import MEMBER_STACK_NAME
+from stacks.build import MEMBER_REGIONAL_STACK_NAME
 
 PASSWORD_ARN = "arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter/EC2Rescue/Passwords/*"
 VIA_SSM = "ssm.<AWS::Region>.amazonaws.com"
@@ -22,7 +22,7 @@ WINDOW = "PasswordRotationproduction"
 
 @pytest.fixture(scope="module")
 def member(example_app: SynthesizedApp) -> dict[str, Any]:
-    return example_app.template_json(MEMBER_STACK_NAME)
+    return example_app.template_json(MEMBER_REGIONAL_STACK_NAME)
 
 
 def _flat(value: Any) -> Any:
@@ -201,7 +201,10 @@ def test_several_environments_share_one_key(shared: dict[str, Any]) -> None:
         ({"schedule": "rate(0 hours)"}, "rate(1 hour|day|minute)"),
         ({"schedule": "weekly"}, "got 'weekly'; allowed: cron("),
         ({"schedule_timezone": "Mars Base"}, "schedule_timezone: got 'Mars Base'"),
-        ({"duration": cdk.Duration.hours(25)}, "PasswordRotationWindow.duration: got 25.0; allowed: a number from 1 to 24"),
+        (
+            {"duration": cdk.Duration.hours(25)},
+            "PasswordRotationWindow.duration: got 25.0; allowed: a number from 1 to 24",
+        ),
         ({"duration": cdk.Duration.minutes(90)}, "PasswordRotationWindow.duration: got 1.5; allowed: whole hours"),
         ({"cutoff": cdk.Duration.hours(2)}, "PasswordRotationWindow.cutoff: got 2.0; allowed: a number from 0 to 1.0"),
         ({"max_concurrency": "0"}, "max_concurrency: got '0'; allowed: a positive whole number or a percentage"),

@@ -1,6 +1,8 @@
 """SSM Guardrails: privileged-access controls built on AWS Systems Manager, as CDK L3 constructs."""
 
 from guardrails._validation import PropsError
+from guardrails.access_key_findings import AccessKeyFindings
+from guardrails.access_key_remediation import AccessKeyRemediation
 from guardrails.break_glass import BreakGlass
 from guardrails.encrypted_log_group import EncryptedLogGroup
 from guardrails.encrypted_topic import EncryptedTopic
@@ -9,6 +11,8 @@ from guardrails.password_rotation_window import PasswordRotationWindow
 from guardrails.password_vault import PasswordVault
 
 __all__ = [
+    "AccessKeyFindings",
+    "AccessKeyRemediation",
     "BreakGlass",
     "EncryptedLogGroup",
     "EncryptedTopic",

@@ -37,3 +37,12 @@ def pin_parameter(content: dict[str, Any], parameter: str, value: str) -> None:
     spec["default"] = value
     spec["allowedValues"] = [value]
     spec.pop("allowedPattern", None)
+
+
+def embed_script(content: dict[str, Any], step_name: str, script: str) -> None:
+    """Inline ``ssm_documents/scripts/<script>.py`` as the ``Script`` of an aws:executeScript step.
+
+    The script lives as a real Python file so that it is linted and tested like any other code.
+    """
+    step = next(step for step in content["mainSteps"] if step["name"] == step_name)
+    step["inputs"]["Script"] = (DOCUMENTS_DIR / "scripts" / f"{script}.py").read_text(encoding="utf-8")

@@ -1,4 +1,4 @@
-"""MemberStack: every enabled control for one account and Region (the `cdk deploy` quick start)."""
+"""MemberRegionalStack: the regional controls of one member account, for each target Region."""
 
 from __future__ import annotations
 
@@ -12,12 +12,15 @@ from guardrails import BreakGlass, PasswordRotationWindow
 from stacks.config import BreakGlassConfig, ControlsConfig, PasswordRotationConfig
 
 
-class MemberStack(cdk.Stack):
-    """The controls a member account runs. Environment-agnostic: it deploys into the account and
-    Region of the credentials that run ``cdk deploy`` and never looks anything up at synth."""
+class MemberRegionalStack(cdk.Stack):
+    """Break-glass and password rotation: documents, keys, windows. Environment-agnostic: it deploys
+    into the account and Region of the credentials that run ``cdk deploy`` and looks nothing up at
+    synth. Nothing in it has an account-wide name, so it can land in every Region of an account."""
 
     def __init__(self, scope: Construct, id: str, *, controls: ControlsConfig, **kwargs: Any) -> None:
-        super().__init__(scope, id, description="SSM Guardrails: privileged-access controls (member account)", **kwargs)
+        super().__init__(
+            scope, id, description="SSM Guardrails: regional privileged-access controls (member account)", **kwargs
+        )
         if controls.break_glass.enabled:
             self.break_glass = self._break_glass(controls.break_glass)
         if controls.password_rotation.enabled:

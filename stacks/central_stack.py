@@ -1,0 +1,37 @@
+"""CentralStack: organization-wide destinations, in the security account's home Region."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+from constructs import Construct
+
+from guardrails import AccessKeyFindings
+from stacks.config import GuardrailsConfig
+
+
+class CentralStack(cdk.Stack):
+    """Topics that every member account reports to. Its environment is fixed by the config
+    (security account, home Region) because member accounts build the topic ARNs from them."""
+
+    def __init__(self, scope: Construct, id: str, *, config: GuardrailsConfig, **kwargs: Any) -> None:
+        org = config.organization
+        super().__init__(
+            scope,
+            id,
+            env=cdk.Environment(account=org.security_account, region=org.home_region),
+            description="SSM Guardrails: organization-wide findings (security account)",
+            **kwargs,
+        )
+        settings = config.controls.access_key_remediation
+        if settings.enabled:
+            findings = AccessKeyFindings(
+                self,
+                "AccessKeyFindings",
+                organization_id=org.id,
+                topic_name=settings.topic_name,
+                email_subscribers=settings.email_subscribers,
+                create_queue=settings.create_queue,
+            )
+            cdk.CfnOutput(self, "AccessKeyFindingsTopicArn", value=findings.topic_arn)
