@@ -19,6 +19,7 @@ from guardrails import PropsError
 from guardrails import access_key_remediation as access_keys
 from guardrails import break_glass as bg
 from guardrails import password_rotation_window as rotation
+from guardrails import session_prefs as prefs
 from guardrails._validation import (
     DOCUMENT_NAME,
     TIMEZONE,
@@ -160,6 +161,51 @@ class AccessKeyRemediationConfig(_Strict):
     create_queue: bool = False
 
 
+class VpcConfig(_Strict):
+    """A VPC of the member account, written out (synth looks nothing up)."""
+
+    id: Annotated[str, _pattern(r"vpc-[0-9a-f]{8,17}", "a VPC id such as vpc-0123456789abcdef0")]
+    cidr: Annotated[str, _pattern(r"\d{1,3}(\.\d{1,3}){3}/\d{1,2}", "an IPv4 CIDR such as 10.0.0.0/16")]
+    availability_zones: Annotated[list[str], Field(min_length=1)]
+    private_subnet_ids: Annotated[
+        list[Annotated[str, _pattern(r"subnet-[0-9a-f]{8,17}", "a subnet id")]], Field(min_length=1)
+    ]
+    private_subnet_route_table_ids: list[Annotated[str, _pattern(r"rtb-[0-9a-f]{8,17}", "a route table id")]] = Field(
+        default_factory=list
+    )
+
+
+class SessionPrefsConfig(_Strict):
+    """Settings of :class:`guardrails.SessionPrefs` (see README for each one)."""
+
+    enabled: bool = True
+    operator_instance_tag: Annotated[dict[str, list[str]], _rule(check_tag_filters)] = Field(default_factory=dict)
+    operator_roles: list[RoleName] = Field(default_factory=list)
+    instance_roles: list[RoleName] = Field(default_factory=list)
+    idle_session_timeout_minutes: Annotated[int, _range(*prefs.IDLE_TIMEOUT_RANGE_MINUTES, "minutes")] = 20
+    max_session_duration_minutes: Annotated[int, _range(*prefs.MAX_SESSION_RANGE_MINUTES, "minutes")] | None = None
+    cloudwatch_logging: bool = True
+    log_group_name: Annotated[str, _pattern(prefs.LOG_GROUP_NAME.pattern, "a log group name")] | None = None
+    log_retention_days: Literal[tuple(prefs.RETENTION_DAYS)] = 90  # type: ignore[valid-type]
+    cloudwatch_encryption_required: bool = True
+    cloudwatch_streaming: bool = True
+    s3_logging: bool = False
+    s3_bucket_name: (
+        Annotated[str, _pattern(prefs.BUCKET_NAME.pattern, "an S3 bucket name: 3-63 of a-z 0-9 . -")] | None
+    ) = None
+    s3_key_prefix: Annotated[str, _pattern(r"[\w./-]{0,200}", "letters, digits, _ . / -")] = "session-logs"
+    s3_encryption_required: bool = True
+    session_encryption: bool = True
+    run_as_enabled: bool = False
+    run_as_default_user: Annotated[str, _pattern(prefs.LINUX_USER.pattern, "a Linux user name")] | None = None
+    shell_profile_linux: str = ""
+    shell_profile_windows: str = ""
+    allow_port_forwarding: bool = True
+    allow_remote_host_port_forwarding: bool = False
+    allow_password_reset: bool = False
+    vpc: VpcConfig | None = None
+
+
 class ControlsConfig(_Strict):
     """Every control; a control whose section is absent is not deployed."""
 
@@ -168,6 +214,7 @@ class ControlsConfig(_Strict):
     access_key_remediation: AccessKeyRemediationConfig = Field(
         default_factory=lambda: AccessKeyRemediationConfig(enabled=False)
     )
+    session_prefs: SessionPrefsConfig = Field(default_factory=lambda: SessionPrefsConfig(enabled=False))
 
 
 class GuardrailsConfig(_Strict):
@@ -266,14 +313,39 @@ def _cross_checks(config: GuardrailsConfig) -> Iterator[str]:
             f"controls.access_key_remediation.deactivate_after_days: got {keys.deactivate_after_days}; allowed: 0 "
             f"(off) or more than max_access_key_age_days ({keys.max_access_key_age_days})"
         )
+    yield from _session_prefs_checks(config.controls.session_prefs)
     yield from _unique("controls.password_rotation.windows", [w.name for w in rotation_settings.windows], "name")
     for section, key in [
         ("break_glass", "operator_roles"),
         ("break_glass", "instance_roles"),
         ("password_rotation", "administrator_roles"),
         ("password_rotation", "instance_roles"),
+        ("session_prefs", "operator_roles"),
+        ("session_prefs", "instance_roles"),
     ]:
         yield from _unique(f"controls.{section}.{key}", getattr(getattr(config.controls, section), key), "role")
+
+
+def _session_prefs_checks(settings: SessionPrefsConfig) -> Iterator[str]:
+    where = "controls.session_prefs"
+    if not settings.enabled:
+        return
+    if not settings.operator_instance_tag:
+        yield f"{where}.operator_instance_tag: got {{}}; allowed: a tag key with one or more values when enabled"
+    maximum = settings.max_session_duration_minutes
+    if maximum is not None and settings.idle_session_timeout_minutes > maximum:
+        yield (
+            f"{where}.idle_session_timeout_minutes: got {settings.idle_session_timeout_minutes}; "
+            f"allowed: at most max_session_duration_minutes ({maximum})"
+        )
+    if settings.run_as_enabled and not settings.run_as_default_user:
+        yield f"{where}.run_as_default_user: got None; allowed: an OS user name when run_as_enabled is true"
+    if settings.s3_logging and not settings.s3_bucket_name:
+        yield f"{where}.s3_bucket_name: got None; allowed: an existing bucket name when s3_logging is true"
+    if settings.vpc and settings.s3_logging and not settings.vpc.private_subnet_route_table_ids:
+        yield f"{where}.vpc.private_subnet_route_table_ids: got []; allowed: the subnets' route tables (for S3)"
+    if settings.allow_password_reset and not settings.session_encryption:
+        yield f"{where}.allow_password_reset: got True; allowed: true only with session_encryption: true"
 
 
 def _unique(where: str, names: list[str], what: str) -> Iterator[str]:

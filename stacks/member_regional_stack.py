@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import aws_cdk as cdk
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from guardrails import BreakGlass, PasswordRotationWindow
-from stacks.config import BreakGlassConfig, ControlsConfig, PasswordRotationConfig
+from guardrails import BreakGlass, EncryptedTopic, PasswordRotationWindow, SessionPrefs
+from stacks.config import BreakGlassConfig, ControlsConfig, PasswordRotationConfig, SessionPrefsConfig
 
 
 class MemberRegionalStack(cdk.Stack):
@@ -21,10 +22,16 @@ class MemberRegionalStack(cdk.Stack):
         super().__init__(
             scope, id, description="SSM Guardrails: regional privileged-access controls (member account)", **kwargs
         )
+        # One topic per account and Region for every control's audit, alerts and reports, so
+        # there is one thing to subscribe to (and one KMS key to pay for).
+        self.notifications = EncryptedTopic(self, "Notifications", description="SSM Guardrails notifications").topic
         if controls.break_glass.enabled:
             self.break_glass = self._break_glass(controls.break_glass)
         if controls.password_rotation.enabled:
             self.rotation_windows = self._password_rotation(controls.password_rotation)
+        if controls.session_prefs.enabled:
+            self.session_prefs = self._session_prefs(controls.session_prefs)
+        self._output_topic()
 
     def _break_glass(self, settings: BreakGlassConfig) -> BreakGlass:
         break_glass = BreakGlass(
@@ -38,6 +45,7 @@ class MemberRegionalStack(cdk.Stack):
             sweep_interval=cdk.Duration.minutes(settings.sweep_interval_minutes),
             document_name=settings.document_name,
             key_alias=settings.key_alias,
+            audit_topic=self.notifications,
         )
         for name in settings.instance_roles:
             break_glass.attach_to_instance_role(self._role("BreakGlassInstanceRole", name))
@@ -69,7 +77,7 @@ class MemberRegionalStack(cdk.Stack):
                 key=first.key if first else None,
                 key_alias=settings.key_alias,
                 log_group=first.log_group if first else None,
-                alert_topic=first.alert_topic if first else None,
+                alert_topic=self.notifications,
             )
             for role in instance_roles:
                 rotation.attach_to_instance_role(role)
@@ -81,6 +89,53 @@ class MemberRegionalStack(cdk.Stack):
             )
             windows.append(rotation)
         return windows
+
+    def _session_prefs(self, settings: SessionPrefsConfig) -> SessionPrefs:
+        vpc = None
+        if settings.vpc is not None:
+            vpc = ec2.Vpc.from_vpc_attributes(
+                self,
+                "SessionManagerVpc",
+                vpc_id=settings.vpc.id,
+                vpc_cidr_block=settings.vpc.cidr,
+                availability_zones=settings.vpc.availability_zones,
+                private_subnet_ids=settings.vpc.private_subnet_ids,
+                private_subnet_route_table_ids=settings.vpc.private_subnet_route_table_ids or None,
+            )
+        prefs = SessionPrefs(
+            self,
+            "SessionPrefs",
+            operator_instance_tag=settings.operator_instance_tag,
+            idle_session_timeout_minutes=settings.idle_session_timeout_minutes,
+            max_session_duration_minutes=settings.max_session_duration_minutes,
+            cloudwatch_logging=settings.cloudwatch_logging,
+            log_group_name=settings.log_group_name,
+            log_retention_days=settings.log_retention_days,
+            cloudwatch_encryption_required=settings.cloudwatch_encryption_required,
+            cloudwatch_streaming=settings.cloudwatch_streaming,
+            s3_logging=settings.s3_logging,
+            s3_bucket_name=settings.s3_bucket_name,
+            s3_key_prefix=settings.s3_key_prefix,
+            s3_encryption_required=settings.s3_encryption_required,
+            session_encryption=settings.session_encryption,
+            run_as_enabled=settings.run_as_enabled,
+            run_as_default_user=settings.run_as_default_user,
+            shell_profile_linux=settings.shell_profile_linux,
+            shell_profile_windows=settings.shell_profile_windows,
+            allow_port_forwarding=settings.allow_port_forwarding,
+            allow_remote_host_port_forwarding=settings.allow_remote_host_port_forwarding,
+            allow_password_reset=settings.allow_password_reset,
+            vpc=vpc,
+            notification_topic=self.notifications,
+        )
+        for name in settings.operator_roles:
+            prefs.attach_to_operator_role(self._role("SessionOperator", name))
+        for name in settings.instance_roles:
+            prefs.attach_to_instance_role(self._role("SessionInstanceRole", name))
+        return prefs
+
+    def _output_topic(self) -> None:
+        cdk.CfnOutput(self, "NotificationsTopicArn", value=self.notifications.topic_arn)
 
     def _role(self, purpose: str, name: str) -> iam.IRole:
         return iam.Role.from_role_name(self, f"{purpose}-{name}", name)

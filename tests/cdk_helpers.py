@@ -69,3 +69,15 @@ def statements(policy_document: dict[str, Any]) -> list[dict[str, Any]]:
 
 def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
+
+
+def nag_findings(app: cdk.App) -> list[str]:
+    """Every unacknowledged cdk-nag AwsSolutions finding, as 'rule at construct path: what'."""
+    from cdk_nag import AwsSolutionsChecks
+
+    report = AwsSolutionsChecks(app).validate_scope(app)
+    return [
+        f"{violation.rule_name} at {resource.construct_path}: {violation.description.splitlines()[0]}"
+        for violation in report.violations
+        for resource in violation.violating_resources
+    ]

@@ -107,11 +107,17 @@ def test_automation_role_can_only_read_keys_and_publish_to_the_central_topic(mem
     trust = role["AssumeRolePolicyDocument"]["Statement"][0]
     assert trust["Principal"] == {"Service": "ssm.amazonaws.com"}
     assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
-    policy = {s["Sid"]: s for s in _flat(statements(only_resource(member, "AWS::IAM::Policy")["Properties"]["PolicyDocument"]))}
+    policy = {
+        s["Sid"]: s
+        for s in _flat(statements(only_resource(member, "AWS::IAM::Policy")["Properties"]["PolicyDocument"]))
+    }
     actions = {a for s in policy.values() for a in as_list(s["Action"])}
     assert "iam:UpdateAccessKey" not in actions  # escalation is off in the example
     assert not {a for a in actions if a.startswith("iam:Delete")}
-    assert policy["PublishFinding"]["Resource"] == f"arn:<AWS::Partition>:sns:eu-west-1:222222222222:ssm-guardrails-access-key-findings"
+    assert (
+        policy["PublishFinding"]["Resource"]
+        == "arn:<AWS::Partition>:sns:eu-west-1:222222222222:ssm-guardrails-access-key-findings"
+    )
     assert policy["UseTheCentralTopicKeyThroughSns"]["Condition"] == {
         "StringEquals": {"kms:ViaService": "sns.eu-west-1.amazonaws.com"}
     }
@@ -289,7 +295,10 @@ def test_no_old_key_sends_nothing(aws: Any, script: ModuleType) -> None:
         ({"max_access_key_age": 366}, "max_access_key_age: got 366"),
         ({"deactivate_after": 90}, "deactivate_after: got 90; allowed: a number from 91 to 3650"),
         ({"deactivate_after": 30}, "deactivate_after: got 30"),
-        ({"maximum_execution_frequency": "Daily"}, "maximum_execution_frequency: got 'Daily'; allowed: One_Hour, Three_Hours"),
+        (
+            {"maximum_execution_frequency": "Daily"},
+            "maximum_execution_frequency: got 'Daily'; allowed: One_Hour, Three_Hours",
+        ),
         ({"retry_attempts": 26}, "retry_attempts: got 26"),
         ({"exemption_tag": ("", "true")}, "exemption_tag key: got ''"),
     ],
@@ -338,9 +347,7 @@ def test_escalation_adds_a_tag_guarded_deactivation_permission(tmp_path: Path) -
     policy = statements(only_resource(template, "AWS::IAM::Policy", "AutomationRole")["Properties"]["PolicyDocument"])
     deactivate = next(s for s in policy if s.get("Sid") == "DeactivateOldKeysOfUsersNotExempt")
     assert deactivate["Action"] == "iam:UpdateAccessKey"
-    assert deactivate["Condition"] == {
-        "StringNotEqualsIgnoreCase": {"aws:ResourceTag/AccessKeyRotationExempt": "true"}
-    }
+    assert deactivate["Condition"] == {"StringNotEqualsIgnoreCase": {"aws:ResourceTag/AccessKeyRotationExempt": "true"}}
     recorder = only_resource(template, "AWS::Config::ConfigurationRecorder")["Properties"]
     assert recorder["RecordingGroup"]["ResourceTypes"] == ["AWS::IAM::User"]
     assert only_resource(template, "AWS::Config::DeliveryChannel")

@@ -12,8 +12,7 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_sns as sns
-from cdk_helpers import ROOT, SynthesizedApp, new_app
-from cdk_nag import AwsSolutionsChecks
+from cdk_helpers import ROOT, SynthesizedApp, nag_findings, new_app
 
 from stacks.build import CENTRAL_STACK_NAME, MEMBER_GLOBAL_STACK_NAME, MEMBER_REGIONAL_STACK_NAME, register_nag
 
@@ -28,18 +27,14 @@ def test_every_stack_of_the_example_is_synthesized(example_app: SynthesizedApp) 
 
 
 def test_cdk_nag_has_no_unacknowledged_finding(example_app: SynthesizedApp) -> None:
-    report = AwsSolutionsChecks(example_app.app).validate_scope(example_app.app)
-    findings = [
-        f"{violation.rule_name} at {construct.construct_path}: {violation.description.splitlines()[0]}"
-        for violation in report.violations
-        for construct in violation.violating_constructs
-    ]
+    findings = nag_findings(example_app.app)
     assert findings == [], "\n".join(findings)
 
 
 def test_cdk_nag_fails_the_synth_on_an_unacknowledged_finding(tmp_path: Path) -> None:
     app = new_app(tmp_path)
     sns.Topic(cdk.Stack(app, "Bad"), "PlainTopic")  # no KMS, no TLS-only policy
+    assert any(f.startswith("AwsSolutions-SNS3 at Bad/PlainTopic/Resource") for f in nag_findings(app))
     register_nag(app)
     with pytest.raises(RuntimeError, match="ValidationFailed"):
         app.synth()

@@ -136,7 +136,9 @@ def test_operator_policy_is_attached_to_the_configured_roles(member: dict[str, A
 def test_cleanup_may_only_delete_break_glass_parameters(member: dict[str, Any]) -> None:
     policy = _flat(
         statements(
-            only_resource(member, "AWS::IAM::Policy", "BreakGlassCleanupRoleDefaultPolicy")["Properties"]["PolicyDocument"]
+            only_resource(member, "AWS::IAM::Policy", "BreakGlassCleanupRoleDefaultPolicy")["Properties"][
+                "PolicyDocument"
+            ]
         )
     )
     deletes = next(s for s in policy if s.get("Sid") == "DeleteBreakGlassPasswords")
@@ -160,8 +162,8 @@ def test_command_end_event_starts_cleanup_and_audit(member: dict[str, Any]) -> N
     assert {"Success", "Failed", "TimedOut", "Cancelled"}.isdisjoint(excluded)
     assert set(excluded) == {"Pending", "InProgress", "Delayed", "Cancelling"}
     arns = [t["Arn"]["Ref"] for t in rule["Targets"]]
-    assert any("StateMachine" in arn for arn in arns) and any("AuditTopic" in arn for arn in arns)
-    audit = next(t for t in rule["Targets"] if "AuditTopic" in t["Arn"]["Ref"])
+    assert any("StateMachine" in arn for arn in arns) and any("NotificationsTopic" in arn for arn in arns)
+    audit = next(t for t in rule["Targets"] if "NotificationsTopic" in t["Arn"]["Ref"])
     assert set(audit["InputTransformer"]["InputPathsMap"].values()) == {
         "$.detail.command-id",
         "$.detail.instance-id",
@@ -222,16 +224,16 @@ def test_every_cleanup_failure_raises_an_alarm_to_the_audit_topic(member: dict[s
     alarms = resources_of(member, "AWS::CloudWatch::Alarm")
     assert len(alarms) == 3
     for alarm in alarms.values():
-        assert next(a["Ref"] for a in alarm["Properties"]["AlarmActions"]).startswith("BreakGlassAuditTopic")
+        assert next(a["Ref"] for a in alarm["Properties"]["AlarmActions"]).startswith("NotificationsTopic")
     metrics = json.dumps(list(alarms.values()))
     for metric in ("ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted", "Errors", "FailedInvocations"):
         assert metric in metrics
 
 
 def test_audit_topic_is_encrypted_and_tls_only(member: dict[str, Any]) -> None:
-    topic = only_resource(member, "AWS::SNS::Topic", "BreakGlassAudit")["Properties"]
+    topic = only_resource(member, "AWS::SNS::Topic", "NotificationsTopic")["Properties"]
     assert "KmsMasterKeyId" in topic
-    policy = only_resource(member, "AWS::SNS::TopicPolicy", "BreakGlassAudit")["Properties"]["PolicyDocument"]
+    policy = only_resource(member, "AWS::SNS::TopicPolicy", "NotificationsTopic")["Properties"]["PolicyDocument"]
     deny = [s for s in statements(policy) if s["Effect"] == "Deny"]
     assert deny and deny[0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
@@ -239,7 +241,7 @@ def test_audit_topic_is_encrypted_and_tls_only(member: dict[str, Any]) -> None:
 def test_no_output_or_name_carries_anything_secret(member: dict[str, Any]) -> None:
     assert member["Outputs"]["BreakGlassDocumentName"] == {"Value": "SsmGuardrails-BreakGlass"}
     # Names only: no output of the stack points at a parameter, a key or anything readable.
-    assert set(member["Outputs"]) == {"BreakGlassDocumentName", "PasswordRotationproductionFreshnessReport"}
+    assert set(member["Outputs"]) == {"BreakGlassDocumentName", "PasswordRotationproductionFreshnessReport", "NotificationsTopicArn"}
 
 
 # ------------------------------------------------------------------------------------------ variants

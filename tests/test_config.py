@@ -143,6 +143,20 @@ def test_example_config_loads_with_its_values() -> None:
             "controls.password_rotation.windows: got ['p', 'p']; allowed: each name once",
         ),
         ("controls.password_rotation.windows", [{"name": "p"}], "windows[0].tag_filters: required key is missing"),
+        ("controls.session_prefs.idle_session_timeout_minutes", 61, "idle_session_timeout_minutes: got 61; allowed: a number from 1 to 60 minutes"),
+        ("controls.session_prefs.max_session_duration_minutes", 10, "idle_session_timeout_minutes: got 20; allowed: at most max_session_duration_minutes (10)"),
+        ("controls.session_prefs.max_session_duration_minutes", 2000, "max_session_duration_minutes: got 2000; allowed: a number from 1 to 1440"),
+        ("controls.session_prefs.run_as_enabled", True, "controls.session_prefs.run_as_default_user: got None; allowed: an OS user name"),
+        ("controls.session_prefs.s3_logging", True, "controls.session_prefs.s3_bucket_name: got None; allowed: an existing bucket name"),
+        ("controls.session_prefs.s3_bucket_name", "Bad_Bucket", "s3_bucket_name: got 'Bad_Bucket'; allowed: an S3 bucket name"),
+        ("controls.session_prefs.log_group_name", "no spaces allowed", "log_group_name: got 'no spaces allowed'"),
+        ("controls.session_prefs.log_retention_days", 42, "log_retention_days: got 42; Input should be 1, 7, 14"),
+        ("controls.session_prefs.operator_instance_tag", {}, "operator_instance_tag: got {}; allowed: at least one tag key"),
+        ("controls.access_key_remediation.deactivate_after_days", 60, "deactivate_after_days: got 60; allowed: 0 (off) or more than max_access_key_age_days (90)"),
+        ("controls.access_key_remediation.maximum_execution_frequency", "Daily", "maximum_execution_frequency: got 'Daily'; Input should be 'One_Hour'"),
+        ("controls.access_key_remediation.max_access_key_age_days", 400, "max_access_key_age_days: got 400; allowed: a number from 1 to 365"),
+        ("controls.access_key_remediation.email_subscribers", ["nobody"], "email_subscribers[0]: got 'nobody'; allowed: an email address"),
+        ("controls.access_key_remediation.topic_name", "has space", "topic_name: got 'has space'"),
     ],
 )
 def test_each_mistake_is_one_line_naming_file_key_value_and_rule(
@@ -205,3 +219,10 @@ def test_a_control_without_a_section_is_not_deployed(tmp_path: Path) -> None:
     config = load_config(_write(tmp_path, {"organization": EXAMPLE["organization"]}))
     assert not config.controls.break_glass.enabled
     assert not config.controls.password_rotation.enabled
+
+
+def test_password_reset_needs_session_encryption(tmp_path: Path) -> None:
+    data = _with("controls.session_prefs.allow_password_reset", True)
+    data["controls"]["session_prefs"]["session_encryption"] = False
+    with pytest.raises(ConfigError, match="allow_password_reset: got True; allowed: true only with session_encryption"):
+        load_config(_write(tmp_path, data))

@@ -136,7 +136,7 @@ def test_failures_of_the_window_and_of_each_instance_alert_the_topic(member: dic
     assert "TimedOut" not in detail["status"][0]["anything-but"]
     transformer = instance_rule["Targets"][0]["InputTransformer"]
     assert {"$.detail.instance-id", "$.detail.status"} <= set(transformer["InputPathsMap"].values())
-    topic = only_resource(member, "AWS::SNS::Topic", f"{WINDOW}AlertsTopic")["Properties"]
+    topic = only_resource(member, "AWS::SNS::Topic", "NotificationsTopic")["Properties"]
     assert "KmsMasterKeyId" in topic
 
 

@@ -9,6 +9,7 @@ from guardrails.encrypted_topic import EncryptedTopic
 from guardrails.guardrail_function import GuardrailFunction
 from guardrails.password_rotation_window import PasswordRotationWindow
 from guardrails.password_vault import PasswordVault
+from guardrails.session_prefs import SessionPrefs
 
 __all__ = [
     "AccessKeyFindings",
@@ -20,4 +21,5 @@ __all__ = [
     "PasswordRotationWindow",
     "PasswordVault",
     "PropsError",
+    "SessionPrefs",
 ]

@@ -7,6 +7,7 @@ wildcard resource on exactly one policy, so a new, unreviewed wildcard still fai
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import aws_cdk as cdk
@@ -19,12 +20,13 @@ def acknowledge(construct: IConstruct, rule: str, reason: str) -> None:
 
 def acknowledge_wildcard_resource(policy: IConstruct, resource: str, reason: str) -> None:
     """Acknowledge AwsSolutions-IAM5 for one resource ARN (which may contain tokens) on ``policy``."""
-    rendered = _as_nag_renders_it(cdk.Stack.of(policy).resolve(resource))
+    rendered = re.sub(r"\$\{([^}]+)\}", r"<\1>", _as_nag_renders_it(cdk.Stack.of(policy).resolve(resource)))
     acknowledge(policy, f"AwsSolutions-IAM5[Resource::{rendered}]", reason)
 
 
 def _as_nag_renders_it(value: Any) -> str:
-    """cdk-nag writes Ref as <Name> and GetAtt as <Logical.Attribute> inside Fn::Join."""
+    """cdk-nag writes Ref as <Name>, GetAtt as <Logical.Attribute> and IAM policy variables
+    (${aws:userid}) as <aws:userid>."""
     if isinstance(value, str):
         return value
     if "Fn::Join" in value:
@@ -40,3 +42,8 @@ def _as_nag_renders_it(value: Any) -> str:
 def acknowledge_wildcard_action(policy: IConstruct, action: str, reason: str) -> None:
     """Acknowledge AwsSolutions-IAM5 for one wildcard action (e.g. ``kms:GenerateDataKey*``) on ``policy``."""
     acknowledge(policy, f"AwsSolutions-IAM5[Action::{action}]", reason)
+
+
+def acknowledge_managed_policy(role: IConstruct, policy_name: str, reason: str) -> None:
+    """Acknowledge AwsSolutions-IAM4 for one AWS managed policy (e.g. ``service-role/X``) on ``role``."""
+    acknowledge(role, f"AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/{policy_name}]", reason)

@@ -22,7 +22,12 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from guardrails._documents import embed_script, load_document, pin_parameter
-from guardrails._nag import acknowledge, acknowledge_wildcard_action, acknowledge_wildcard_resource
+from guardrails._nag import (
+    acknowledge,
+    acknowledge_managed_policy,
+    acknowledge_wildcard_action,
+    acknowledge_wildcard_resource,
+)
 from guardrails._validation import PropsError, check_pattern, check_range
 
 MAX_AGE_RANGE_DAYS = (1, 365)
@@ -186,9 +191,9 @@ class AccessKeyRemediation(Construct):
             assumed_by=iam.ServicePrincipal("config.amazonaws.com"),
             managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name("service-role/AWS_ConfigRole")],
         )
-        acknowledge(
+        acknowledge_managed_policy(
             role,
-            "AwsSolutions-IAM4",
+            "service-role/AWS_ConfigRole",
             "AWS_ConfigRole is the AWS-maintained policy for the Config recorder; it follows new resource types.",
         )
         bucket = s3.Bucket(

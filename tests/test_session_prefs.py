@@ -1,0 +1,233 @@
+"""SessionPrefs: what the example's regional stack deploys, its variants, and its prop checks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_ec2 as ec2
+from cdk_helpers import SynthesizedApp, as_list, flatten, nag_findings, new_app, only_resource, resources_of, statements
+
+from guardrails import PropsError, SessionPrefs
+from stacks.build import MEMBER_REGIONAL_STACK_NAME
+
+TAG = {"SessionAccess": ["Operators"]}
+
+
+@pytest.fixture(scope="module")
+def regional(example_app: SynthesizedApp) -> dict[str, Any]:
+    return example_app.template_json(MEMBER_REGIONAL_STACK_NAME)
+
+
+def _flat(value: Any) -> Any:
+    if isinstance(value, dict) and ("Fn::Join" in value or "Ref" in value or "Fn::GetAtt" in value):
+        return flatten(value)
+    if isinstance(value, dict):
+        return {k: _flat(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_flat(v) for v in value]
+    return value
+
+
+def _inputs(template: dict[str, Any]) -> dict[str, Any]:
+    resource = only_resource(template, "Custom::SessionManagerPreferences")["Properties"]
+    return json.loads(flatten(resource["InputsJson"]))
+
+
+def _policy(template: dict[str, Any], id_contains: str) -> dict[str, dict[str, Any]]:
+    resource = only_resource(template, "AWS::IAM::ManagedPolicy", id_contains)["Properties"]
+    return {s["Sid"]: s for s in _flat(statements(resource["PolicyDocument"]))}
+
+
+def test_preferences_document_gets_every_configured_setting(regional: dict[str, Any]) -> None:
+    resource = only_resource(regional, "Custom::SessionManagerPreferences")["Properties"]
+    assert resource["DocumentName"] == "SSM-SessionManagerRunShell"
+    inputs = _inputs(regional)
+    assert inputs["idleSessionTimeout"] == "20" and inputs["maxSessionDuration"] == "480"
+    assert inputs["cloudWatchLogGroupName"].startswith("<SessionPrefsLogsLogGroup")
+    assert inputs["cloudWatchEncryptionEnabled"] is True and inputs["cloudWatchStreamingEnabled"] is True
+    assert inputs["kmsKeyId"].startswith("<SessionPrefsDataKey")
+    assert inputs["runAsEnabled"] is False
+    assert inputs["s3BucketName"] == ""
+    assert inputs["shellProfile"] == {"windows": "", "linux": ""}
+
+
+def test_custom_resource_uses_the_provider_framework_and_fails_fast(regional: dict[str, Any]) -> None:
+    resource = only_resource(regional, "Custom::SessionManagerPreferences")["Properties"]
+    assert resource["ServiceToken"]["Fn::GetAtt"][0].startswith("SessionPrefsProviderframeworkonEvent")
+    assert resource["ServiceTimeout"] == "300"
+
+
+def test_handler_may_touch_the_preferences_document_only(regional: dict[str, Any]) -> None:
+    policy = _flat(
+        statements(
+            only_resource(regional, "AWS::IAM::Policy", "SessionPrefsHandlerRoleDefaultPolicy")["Properties"][
+                "PolicyDocument"
+            ]
+        )
+    )
+    ssm = next(s for s in policy if s.get("Sid") == "ManageThePreferencesDocumentOnly")
+    assert (
+        ssm["Resource"] == "arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:document/SSM-SessionManagerRunShell"
+    )
+    assert "ssm:DeleteDocument" not in as_list(ssm["Action"])
+
+
+def test_drift_is_reconciled_daily_with_the_same_settings(regional: dict[str, Any]) -> None:
+    rule = only_resource(regional, "AWS::Events::Rule", "SessionPrefsReconcileRule")["Properties"]
+    assert rule["ScheduleExpression"] == "rate(1 day)"
+    payload = json.loads(flatten(rule["Targets"][0]["Input"]))
+    assert payload["action"] == "reconcile" and payload["DocumentName"] == "SSM-SessionManagerRunShell"
+    assert json.loads(payload["InputsJson"]) == _inputs(regional)
+
+
+def test_keys_have_the_contract_aliases_rotation_and_logs_access(regional: dict[str, Any]) -> None:
+    aliases = {a["Properties"]["AliasName"]: a for a in resources_of(regional, "AWS::KMS::Alias").values()}
+    assert {"alias/session-manager/data", "alias/session-manager/logs"} <= set(aliases)
+    for key_id in ("SessionPrefsDataKey", "SessionPrefsLogsKey"):
+        assert only_resource(regional, "AWS::KMS::Key", key_id)["Properties"]["EnableKeyRotation"] is True
+    logs_key = _flat(
+        statements(only_resource(regional, "AWS::KMS::Key", "SessionPrefsLogsKey")["Properties"]["KeyPolicy"])
+    )
+    service = next(s for s in logs_key if s.get("Sid") == "CloudWatchLogsOfThisRegion")
+    assert service["Principal"] == {"Service": "logs.<AWS::Region>.amazonaws.com"}
+    group = only_resource(regional, "AWS::Logs::LogGroup", "SessionPrefsLogsLogGroup")
+    assert group["Properties"]["RetentionInDays"] == 90 and group["DeletionPolicy"] == "Retain"
+    parameter = only_resource(regional, "AWS::SSM::Parameter")["Properties"]
+    assert parameter["Name"] == "/ssm-guardrails/session-manager/data-key-id"
+    assert parameter["Value"]["Ref"].startswith("SessionPrefsDataKey")
+
+
+def test_session_key_is_not_a_password_key(regional: dict[str, Any]) -> None:
+    inputs = _inputs(regional)
+    documents = json.dumps(_flat(list(resources_of(regional, "AWS::SSM::Document").values())))
+    assert inputs["kmsKeyId"].strip("<>").split(".")[0] not in documents
+
+
+def test_instance_policy_has_what_the_options_need(regional: dict[str, Any]) -> None:
+    policy = _policy(regional, "SessionPrefsInstancePolicy")
+    assert set(policy) == {"SessionChannels", "WriteSessionLogs", "FindLogGroup", "DecryptSessionData"}
+    assert policy["WriteSessionLogs"]["Resource"].startswith("<SessionPrefsLogsLogGroup")
+    assert policy["DecryptSessionData"]["Action"] == "kms:Decrypt"
+    assert policy["DecryptSessionData"]["Resource"].startswith("<SessionPrefsDataKey")
+
+
+def test_operator_policy_limits_sessions_to_tagged_instances_and_safe_documents(regional: dict[str, Any]) -> None:
+    policy = _policy(regional, "SessionPrefsOperatorPolicy")
+    on_instances = policy["StartSessionsOnTaggedInstancesOnly"]
+    assert on_instances["Condition"] == {
+        "BoolIfExists": {"ssm:SessionDocumentAccessCheck": "true"},
+        "StringEquals": {"ssm:resourceTag/SessionAccess": ["Operators"]},
+    }
+    documents = policy["ThroughDocumentsThatKeepThePreferences"]
+    assert documents["Condition"] == {"BoolIfExists": {"ssm:SessionDocumentAccessCheck": "true"}}
+    names = sorted(arn.rsplit("/", 1)[1] for arn in documents["Resource"])
+    assert names == ["AWS-StartPortForwardingSession", "AWS-StartSSHSession", "SSM-SessionManagerRunShell"]
+    assert policy["OwnSessionsOnly"]["Resource"].endswith(":session/${aws:userid}-*")
+    deny = policy["NoPasswordResetThroughSessionManager"]
+    assert deny["Effect"] == "Deny" and deny["Resource"].endswith("::document/AWS-PasswordReset")
+    assert policy["EncryptSessionData"]["Action"] == "kms:GenerateDataKey"
+
+
+@pytest.fixture(scope="module")
+def variant(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedApp:
+    app = new_app(tmp_path_factory.mktemp("prefs.out"))
+    stack = cdk.Stack(app, "Everything")
+    vpc = ec2.Vpc.from_vpc_attributes(
+        stack, "Vpc", vpc_id="vpc-0123456789abcdef0", vpc_cidr_block="10.1.0.0/16",
+        availability_zones=["eu-west-1a"], private_subnet_ids=["subnet-0123456789abcdef0"],
+        private_subnet_route_table_ids=["rtb-0123456789abcdef0"],
+    )  # fmt: skip
+    SessionPrefs(
+        stack,
+        "Prefs",
+        operator_instance_tag={"Team": ["Ops", "Dba"]},
+        s3_logging=True,
+        s3_bucket_name="my-session-logs",
+        run_as_enabled=True,
+        run_as_default_user="ssm-operator",
+        allow_password_reset=True,
+        allow_remote_host_port_forwarding=True,
+        log_group_name="/existing/sessions",
+        vpc=vpc,
+    )
+    return SynthesizedApp(app, app.synth())
+
+
+def test_variant_s3_runas_password_reset_and_endpoints(variant: SynthesizedApp) -> None:
+    template = variant.template_json("Everything")
+    inputs = _inputs(template)
+    assert inputs["s3BucketName"] == "my-session-logs"
+    assert inputs["s3KeyPrefix"] == "session-logs/<AWS::AccountId>/<AWS::Region>"
+    assert (inputs["runAsEnabled"], inputs["runAsDefaultUser"]) == (True, "ssm-operator")
+    assert inputs["cloudWatchLogGroupName"] == "/existing/sessions"
+    instance = _policy(template, "InstancePolicy")
+    assert instance["WriteSessionLogsToBucket"]["Resource"] == (
+        "arn:<AWS::Partition>:s3:::my-session-logs/session-logs/<AWS::AccountId>/<AWS::Region>/*"
+    )
+    operator = _policy(template, "OperatorPolicy")
+    assert "NoPasswordResetThroughSessionManager" not in operator
+    names = {arn.rsplit("/", 1)[1] for arn in operator["ThroughDocumentsThatKeepThePreferences"]["Resource"]}
+    assert {"AWS-PasswordReset", "AWS-StartPortForwardingSessionToRemoteHost"} <= names
+    endpoints = [e["Properties"]["ServiceName"] for e in resources_of(template, "AWS::EC2::VPCEndpoint").values()]
+    rendered = json.dumps(endpoints)
+    for service in ("ssm", "ssmmessages", "ec2messages", "kms", "logs", "s3"):
+        assert f".{service}" in rendered or f'{service}"' in rendered, service
+    group = only_resource(template, "AWS::EC2::SecurityGroup")["Properties"]
+    assert group["SecurityGroupIngress"] == [
+        {
+            "CidrIp": "10.1.0.0/16",
+            "Description": "HTTPS from the VPC",
+            "FromPort": 443,
+            "IpProtocol": "tcp",
+            "ToPort": 443,
+        }
+    ]
+
+
+def test_variant_passes_cdk_nag(variant: SynthesizedApp) -> None:
+    findings = nag_findings(variant.app)
+    assert findings == [], "\n".join(findings)
+
+
+@pytest.mark.parametrize(
+    ("props", "message"),
+    [
+        (
+            {"idle_session_timeout_minutes": 0},
+            "SessionPrefs.idle_session_timeout_minutes: got 0; allowed: a number from 1 to 60",
+        ),
+        ({"idle_session_timeout_minutes": 61}, "idle_session_timeout_minutes: got 61"),
+        (
+            {"max_session_duration_minutes": 1441},
+            "max_session_duration_minutes: got 1441; allowed: a number from 1 to 1440",
+        ),
+        (
+            {"idle_session_timeout_minutes": 30, "max_session_duration_minutes": 20},
+            "idle_session_timeout_minutes: got 30; allowed: at most max_session_duration_minutes (20)",
+        ),
+        ({"run_as_enabled": True}, "SessionPrefs.run_as_default_user: got None; allowed: an OS user name"),
+        ({"run_as_enabled": True, "run_as_default_user": "Root User"}, "run_as_default_user: got 'Root User'"),
+        ({"s3_logging": True}, "SessionPrefs.s3_bucket_name: got None; allowed: an existing bucket name"),
+        (
+            {"s3_logging": True, "s3_bucket_name": "My_Bucket"},
+            "s3_bucket_name: got 'My_Bucket'; allowed: an S3 bucket name",
+        ),
+        ({"log_group_name": "bad name!"}, "log_group_name: got 'bad name!'"),
+        ({"log_retention_days": 42}, "log_retention_days: got 42"),
+        ({"operator_instance_tag": {}}, "operator_instance_tag: got {}; allowed: at least one tag key"),
+        (
+            {"allow_password_reset": True, "session_encryption": False},
+            "allow_password_reset: got True; allowed: only with session_encryption",
+        ),
+    ],
+)
+def test_bad_props_fail_at_synth_with_one_line(tmp_path: Path, props: dict[str, Any], message: str) -> None:
+    stack = cdk.Stack(new_app(tmp_path), "Props")
+    with pytest.raises(PropsError) as caught:
+        SessionPrefs(stack, "Prefs", **{"operator_instance_tag": TAG, **props})
+    assert message in str(caught.value)
+    assert "\n" not in str(caught.value)
