@@ -241,7 +241,11 @@ def test_audit_topic_is_encrypted_and_tls_only(member: dict[str, Any]) -> None:
 def test_no_output_or_name_carries_anything_secret(member: dict[str, Any]) -> None:
     assert member["Outputs"]["BreakGlassDocumentName"] == {"Value": "SsmGuardrails-BreakGlass"}
     # Names only: no output of the stack points at a parameter, a key or anything readable.
-    assert set(member["Outputs"]) == {"BreakGlassDocumentName", "PasswordRotationproductionFreshnessReport", "NotificationsTopicArn"}
+    assert set(member["Outputs"]) == {
+        "BreakGlassDocumentName",
+        "PasswordRotationproductionFreshnessReport",
+        "NotificationsTopicArn",
+    }
 
 
 # ------------------------------------------------------------------------------------------ variants
