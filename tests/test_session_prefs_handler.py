@@ -10,7 +10,7 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.awsrequest import AWSResponse
+from aws_helpers import fail_first
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
@@ -154,28 +154,14 @@ def test_reconcile_puts_drifted_keys_back_and_notifies(
 
 
 def test_throttling_is_retried(ssm: Any, prefs: ModuleType) -> None:
-    attempts = []
-
-    def throttle(request: Any, **kwargs: Any) -> AWSResponse | None:
-        attempts.append(1)
-        if len(attempts) <= 2:
-            body = b'{"__type":"ThrottlingException","message":"Rate exceeded"}'
-            return AWSResponse(request.url, 400, {"x-amzn-requestid": "x"}, _Raw(body))
-        return None
-
-    prefs._ssm().meta.events.register("before-send.ssm.CreateDocument", throttle)
-    prefs._ssm().meta.events.register("before-retry", lambda **kwargs: None)
+    attempts = fail_first(prefs._ssm(), "CreateDocument", "ThrottlingException", 2)
     prefs.handler(_event("Create"), None)
     assert len(attempts) == 3
     assert _versions(ssm) == 1
 
 
 def test_errors_propagate_so_the_provider_framework_answers_failed(ssm: Any, prefs: ModuleType) -> None:
-    def deny(request: Any, **kwargs: Any) -> AWSResponse:
-        body = b'{"__type":"AccessDeniedException","message":"no"}'
-        return AWSResponse(request.url, 400, {"x-amzn-requestid": "x"}, _Raw(body))
-
-    prefs._ssm().meta.events.register("before-send.ssm.GetDocument", deny)
+    fail_first(prefs._ssm(), "GetDocument", "AccessDeniedException", 99)
     with pytest.raises(ClientError, match="AccessDenied"):
         prefs.handler(_event("Create"), None)
 
@@ -187,13 +173,3 @@ def test_foreign_events_are_rejected_without_any_call(ssm: Any, prefs: ModuleTyp
     with pytest.raises(prefs.UnsupportedEvent):
         prefs.handler(event, None)
     assert calls == []
-
-
-class _Raw:
-    """The minimal raw body botocore reads from an AWSResponse."""
-
-    def __init__(self, body: bytes) -> None:
-        self._body = body
-
-    def stream(self, **kwargs: Any) -> Any:
-        yield self._body
