@@ -14,7 +14,7 @@ import aws_cdk as cdk
 import boto3
 import botocore.session
 import pytest
-from cdk_helpers import ROOT, SynthesizedApp, as_list, flatten, new_app, only_resource, statements
+from cdk_helpers import ROOT, SynthesizedApp, as_list, flatten, nag_findings, new_app, only_resource, statements
 from moto import mock_aws
 from ssm_docs import references
 
@@ -344,6 +344,7 @@ def test_escalation_adds_a_tag_guarded_deactivation_permission(tmp_path: Path) -
     stack = cdk.Stack(app, "Escalation")
     AccessKeyRemediation(stack, "Keys", topic_arn=TOPIC_ARN, deactivate_after=180, create_config_recorder=True)
     template = app.synth().get_stack_by_name("Escalation").template
+    assert nag_findings(app) == []
     policy = statements(only_resource(template, "AWS::IAM::Policy", "AutomationRole")["Properties"]["PolicyDocument"])
     deactivate = next(s for s in policy if s.get("Sid") == "DeactivateOldKeysOfUsersNotExempt")
     assert deactivate["Action"] == "iam:UpdateAccessKey"

@@ -11,7 +11,7 @@ import pytest
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
-from cdk_helpers import SynthesizedApp, as_list, flatten, new_app, only_resource, resources_of, statements
+from cdk_helpers import SynthesizedApp, as_list, flatten, nag_findings, new_app, only_resource, resources_of, statements
 
 from guardrails import BreakGlass, PropsError
 from guardrails.break_glass import AUTOMATIC_RESET_COMMENT
@@ -274,12 +274,18 @@ def variants(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedApp:
         parameter_prefix="/Team/Emergency",
     )
     glass.grant_read_password(reader)
+    glass.grant_start_break_glass(reader)
     glass.attach_to_instance_role(instance_role)
 
     granted = cdk.Stack(app, "Granted")
     glass = BreakGlass(granted, "BreakGlass", operators=[iam.Role.from_role_name(granted, "Operator", "Ops")])
     glass.grant_read_password(iam.Role(granted, "Auditor", assumed_by=iam.AccountRootPrincipal()))
     return SynthesizedApp(app, app.synth())
+
+
+def test_variants_pass_cdk_nag(variants: SynthesizedApp) -> None:
+    findings = nag_findings(variants.app)
+    assert findings == [], "\n".join(findings)
 
 
 def test_reset_can_be_disabled(variants: SynthesizedApp) -> None:
@@ -305,7 +311,14 @@ def test_grant_methods_and_instance_role_attachment(variants: SynthesizedApp) ->
     auditor_policy = _flat(
         statements(only_resource(template, "AWS::IAM::Policy", "Auditor")["Properties"]["PolicyDocument"])
     )
-    assert _actions(auditor_policy) == {"ssm:GetParameter", "kms:Decrypt"}
+    assert _actions(auditor_policy) == {
+        "ssm:GetParameter",
+        "kms:Decrypt",
+        "ssm:SendCommand",
+        "ssm:ListCommands",
+        "ssm:ListCommandInvocations",
+        "ssm:GetCommandInvocation",
+    }
     instance_policy = only_resource(template, "AWS::IAM::ManagedPolicy", "InstancePolicy")["Properties"]
     assert instance_policy["Roles"] == [
         {"Ref": next(iter(k for k in resources_of(template, "AWS::IAM::Role") if k.startswith("InstanceRole")))}

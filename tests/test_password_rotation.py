@@ -9,7 +9,7 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_iam as iam
-from cdk_helpers import SynthesizedApp, as_list, flatten, new_app, only_resource, resources_of, statements
+from cdk_helpers import SynthesizedApp, as_list, flatten, nag_findings, new_app, only_resource, resources_of, statements
 
 from guardrails import PasswordRotationWindow, PropsError
 from guardrails._validation import check_schedule
@@ -171,6 +171,7 @@ def shared(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         alert_topic=first.alert_topic,
         max_concurrency="10%",
     )
+    assert nag_findings(app) == []
     return app.synth().get_stack_by_name("TwoWindows").template
 
 

@@ -107,12 +107,15 @@ def test_stopped_linux_and_untagged_instances_are_ignored(aws: Any, report: Modu
 
 
 def test_pagination_over_instances_and_parameters(aws: Any, report: ModuleType) -> None:
-    instances = _instances(60)
+    pages = []
+    report._client("ec2").meta.events.register("after-call.ec2.DescribeInstances", lambda **kw: pages.append(1))
+    instances = [_instances(1)[0] for _ in range(60)]  # moto pages by reservation
     _store_passwords(instances[:55])  # DescribeParameters pages hold at most 50
     summary = report.handler(SCHEDULED_EVENT, None)
     assert summary["checked"] == 60
     assert summary["missing"] == sorted(instances[55:])
     assert summary["stale"] == []
+    assert len(pages) == 2  # 60 instances, 50 a page
 
 
 def test_other_paths_do_not_count_as_rotated(aws: Any, report: ModuleType) -> None:

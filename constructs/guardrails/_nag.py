@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
 from constructs import IConstruct
 
 
@@ -47,3 +48,18 @@ def acknowledge_wildcard_action(policy: IConstruct, action: str, reason: str) ->
 def acknowledge_managed_policy(role: IConstruct, policy_name: str, reason: str) -> None:
     """Acknowledge AwsSolutions-IAM4 for one AWS managed policy (e.g. ``service-role/X``) on ``role``."""
     acknowledge(role, f"AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/{policy_name}]", reason)
+
+
+def acknowledge_grant(grantee: iam.IGrantable, statement: iam.PolicyStatement, reason: str) -> None:
+    """Acknowledge every wildcard resource of ``statement`` on the policy a grant method wrote it to.
+
+    Roles and users keep grants in a child ``DefaultPolicy``; imported roles in a child ``Policy``.
+    """
+    principal = grantee.grant_principal
+    node = getattr(principal, "node", None)
+    policy = node and (node.try_find_child("DefaultPolicy") or node.try_find_child("Policy"))
+    if policy is None:
+        return
+    for resource in statement.resources:
+        if "*" in resource:
+            acknowledge_wildcard_resource(policy, resource, reason)

@@ -33,7 +33,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from guardrails._documents import load_document, pin_parameter
-from guardrails._nag import acknowledge_wildcard_resource
+from guardrails._nag import acknowledge_grant, acknowledge_wildcard_resource
 from guardrails._validation import (
     DOCUMENT_NAME,
     PropsError,
@@ -234,16 +234,19 @@ class BreakGlass(Construct):
     def grant_start_break_glass(self, grantee: iam.IGrantable) -> None:
         """Let ``grantee`` run the break-glass document on any managed node and follow its status."""
         for statement in self._start_statements():
-            grantee.grant_principal.add_to_principal_policy(statement)
+            if grantee.grant_principal.add_to_principal_policy(statement).statement_added:
+                acknowledge_grant(
+                    grantee,
+                    statement,
+                    "Break-glass reaches any node but only with this document; command status calls take no ARN.",
+                )
 
     def grant_read_password(self, grantee: iam.IGrantable) -> None:
         """Let ``grantee`` read and decrypt break-glass passwords (through Parameter Store only).
 
         The grantee is also added to the key policy of the created key, which admits no one else.
         """
-        for statement in self.vault.reader_statements():
-            grantee.grant_principal.add_to_principal_policy(statement)
-        self.vault.allow_reader(grantee)
+        self.vault.grant_read(grantee)
 
     # ----------------------------------------------------------------------------- key and document
 

@@ -176,9 +176,7 @@ class PasswordRotationWindow(Construct):
 
     def grant_read_passwords(self, grantee: iam.IGrantable) -> None:
         """Let ``grantee`` read and decrypt rotated passwords, through Parameter Store only."""
-        for statement in self.vault.reader_statements():
-            grantee.grant_principal.add_to_principal_policy(statement)
-        self.vault.allow_reader(grantee)
+        self.vault.grant_read(grantee)
 
     # ----------------------------------------------------------------------------- window
 

@@ -10,6 +10,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from guardrails._nag import acknowledge_grant
 from guardrails._validation import PropsError
 
 KEY_ADMIN_ACTIONS = [
@@ -92,6 +93,13 @@ class PasswordVault(Construct):
                 conditions={"StringEquals": {"kms:ViaService": self._via_service}},
             ),
         ]
+
+    def grant_read(self, grantee: iam.IGrantable) -> None:
+        """IAM permissions to read and decrypt (through SSM), plus a place in the key policy."""
+        for statement in self.reader_statements():
+            if grantee.grant_principal.add_to_principal_policy(statement).statement_added:
+                acknowledge_grant(grantee, statement, "Read-only grant on this vault's password names, through SSM.")
+        self.allow_reader(grantee)
 
     def allow_reader(self, grantee: iam.IGrantable) -> None:
         """Admit ``grantee`` to the created key's decrypt statement (IAM permissions are separate)."""

@@ -71,7 +71,10 @@ def targeted_running_windows_instances(tag_filters: dict[str, list[str]]) -> lis
     filters = [{"Name": f"tag:{key}", "Values": values} for key, values in tag_filters.items()]
     filters.append({"Name": "instance-state-name", "Values": ["running"]})
     instance_ids = []
-    for page in _client("ec2").get_paginator("describe_instances").paginate(Filters=filters):
+    pages = _client("ec2").get_paginator("describe_instances").paginate(
+        Filters=filters, PaginationConfig={"PageSize": 50}
+    )
+    for page in pages:
         for reservation in page["Reservations"]:
             # Platform is checked here rather than as a filter: EC2Rescue ResetAccess only runs on
             # Windows, and a Linux instance with the same tags is not a missed rotation.
