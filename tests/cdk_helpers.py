@@ -81,3 +81,14 @@ def nag_findings(app: cdk.App) -> list[str]:
         for violation in report.violations
         for resource in violation.violating_resources
     ]
+
+
+def rendered(value: Any) -> Any:
+    """``value`` with every intrinsic string rendered by :func:`flatten`, so tests compare plain text."""
+    if isinstance(value, dict) and ("Fn::Join" in value or "Ref" in value or "Fn::GetAtt" in value):
+        return flatten(value)
+    if isinstance(value, dict):
+        return {k: rendered(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [rendered(v) for v in value]
+    return value

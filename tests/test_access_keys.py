@@ -14,7 +14,16 @@ import aws_cdk as cdk
 import boto3
 import botocore.session
 import pytest
-from cdk_helpers import ROOT, SynthesizedApp, as_list, flatten, nag_findings, new_app, only_resource, statements
+from cdk_helpers import (
+    ROOT,
+    SynthesizedApp,
+    as_list,
+    nag_findings,
+    new_app,
+    only_resource,
+    rendered,
+    statements,
+)
 from moto import mock_aws
 from ssm_docs import references
 
@@ -24,16 +33,6 @@ from stacks.build import CENTRAL_STACK_NAME, MEMBER_GLOBAL_STACK_NAME
 
 TOPIC_ARN = "arn:aws:sns:eu-west-1:222222222222:ssm-guardrails-access-key-findings"
 SCRIPT = ROOT / "ssm_documents" / "scripts" / "access_key_report.py"
-
-
-def _flat(value: Any) -> Any:
-    if isinstance(value, dict) and ("Fn::Join" in value or "Ref" in value or "Fn::GetAtt" in value):
-        return flatten(value)
-    if isinstance(value, dict):
-        return {k: _flat(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_flat(v) for v in value]
-    return value
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +66,7 @@ def test_central_topic_accepts_publishes_from_the_organization_only_over_tls(cen
 
 
 def test_central_key_lets_organization_publishers_use_it_through_sns_only(central: dict[str, Any]) -> None:
-    policy = _flat(statements(only_resource(central, "AWS::KMS::Key")["Properties"]["KeyPolicy"]))
+    policy = rendered(statements(only_resource(central, "AWS::KMS::Key")["Properties"]["KeyPolicy"]))
     org = next(s for s in policy if s.get("Sid") == "OrganizationPublishersThroughSns")
     assert set(as_list(org["Action"])) == {"kms:GenerateDataKey*", "kms:Decrypt"}
     assert org["Condition"] == {
@@ -109,7 +108,7 @@ def test_automation_role_can_only_read_keys_and_publish_to_the_central_topic(mem
     assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
     policy = {
         s["Sid"]: s
-        for s in _flat(statements(only_resource(member, "AWS::IAM::Policy")["Properties"]["PolicyDocument"]))
+        for s in rendered(statements(only_resource(member, "AWS::IAM::Policy")["Properties"]["PolicyDocument"]))
     }
     actions = {a for s in policy.values() for a in as_list(s["Action"])}
     assert "iam:UpdateAccessKey" not in actions  # escalation is off in the example
@@ -128,7 +127,7 @@ def test_document_pins_the_settings_and_inlines_the_tested_script(member: dict[s
     parameters = content["parameters"]
     assert parameters["MaxAccessKeyAge"]["allowedValues"] == ["90"]
     assert parameters["DeactivateAfter"]["allowedValues"] == ["0"]
-    assert _flat(parameters["TopicArn"]["allowedValues"]) == [
+    assert rendered(parameters["TopicArn"]["allowedValues"]) == [
         "arn:<AWS::Partition>:sns:eu-west-1:222222222222:ssm-guardrails-access-key-findings"
     ]
     script_step = next(step for step in content["mainSteps"] if step["action"] == "aws:executeScript")

@@ -11,7 +11,17 @@ import pytest
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
-from cdk_helpers import SynthesizedApp, as_list, flatten, nag_findings, new_app, only_resource, resources_of, statements
+from cdk_helpers import (
+    SynthesizedApp,
+    as_list,
+    flatten,
+    nag_findings,
+    new_app,
+    only_resource,
+    rendered,
+    resources_of,
+    statements,
+)
 
 from guardrails import BreakGlass, PropsError
 from guardrails.break_glass import AUTOMATIC_RESET_COMMENT
@@ -26,20 +36,9 @@ def member(example_app: SynthesizedApp) -> dict[str, Any]:
     return example_app.template_json(MEMBER_REGIONAL_STACK_NAME)
 
 
-def _flat(value: Any) -> Any:
-    """Every string in a policy, with intrinsics rendered as <Ref>, so tests can compare text."""
-    if isinstance(value, dict) and ("Fn::Join" in value or "Ref" in value or "Fn::GetAtt" in value):
-        return flatten(value)
-    if isinstance(value, dict):
-        return {k: _flat(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_flat(v) for v in value]
-    return value
-
-
 def _policy(template: dict[str, Any], id_contains: str) -> list[dict[str, Any]]:
     resource = only_resource(template, "AWS::IAM::ManagedPolicy", id_contains)
-    return _flat(statements(resource["Properties"]["PolicyDocument"]))
+    return rendered(statements(resource["Properties"]["PolicyDocument"]))
 
 
 def _actions(policy: list[dict[str, Any]]) -> set[str]:
@@ -58,7 +57,9 @@ def test_key_rotates_and_is_retained(member: dict[str, Any]) -> None:
 
 
 def test_key_policy_lets_only_operators_decrypt_and_nodes_only_encrypt_via_ssm(member: dict[str, Any]) -> None:
-    policy = _flat(statements(only_resource(member, "AWS::KMS::Key", "BreakGlassVaultKey")["Properties"]["KeyPolicy"]))
+    policy = rendered(
+        statements(only_resource(member, "AWS::KMS::Key", "BreakGlassVaultKey")["Properties"]["KeyPolicy"])
+    )
     by_sid = {statement["Sid"]: statement for statement in policy}
     assert set(by_sid) == {
         "KeyAdministrationWithoutUse",
@@ -134,7 +135,7 @@ def test_operator_policy_is_attached_to_the_configured_roles(member: dict[str, A
 
 
 def test_cleanup_may_only_delete_break_glass_parameters(member: dict[str, Any]) -> None:
-    policy = _flat(
+    policy = rendered(
         statements(
             only_resource(member, "AWS::IAM::Policy", "BreakGlassCleanupRoleDefaultPolicy")["Properties"][
                 "PolicyDocument"
@@ -308,7 +309,7 @@ def test_bring_your_own_key_and_topic_creates_neither(variants: SynthesizedApp) 
 
 def test_grant_methods_and_instance_role_attachment(variants: SynthesizedApp) -> None:
     template = variants.template_json("BringYourOwn")
-    auditor_policy = _flat(
+    auditor_policy = rendered(
         statements(only_resource(template, "AWS::IAM::Policy", "Auditor")["Properties"]["PolicyDocument"])
     )
     assert _actions(auditor_policy) == {
@@ -327,7 +328,7 @@ def test_grant_methods_and_instance_role_attachment(variants: SynthesizedApp) ->
 
 def test_grant_read_password_adds_the_reader_to_the_key_policy(variants: SynthesizedApp) -> None:
     template = variants.template_json("Granted")
-    policy = _flat(
+    policy = rendered(
         statements(only_resource(template, "AWS::KMS::Key", "BreakGlassVaultKey")["Properties"]["KeyPolicy"])
     )
     decrypt = next(s for s in policy if s["Sid"] == "NamedReadersDecryptPasswordsThroughParameterStore")

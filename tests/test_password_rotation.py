@@ -9,7 +9,16 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_iam as iam
-from cdk_helpers import SynthesizedApp, as_list, flatten, nag_findings, new_app, only_resource, resources_of, statements
+from cdk_helpers import (
+    SynthesizedApp,
+    as_list,
+    nag_findings,
+    new_app,
+    only_resource,
+    rendered,
+    resources_of,
+    statements,
+)
 
 from guardrails import PasswordRotationWindow, PropsError
 from guardrails._validation import check_schedule
@@ -25,18 +34,8 @@ def member(example_app: SynthesizedApp) -> dict[str, Any]:
     return example_app.template_json(MEMBER_REGIONAL_STACK_NAME)
 
 
-def _flat(value: Any) -> Any:
-    if isinstance(value, dict) and ("Fn::Join" in value or "Ref" in value or "Fn::GetAtt" in value):
-        return flatten(value)
-    if isinstance(value, dict):
-        return {k: _flat(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_flat(v) for v in value]
-    return value
-
-
 def _policy_statements(template: dict[str, Any], resource_type: str, id_contains: str) -> list[dict[str, Any]]:
-    return _flat(statements(only_resource(template, resource_type, id_contains)["Properties"]["PolicyDocument"]))
+    return rendered(statements(only_resource(template, resource_type, id_contains)["Properties"]["PolicyDocument"]))
 
 
 def _actions(policy: list[dict[str, Any]]) -> set[str]:
@@ -48,7 +47,7 @@ def test_dedicated_key_rotates_has_the_published_alias_and_admits_only_administr
     assert key["Properties"]["EnableKeyRotation"] is True
     alias = only_resource(member, "AWS::KMS::Alias", f"{WINDOW}VaultKeyAlias")["Properties"]
     assert alias["AliasName"] == "alias/WindowsPasswordRotation-EncryptionKey"
-    policy = {s["Sid"]: s for s in _flat(statements(key["Properties"]["KeyPolicy"]))}
+    policy = {s["Sid"]: s for s in rendered(statements(key["Properties"]["KeyPolicy"]))}
     encrypt = policy["EncryptPasswordsThroughParameterStore"]
     assert encrypt["Action"] == "kms:Encrypt"
     assert encrypt["Condition"]["StringEquals"] == {"kms:ViaService": VIA_SSM}
@@ -116,7 +115,7 @@ def test_instance_policy_writes_only_and_never_reads(member: dict[str, Any]) -> 
 def test_administrators_read_through_ssm_only(member: dict[str, Any]) -> None:
     resource = only_resource(member, "AWS::IAM::ManagedPolicy", f"{WINDOW}AdministratorPolicy")["Properties"]
     assert resource["Roles"] == ["PasswordAdministrator"]
-    policy = _flat(statements(resource["PolicyDocument"]))
+    policy = rendered(statements(resource["PolicyDocument"]))
     assert _actions(policy) == {"ssm:GetParameter", "kms:Decrypt"}
     decrypt = next(s for s in policy if s["Action"] == "kms:Decrypt")
     assert decrypt["Condition"] == {"StringEquals": {"kms:ViaService": VIA_SSM}}

@@ -9,7 +9,17 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_ec2 as ec2
-from cdk_helpers import SynthesizedApp, as_list, flatten, nag_findings, new_app, only_resource, resources_of, statements
+from cdk_helpers import (
+    SynthesizedApp,
+    as_list,
+    flatten,
+    nag_findings,
+    new_app,
+    only_resource,
+    rendered,
+    resources_of,
+    statements,
+)
 
 from guardrails import PropsError, SessionPrefs
 from stacks.build import MEMBER_REGIONAL_STACK_NAME
@@ -22,16 +32,6 @@ def regional(example_app: SynthesizedApp) -> dict[str, Any]:
     return example_app.template_json(MEMBER_REGIONAL_STACK_NAME)
 
 
-def _flat(value: Any) -> Any:
-    if isinstance(value, dict) and ("Fn::Join" in value or "Ref" in value or "Fn::GetAtt" in value):
-        return flatten(value)
-    if isinstance(value, dict):
-        return {k: _flat(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_flat(v) for v in value]
-    return value
-
-
 def _inputs(template: dict[str, Any]) -> dict[str, Any]:
     resource = only_resource(template, "Custom::SessionManagerPreferences")["Properties"]
     return json.loads(flatten(resource["InputsJson"]))
@@ -39,7 +39,7 @@ def _inputs(template: dict[str, Any]) -> dict[str, Any]:
 
 def _policy(template: dict[str, Any], id_contains: str) -> dict[str, dict[str, Any]]:
     resource = only_resource(template, "AWS::IAM::ManagedPolicy", id_contains)["Properties"]
-    return {s["Sid"]: s for s in _flat(statements(resource["PolicyDocument"]))}
+    return {s["Sid"]: s for s in rendered(statements(resource["PolicyDocument"]))}
 
 
 def test_preferences_document_gets_every_configured_setting(regional: dict[str, Any]) -> None:
@@ -62,7 +62,7 @@ def test_custom_resource_uses_the_provider_framework_and_fails_fast(regional: di
 
 
 def test_handler_may_touch_the_preferences_document_only(regional: dict[str, Any]) -> None:
-    policy = _flat(
+    policy = rendered(
         statements(
             only_resource(regional, "AWS::IAM::Policy", "SessionPrefsHandlerRoleDefaultPolicy")["Properties"][
                 "PolicyDocument"
@@ -89,7 +89,7 @@ def test_keys_have_the_contract_aliases_rotation_and_logs_access(regional: dict[
     assert {"alias/session-manager/data", "alias/session-manager/logs"} <= set(aliases)
     for key_id in ("SessionPrefsDataKey", "SessionPrefsLogsKey"):
         assert only_resource(regional, "AWS::KMS::Key", key_id)["Properties"]["EnableKeyRotation"] is True
-    logs_key = _flat(
+    logs_key = rendered(
         statements(only_resource(regional, "AWS::KMS::Key", "SessionPrefsLogsKey")["Properties"]["KeyPolicy"])
     )
     service = next(s for s in logs_key if s.get("Sid") == "CloudWatchLogsOfThisRegion")
@@ -103,7 +103,7 @@ def test_keys_have_the_contract_aliases_rotation_and_logs_access(regional: dict[
 
 def test_session_key_is_not_a_password_key(regional: dict[str, Any]) -> None:
     inputs = _inputs(regional)
-    documents = json.dumps(_flat(list(resources_of(regional, "AWS::SSM::Document").values())))
+    documents = json.dumps(rendered(list(resources_of(regional, "AWS::SSM::Document").values())))
     assert inputs["kmsKeyId"].strip("<>").split(".")[0] not in documents
 
 
