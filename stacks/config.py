@@ -19,6 +19,7 @@ from guardrails import PropsError
 from guardrails import access_key_remediation as access_keys
 from guardrails import break_glass as bg
 from guardrails import password_rotation_window as rotation
+from guardrails import separation_of_duties as sod
 from guardrails import session_prefs as prefs
 from guardrails._validation import (
     DOCUMENT_NAME,
@@ -206,6 +207,27 @@ class SessionPrefsConfig(_Strict):
     vpc: VpcConfig | None = None
 
 
+class JustInTimeApprover(_Strict):
+    type: Literal["SSOUser", "SSOGroup", "IAMUser"]
+    id: Annotated[str, Field(min_length=1, max_length=256)]
+
+
+class SeparationOfDutiesConfig(_Strict):
+    """Settings of :class:`guardrails.SeparationOfDuties` (see README for each one)."""
+
+    enabled: bool = True
+    approval_path: Literal[sod.APPROVAL_PATHS] = "approval_runbook"  # type: ignore[valid-type]
+    operator_roles: list[RoleName] = Field(default_factory=list)
+    approver_roles: list[RoleName] = Field(default_factory=list)
+    min_approvals: Annotated[int, _range(1, sod.MAX_APPROVERS, "")] = 1
+    validity_minutes: Annotated[int, _range(*sod.VALIDITY_RANGE_MINUTES, "minutes")] = 10
+    terminate_sessions_at_end: bool = False
+    sweep_interval_minutes: Annotated[int, _range(*sod.SWEEP_INTERVAL_RANGE_MINUTES, "minutes")] = 5
+    just_in_time_approvers: list[JustInTimeApprover] = Field(default_factory=list)
+    just_in_time_node_tags: Annotated[dict[str, list[str]], _rule(check_tag_filters)] | None = None
+    just_in_time_access_hours: Annotated[int, _range(*sod.JIT_ACCESS_DURATION_RANGE_HOURS, "hours")] = 1
+
+
 class ControlsConfig(_Strict):
     """Every control; a control whose section is absent is not deployed."""
 
@@ -215,6 +237,9 @@ class ControlsConfig(_Strict):
         default_factory=lambda: AccessKeyRemediationConfig(enabled=False)
     )
     session_prefs: SessionPrefsConfig = Field(default_factory=lambda: SessionPrefsConfig(enabled=False))
+    separation_of_duties: SeparationOfDutiesConfig = Field(
+        default_factory=lambda: SeparationOfDutiesConfig(enabled=False)
+    )
 
 
 class GuardrailsConfig(_Strict):
@@ -314,6 +339,7 @@ def _cross_checks(config: GuardrailsConfig) -> Iterator[str]:
             f"(off) or more than max_access_key_age_days ({keys.max_access_key_age_days})"
         )
     yield from _session_prefs_checks(config.controls.session_prefs)
+    yield from _separation_of_duties_checks(config.controls.separation_of_duties)
     yield from _unique("controls.password_rotation.windows", [w.name for w in rotation_settings.windows], "name")
     for section, key in [
         ("break_glass", "operator_roles"),
@@ -322,6 +348,8 @@ def _cross_checks(config: GuardrailsConfig) -> Iterator[str]:
         ("password_rotation", "instance_roles"),
         ("session_prefs", "operator_roles"),
         ("session_prefs", "instance_roles"),
+        ("separation_of_duties", "operator_roles"),
+        ("separation_of_duties", "approver_roles"),
     ]:
         yield from _unique(f"controls.{section}.{key}", getattr(getattr(config.controls, section), key), "role")
 
@@ -346,6 +374,28 @@ def _session_prefs_checks(settings: SessionPrefsConfig) -> Iterator[str]:
         yield f"{where}.vpc.private_subnet_route_table_ids: got []; allowed: the subnets' route tables (for S3)"
     if settings.allow_password_reset and not settings.session_encryption:
         yield f"{where}.allow_password_reset: got True; allowed: true only with session_encryption: true"
+
+
+def _separation_of_duties_checks(settings: SeparationOfDutiesConfig) -> Iterator[str]:
+    where = "controls.separation_of_duties"
+    if not settings.enabled:
+        return
+    if not settings.operator_roles:
+        yield f"{where}.operator_roles: got []; allowed: at least one role name when enabled"
+    if settings.approval_path == "just_in_time":
+        if not settings.just_in_time_approvers:
+            yield f"{where}.just_in_time_approvers: got []; allowed: 1-5 approvers on the just_in_time path"
+        return
+    if not settings.approver_roles:
+        yield f"{where}.approver_roles: got []; allowed: at least one role name (someone else approves)"
+    both = sorted({n.lower() for n in settings.approver_roles} & {n.lower() for n in settings.operator_roles})
+    if both:
+        yield f"{where}.approver_roles: got {both!r} also in operator_roles; allowed: approvers who are not operators"
+    if settings.approver_roles and settings.min_approvals > len(settings.approver_roles):
+        yield (
+            f"{where}.min_approvals: got {settings.min_approvals}; "
+            f"allowed: at most the number of approver_roles ({len(settings.approver_roles)})"
+        )
 
 
 def _unique(where: str, names: list[str], what: str) -> Iterator[str]:

@@ -5,16 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from guardrails import AccessKeyRemediation
-from stacks.config import GuardrailsConfig
+from guardrails import AccessKeyRemediation, SeparationOfDuties
+from stacks.config import GuardrailsConfig, SeparationOfDutiesConfig
 
 
 class MemberGlobalStack(cdk.Stack):
-    """Account-wide controls: the ``access-keys-rotated`` rule evaluates global IAM users, so it
-    runs in one Region (the home Region) or each user would be reported once per Region.
-    Environment-agnostic like the regional stack; deploy it in the home Region."""
+    """Account-wide controls, environment-agnostic like the regional stack; deploy it in the home
+    Region only. The ``access-keys-rotated`` rule evaluates global IAM users (one Region, or each
+    user is reported once per Region); separation of duties creates IAM policies and roles with
+    contract names and tags IAM principals, which are global too."""
 
     def __init__(self, scope: Construct, id: str, *, config: GuardrailsConfig, **kwargs: Any) -> None:
         super().__init__(
@@ -37,3 +39,25 @@ class MemberGlobalStack(cdk.Stack):
                 include_email_tag=settings.include_email_tag,
                 create_config_recorder=settings.create_config_recorder,
             )
+        if config.controls.separation_of_duties.enabled:
+            self.separation_of_duties = self._separation_of_duties(config)
+
+    def _separation_of_duties(self, config: GuardrailsConfig) -> SeparationOfDuties:
+        settings: SeparationOfDutiesConfig = config.controls.separation_of_duties
+        operators = [iam.Role.from_role_name(self, f"SessionRequester-{n}", n) for n in settings.operator_roles]
+        approvers = [f"arn:{self.partition}:iam::{self.account}:role/{name}" for name in settings.approver_roles]
+        return SeparationOfDuties(
+            self,
+            "SeparationOfDuties",
+            operators=operators,
+            approvers=approvers,
+            min_approvals=settings.min_approvals,
+            validity_minutes=settings.validity_minutes,
+            approval_path=settings.approval_path,
+            terminate_sessions_at_end=settings.terminate_sessions_at_end,
+            session_regions=config.organization.regions,
+            sweep_interval=cdk.Duration.minutes(settings.sweep_interval_minutes),
+            just_in_time_approvers=[(a.type, a.id) for a in settings.just_in_time_approvers],
+            just_in_time_node_tags=settings.just_in_time_node_tags,
+            just_in_time_access_duration=cdk.Duration.hours(settings.just_in_time_access_hours),
+        )

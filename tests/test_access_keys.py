@@ -102,13 +102,13 @@ def test_remediation_is_automatic_passes_resource_id_and_role_and_retries(member
 
 
 def test_automation_role_can_only_read_keys_and_publish_to_the_central_topic(member: dict[str, Any]) -> None:
-    role = only_resource(member, "AWS::IAM::Role")["Properties"]
+    role = only_resource(member, "AWS::IAM::Role", "AccessKeyRemediation")["Properties"]
     trust = role["AssumeRolePolicyDocument"]["Statement"][0]
     assert trust["Principal"] == {"Service": "ssm.amazonaws.com"}
     assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
     policy = {
         s["Sid"]: s
-        for s in rendered(statements(only_resource(member, "AWS::IAM::Policy")["Properties"]["PolicyDocument"]))
+        for s in rendered(statements(only_resource(member, "AWS::IAM::Policy", "AccessKeyRemediation")["Properties"]["PolicyDocument"]))
     }
     actions = {a for s in policy.values() for a in as_list(s["Action"])}
     assert "iam:UpdateAccessKey" not in actions  # escalation is off in the example
@@ -123,7 +123,7 @@ def test_automation_role_can_only_read_keys_and_publish_to_the_central_topic(mem
 
 
 def test_document_pins_the_settings_and_inlines_the_tested_script(member: dict[str, Any]) -> None:
-    content = only_resource(member, "AWS::SSM::Document")["Properties"]["Content"]
+    content = only_resource(member, "AWS::SSM::Document", "AccessKeyRemediation")["Properties"]["Content"]
     parameters = content["parameters"]
     assert parameters["MaxAccessKeyAge"]["allowedValues"] == ["90"]
     assert parameters["DeactivateAfter"]["allowedValues"] == ["0"]

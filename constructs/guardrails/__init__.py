@@ -9,6 +9,7 @@ from guardrails.encrypted_topic import EncryptedTopic
 from guardrails.guardrail_function import GuardrailFunction
 from guardrails.password_rotation_window import PasswordRotationWindow
 from guardrails.password_vault import PasswordVault
+from guardrails.separation_of_duties import SeparationOfDuties
 from guardrails.session_prefs import SessionPrefs
 
 __all__ = [
@@ -21,5 +22,6 @@ __all__ = [
     "PasswordRotationWindow",
     "PasswordVault",
     "PropsError",
+    "SeparationOfDuties",
     "SessionPrefs",
 ]
