@@ -46,7 +46,7 @@ class MemberGlobalStack(cdk.Stack):
         settings: SeparationOfDutiesConfig = config.controls.separation_of_duties
         operators = [iam.Role.from_role_name(self, f"SessionRequester-{n}", n) for n in settings.operator_roles]
         approvers = [f"arn:{self.partition}:iam::{self.account}:role/{name}" for name in settings.approver_roles]
-        return SeparationOfDuties(
+        control = SeparationOfDuties(
             self,
             "SeparationOfDuties",
             operators=operators,
@@ -61,3 +61,7 @@ class MemberGlobalStack(cdk.Stack):
             just_in_time_node_tags=settings.just_in_time_node_tags,
             just_in_time_access_duration=cdk.Duration.hours(settings.just_in_time_access_hours),
         )
+        if control.approver_policy is not None:
+            for name in settings.approver_roles:
+                control.approver_policy.attach_to_role(iam.Role.from_role_name(self, f"SessionApprover-{name}", name))
+        return control

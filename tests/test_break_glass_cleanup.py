@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import importlib.util
+import json
+import logging
+import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
@@ -32,89 +36,167 @@ SCHEDULED = {
 
 
 @pytest.fixture
-def ssm(monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setenv("PARAMETER_PREFIX", "/BreakGlass")
-    monkeypatch.setenv("TTL_SECONDS", str(TTL))
+def ssm(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The test's own client (to arrange and inspect), inside moto, with fake credentials."""
+    for variable, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "PARAMETER_PREFIX": "/BreakGlass",
+        "TTL_SECONDS": str(TTL),
+    }.items():
+        monkeypatch.setenv(variable, value)
     with mock_aws():
         yield boto3.client("ssm", region_name="us-east-1")
 
 
 @pytest.fixture
-def cleanup(ssm: Any) -> ModuleType:
+def cleanup(ssm: Any) -> Iterator[ModuleType]:
+    """The handler module, loaded by path after the environment is set; its client is per test."""
     spec = importlib.util.spec_from_file_location("break_glass_cleanup_index", HANDLER)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module
+    yield module
+    module._ssm.cache_clear()
 
 
-def _put(ssm: Any, name: str = NAME) -> None:
+def _outcome(action: str, **names: list[str]) -> dict[str, Any]:
+    return {"action": action, "deleted": [], "kept": [], "absent": [], **names}
+
+
+def _put(ssm: Any, name: str = NAME) -> datetime:
+    """Write a parameter the way a break-glass run does; return its LastModifiedDate."""
     ssm.put_parameter(Name=name, Value="not-a-real-password", Type="SecureString", Overwrite=True)
+    found = ssm.describe_parameters(ParameterFilters=[{"Key": "Name", "Values": [name]}])["Parameters"]
+    return found[0]["LastModifiedDate"]
 
 
 def _exists(ssm: Any, name: str = NAME) -> bool:
     return bool(ssm.describe_parameters(ParameterFilters=[{"Key": "Name", "Values": [name]}])["Parameters"])
 
 
-def _later(module: ModuleType, seconds: float) -> None:
-    """Move the handler's clock; moto stamps LastModifiedDate with the real time."""
-    moment = datetime.now(UTC) + timedelta(seconds=seconds)
+def _clock_at(module: ModuleType, moment: datetime) -> None:
     module._now = lambda: moment
 
 
-def test_expired_password_is_deleted(ssm: Any, cleanup: ModuleType) -> None:
-    _put(ssm)
-    _later(cleanup, TTL + 1)
-    result = cleanup.handler({"instance_id": NODE}, None)
-    assert result["deleted"] == [NAME]
+def _calls(client: Any, operation: str = "*") -> list[dict[str, Any]]:
+    """Record the parameters of every call of ``operation`` the client makes."""
+    seen: list[dict[str, Any]] = []
+
+    def record(params: dict[str, Any], **kwargs: Any) -> None:
+        seen.append(params)
+
+    client.meta.events.register(f"before-parameter-build.ssm.{operation}", record)
+    return seen
+
+
+def _meanwhile_delete(client: Any, operation: str, ssm: Any, name: str) -> None:
+    """Just before ``client`` sends ``operation``, someone else deletes ``name``."""
+
+    def delete(**kwargs: Any) -> None:  # a before-call handler that returns a value replaces the call
+        ssm.delete_parameter(Name=name)
+
+    client.meta.events.register(f"before-call.ssm.{operation}", delete)
+
+
+def test_expired_password_is_deleted(ssm: Any, cleanup: ModuleType, caplog: pytest.LogCaptureFixture) -> None:
+    written = _put(ssm)
+    _clock_at(cleanup, written + timedelta(seconds=TTL + 1))
+    with caplog.at_level(logging.INFO, logger="break_glass_cleanup"):
+        result = cleanup.handler({"instance_id": NODE}, None)
+    assert result == _outcome("expire", deleted=[NAME])
     assert not _exists(ssm)
+    assert [json.loads(record.getMessage()) for record in caplog.records] == [result]  # names only, no value
 
 
 def test_password_younger_than_ttl_is_kept(ssm: Any, cleanup: ModuleType) -> None:
-    _put(ssm)
-    _later(cleanup, TTL - 5)
-    assert cleanup.handler({"instance_id": NODE}, None)["kept"] == [NAME]
+    written = _put(ssm)
+    _clock_at(cleanup, written + timedelta(seconds=TTL - 1))
+    assert cleanup.handler({"instance_id": NODE}, None) == _outcome("expire", kept=[NAME])
     assert _exists(ssm)
+
+
+def test_absent_password_is_success(ssm: Any, cleanup: ModuleType) -> None:
+    assert cleanup.handler({"instance_id": NODE}, None) == _outcome("expire", absent=[NAME])
+    assert cleanup.handler({"instance_id": "mi-0123456789abcdef0"}, None)["absent"] == [
+        "/BreakGlass/pwd-mi-0123456789abcdef0"
+    ]
+
+
+def test_password_deleted_between_describe_and_delete_is_success(ssm: Any, cleanup: ModuleType) -> None:
+    written = _put(ssm)
+    _clock_at(cleanup, written + timedelta(seconds=TTL + 1))
+    # A real race in moto: the parameter disappears just before the handler's DeleteParameter is sent.
+    _meanwhile_delete(cleanup._ssm(), "DeleteParameter", ssm, NAME)
+    assert cleanup.handler({"instance_id": NODE}, None) == _outcome("expire", absent=[NAME])
 
 
 def test_second_run_inside_the_ttl_keeps_its_new_password(ssm: Any, cleanup: ModuleType) -> None:
-    _put(ssm)  # first run
-    _put(ssm)  # second run, a moment later: a new LastModifiedDate
-    # The first run's clean-up fires TTL after the first write: the rewrite is not that old yet.
-    modified = ssm.describe_parameters()["Parameters"][0]["LastModifiedDate"]
-    moment = modified + timedelta(seconds=TTL - 1)
-    cleanup._now = lambda: moment
+    first = _put(ssm)  # first run
+    time.sleep(0.01)  # moto stamps LastModifiedDate with the real time, to the millisecond
+    second = _put(ssm)  # second run on the same node, inside the TTL: a new password
+    assert second > first
+    # The first run's clean-up fires TTL after its own write: the new password is younger than that.
+    _clock_at(cleanup, first + timedelta(seconds=TTL))
     assert cleanup.handler({"instance_id": NODE}, None)["kept"] == [NAME]
     assert _exists(ssm)
-
-
-def test_absent_or_already_deleted_password_is_success(ssm: Any, cleanup: ModuleType) -> None:
-    assert cleanup.handler({"instance_id": NODE}, None)["absent"] == [NAME]
-    _put(ssm)
-    _later(cleanup, TTL + 1)
-    attempts = fail_first(cleanup._ssm(), "DeleteParameter", "ParameterNotFound", 1)
+    # The second run's clean-up fires TTL after the rewrite and removes it.
+    _clock_at(cleanup, second + timedelta(seconds=TTL))
     assert cleanup.handler({"instance_id": NODE}, None)["deleted"] == [NAME]
-    assert len(attempts) == 1  # not retried: already gone is done
+    assert not _exists(ssm)
 
 
-def test_sweep_deletes_only_expired_break_glass_parameters(ssm: Any, cleanup: ModuleType) -> None:
-    old = [f"/BreakGlass/pwd-i-{n:017x}" for n in range(57)]  # more than one page (50)
-    for name in old:
+def test_sweep_deletes_only_expired_break_glass_passwords(ssm: Any, cleanup: ModuleType) -> None:
+    old = [f"/BreakGlass/pwd-i-{n:017x}" for n in range(27)]
+    fresh = [f"/BreakGlass/pwd-mi-{n:017x}" for n in range(26)]
+    untouched = [
+        "/Other/pwd-i-0123456789abcdef0",  # another prefix
+        "/BreakGlassy/pwd-i-0123456789abcdef0",  # a prefix that merely starts the same way
+        "/BreakGlass/keep-me",  # under the prefix, not a password
+        "/BreakGlass/nested/pwd-i-0123456789abcdef0",  # deeper than the passwords live
+    ]
+    for name in old + fresh + untouched:
         _put(ssm, name)
-    untouched = ["/Other/pwd-i-0123456789abcdef0", "/BreakGlass/keep-me", "/BreakGlassy/pwd-i-0123456789abcdef1"]
-    for name in untouched:
-        _put(ssm, name)
-    _later(cleanup, TTL + 1)
+    # moto stamps LastModifiedDate with the real time, so every parameter above is milliseconds
+    # old. The handler's clock stops now, and the handler's DescribeParameters answers say the
+    # "old" ones (and the untouched ones, to prove they are left alone by name, not by age) were
+    # written TTL + 1 s earlier. Deterministic: fresh ones are younger than TTL by nearly a
+    # minute, old ones older by at least a second, whatever the machine's speed.
+    _clock_at(cleanup, datetime.now(UTC))
+
+    def age_old_parameters(parsed: dict[str, Any], **kwargs: Any) -> None:
+        for parameter in parsed["Parameters"]:
+            if parameter["Name"] in old or parameter["Name"] in untouched:
+                parameter["LastModifiedDate"] -= timedelta(seconds=TTL + 1)
+
+    client = cleanup._ssm()
+    client.meta.events.register("after-call.ssm.DescribeParameters", age_old_parameters)
+    describes, deletes = _calls(client, "DescribeParameters"), _calls(client, "DeleteParameters")
+
     result = cleanup.handler(SCHEDULED, None)
+
     assert sorted(result["deleted"]) == sorted(old)
-    assert all(not _exists(ssm, name) for name in old)
-    assert all(_exists(ssm, name) for name in untouched)
+    assert sorted(result["kept"]) == sorted(fresh)
+    assert result["absent"] == []
+    assert len(describes) > 1  # paged (moto answers 10 at a time)
+    assert [len(call["Names"]) for call in deletes] == [10, 10, 7]
+    assert not any(_exists(ssm, name) for name in old)
+    assert all(_exists(ssm, name) for name in fresh + untouched)
 
 
-def test_sweep_keeps_fresh_passwords(ssm: Any, cleanup: ModuleType) -> None:
-    _put(ssm)
-    _later(cleanup, 1)
-    assert cleanup.handler(SCHEDULED, None) == {"action": "sweep", "deleted": [], "kept": [NAME], "absent": []}
-    assert _exists(ssm)
+def test_sweep_counts_passwords_already_gone_as_absent(ssm: Any, cleanup: ModuleType) -> None:
+    names = [f"/BreakGlass/pwd-i-{n:017x}" for n in range(3)]
+    for name in names:
+        _put(ssm, name)
+    _clock_at(cleanup, datetime.now(UTC) + timedelta(seconds=TTL + 1))
+    _meanwhile_delete(cleanup._ssm(), "DeleteParameters", ssm, names[1])
+    result = cleanup.handler(SCHEDULED, None)
+    assert result == _outcome("sweep", deleted=[names[0], names[2]], absent=[names[1]])
+    assert not any(_exists(ssm, name) for name in names)
+
+
+def test_sweep_with_nothing_to_do(ssm: Any, cleanup: ModuleType) -> None:
+    assert cleanup.handler(SCHEDULED, None) == _outcome("sweep")
 
 
 @pytest.mark.parametrize(
@@ -122,36 +204,54 @@ def test_sweep_keeps_fresh_passwords(ssm: Any, cleanup: ModuleType) -> None:
     [
         None,
         [],
+        [{"instance_id": NODE}],
         {},
+        "i-0123456789abcdef0",
         {"instance_id": "i-xyz"},
+        {"instance_id": "i-0123"},
+        {"instance_id": "I-0123456789ABCDEF0"},
+        {"instance_id": f"{NODE}\n"},
         {"instance_id": f"{NODE}; rm -rf /"},
         {"instance_id": f"{NODE}/../../Other"},
         {"instance_id": 5},
+        {"instance_id": [NODE]},
         {"instance_id": NODE, "extra": 1},
+        {"instanceId": NODE},
         {**SCHEDULED, "source": "aws.ssm"},
+        {**SCHEDULED, "detail-type": "EC2 Instance State-change Notification"},
         {"source": "aws.ssm", "detail-type": "AWS API Call via CloudTrail", "detail": {"eventName": "SendCommand"}},
     ],
 )
 def test_foreign_or_malformed_events_are_rejected_without_any_call(ssm: Any, cleanup: ModuleType, event: Any) -> None:
-    calls: list[str] = []
-    cleanup._ssm().meta.events.register("before-call.ssm", lambda model, **kwargs: calls.append(model.name))
+    calls = _calls(cleanup._ssm())
     with pytest.raises(cleanup.UnsupportedEvent):
         cleanup.handler(event, None)
     assert calls == []
+    assert issubclass(cleanup.UnsupportedEvent, ValueError)
+    cleanup._ssm().describe_parameters()
+    assert len(calls) == 1  # the recorder does see calls
 
 
-def test_throttling_is_retried(ssm: Any, cleanup: ModuleType) -> None:
-    _put(ssm)
-    _later(cleanup, TTL + 1)
-    attempts = fail_first(cleanup._ssm(), "DeleteParameter", "ThrottlingException", 2)
+@pytest.mark.parametrize("throttled", [2, 7])  # 7: more than botocore's default budget of 5 attempts
+def test_throttling_is_retried_with_backoff(
+    ssm: Any, cleanup: ModuleType, monkeypatch: pytest.MonkeyPatch, throttled: int
+) -> None:
+    written = _put(ssm)
+    _clock_at(cleanup, written + timedelta(seconds=TTL + 1))
+    pauses: list[float] = []
+    monkeypatch.setattr("botocore.endpoint.time.sleep", pauses.append)  # keep the backoff, skip the wait
+    attempts = fail_first(cleanup._ssm(), "DeleteParameter", "ThrottlingException", throttled)
     assert cleanup.handler({"instance_id": NODE}, None)["deleted"] == [NAME]
-    assert len(attempts) == 3
+    assert len(attempts) == throttled + 1
+    assert len(pauses) == throttled
     assert not _exists(ssm)
 
 
-def test_other_errors_propagate_for_step_functions_to_retry(ssm: Any, cleanup: ModuleType) -> None:
-    _put(ssm)
-    _later(cleanup, TTL + 1)
-    fail_first(cleanup._ssm(), "DeleteParameter", "AccessDeniedException", 99)
+def test_other_errors_propagate_unretried_for_step_functions(ssm: Any, cleanup: ModuleType) -> None:
+    written = _put(ssm)
+    _clock_at(cleanup, written + timedelta(seconds=TTL + 1))
+    attempts = fail_first(cleanup._ssm(), "DeleteParameter", "AccessDeniedException", 99)
     with pytest.raises(ClientError, match="AccessDenied"):
         cleanup.handler({"instance_id": NODE}, None)
+    assert len(attempts) == 1
+    assert _exists(ssm)

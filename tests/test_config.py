@@ -201,6 +201,46 @@ def test_example_config_loads_with_its_values() -> None:
             "email_subscribers[0]: got 'nobody'; allowed: an email address",
         ),
         ("controls.access_key_remediation.topic_name", "has space", "topic_name: got 'has space'"),
+        (
+            "controls.separation_of_duties.approver_roles",
+            [],
+            "separation_of_duties.approver_roles: got []; allowed: at least one role name",
+        ),
+        (
+            "controls.separation_of_duties.approver_roles",
+            ["SessionRequester"],
+            "approver_roles: got ['sessionrequester'] also in operator_roles; allowed: approvers who are not operators",
+        ),
+        (
+            "controls.separation_of_duties.operator_roles",
+            [],
+            "separation_of_duties.operator_roles: got []; allowed: at least one role name",
+        ),
+        (
+            "controls.separation_of_duties.validity_minutes",
+            61,
+            "validity_minutes: got 61; allowed: a number from 1 to 60 minutes",
+        ),
+        (
+            "controls.separation_of_duties.min_approvals",
+            2,
+            "min_approvals: got 2; allowed: at most the number of approver_roles (1)",
+        ),
+        (
+            "controls.separation_of_duties.approval_path",
+            "email",
+            "approval_path: got 'email'; Input should be 'approval_runbook'",
+        ),
+        (
+            "controls.separation_of_duties.approval_path",
+            "just_in_time",
+            "just_in_time_approvers: got []; allowed: 1-5 approvers",
+        ),
+        (
+            "controls.separation_of_duties.just_in_time_approvers",
+            [{"type": "Slack", "id": "x"}],
+            "just_in_time_approvers[0].type: got 'Slack'",
+        ),
     ],
 )
 def test_each_mistake_is_one_line_naming_file_key_value_and_rule(
