@@ -46,7 +46,7 @@ bootstrap: $(VENV_STAMP) $(NODE_MODULES_STAMP)
 $(VENV_STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required, found " + sys.version.split()[0])'
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -e .
+	$(VENV)/bin/python -m pip install -qq --disable-pip-version-check -r requirements-dev.txt -e .
 	@touch $@
 
 $(LOCAL_NODE):
