@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from typing import Any
 
+import boto3
 from botocore.awsrequest import AWSResponse
 from moto.core.botocore_stubber import MockRawResponse
 from moto.core.models import botocore_stubber
@@ -30,3 +33,25 @@ def fail_first(client: Any, operation: str, code: str, times: int) -> list[int]:
     client.meta.events.unregister("before-send", botocore_stubber)
     client.meta.events.register("before-send", gate)
     return attempts
+
+
+def topic_with_inbox(region: str, name: str) -> tuple[str, Callable[[], list[dict[str, Any]]]]:
+    """A moto SNS topic subscribed to an SQS queue, and a function that reads what reached it.
+
+    Call inside ``mock_aws``. Each read returns the SNS envelopes (``Subject``, ``Message``) received
+    since the last read.
+    """
+    sns = boto3.client("sns", region_name=region)
+    sqs = boto3.client("sqs", region_name=region)
+    topic_arn = sns.create_topic(Name=name)["TopicArn"]
+    queue_url = sqs.create_queue(QueueName=f"{name}-inbox")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+
+    def read() -> list[dict[str, Any]]:
+        received = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+        for message in received:
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return [json.loads(message["Body"]) for message in received]
+
+    return topic_arn, read

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import json
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,6 +13,7 @@ import aws_cdk as cdk
 import boto3
 import botocore.session
 import pytest
+from aws_helpers import topic_with_inbox
 from cdk_helpers import (
     ROOT,
     SynthesizedApp,
@@ -108,7 +108,11 @@ def test_automation_role_can_only_read_keys_and_publish_to_the_central_topic(mem
     assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
     policy = {
         s["Sid"]: s
-        for s in rendered(statements(only_resource(member, "AWS::IAM::Policy", "AccessKeyRemediation")["Properties"]["PolicyDocument"]))
+        for s in rendered(
+            statements(
+                only_resource(member, "AWS::IAM::Policy", "AccessKeyRemediation")["Properties"]["PolicyDocument"]
+            )
+        )
     }
     actions = {a for s in policy.values() for a in as_list(s["Action"])}
     assert "iam:UpdateAccessKey" not in actions  # escalation is off in the example
@@ -186,16 +190,8 @@ def test_executeawsapi_selectors_point_at_real_response_fields() -> None:
 @pytest.fixture
 def aws() -> Any:
     with mock_aws():
-        sns = boto3.client("sns", region_name="eu-west-1")
-        sqs = boto3.client("sqs", region_name="eu-west-1")
-        topic = sns.create_topic(Name="ssm-guardrails-access-key-findings")["TopicArn"]
-        queue = sqs.create_queue(QueueName="inbox")["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
-        yield {"topic": topic, "read": lambda: [
-            json.loads(m["Body"])["Message"]
-            for m in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
-        ]}  # fmt: skip
+        topic, read = topic_with_inbox("eu-west-1", "ssm-guardrails-access-key-findings")
+        yield {"topic": topic, "read": lambda: [envelope["Message"] for envelope in read()]}
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from typing import Any
 
 import boto3
 import pytest
+from aws_helpers import topic_with_inbox
 from moto import mock_aws
 
 HANDLER = Path(__file__).resolve().parents[1] / "lambdas" / "rotation_freshness" / "index.py"
@@ -21,18 +22,13 @@ SCHEDULED_EVENT = {"source": "aws.events", "detail-type": "Scheduled Event", "de
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Any:
     with mock_aws():
-        sns = boto3.client("sns", region_name="us-east-1")
-        sqs = boto3.client("sqs", region_name="us-east-1")
-        topic_arn = sns.create_topic(Name="alerts")["TopicArn"]
-        queue_url = sqs.create_queue(QueueName="inbox")["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+        topic_arn, read = topic_with_inbox("us-east-1", "alerts")
         monkeypatch.setenv("TAG_FILTERS", json.dumps({"Environment": ["Production", "Prod"]}))
         monkeypatch.setenv("PASSWORD_PATH", "/EC2Rescue/Passwords")
         monkeypatch.setenv("MAX_AGE_SECONDS", str(MAX_AGE))
         monkeypatch.setenv("TOPIC_ARN", topic_arn)
         monkeypatch.setenv("WINDOW_NAME", "production-window")
-        yield {"queue_url": queue_url, "sqs": sqs}
+        yield {"read": read}
 
 
 @pytest.fixture
@@ -65,8 +61,7 @@ def _store_passwords(instance_ids: list[str]) -> None:
 
 
 def _messages(aws: Any) -> list[str]:
-    received = aws["sqs"].receive_message(QueueUrl=aws["queue_url"], MaxNumberOfMessages=10)
-    return [json.loads(m["Body"])["Message"] for m in received.get("Messages", [])]
+    return [envelope["Message"] for envelope in aws["read"]()]
 
 
 def test_fresh_passwords_publish_nothing(aws: Any, report: ModuleType) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import boto3
 import pytest
-from aws_helpers import fail_first
+from aws_helpers import fail_first, topic_with_inbox
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
@@ -132,12 +132,7 @@ def test_delete_of_a_created_document_keeps_the_hardened_preferences(ssm: Any, p
 def test_reconcile_puts_drifted_keys_back_and_notifies(
     ssm: Any, prefs: ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    sns = boto3.client("sns", region_name="us-east-1")
-    sqs = boto3.client("sqs", region_name="us-east-1")
-    topic = sns.create_topic(Name="drift")["TopicArn"]
-    queue = sqs.create_queue(QueueName="drift")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    topic, read = topic_with_inbox("us-east-1", "drift")
     monkeypatch.setenv("TOPIC_ARN", topic)
     prefs.handler(_event("Create"), None)
     drifted = {**CONSOLE_CONTENT, "inputs": {**INPUTS, "cloudWatchLogGroupName": "", "idleSessionTimeout": "60"}}
@@ -147,10 +142,10 @@ def test_reconcile_puts_drifted_keys_back_and_notifies(
     assert prefs.handler(reconcile, None) == {"document": NAME, "result": "updated"}
     content, _ = _default(ssm)
     assert content["inputs"]["cloudWatchLogGroupName"] == "/sessions"
-    messages = sqs.receive_message(QueueUrl=queue).get("Messages", [])
-    assert len(messages) == 1 and "drift" in json.loads(messages[0]["Body"])["Subject"].lower()
+    [envelope] = read()
+    assert "drift" in envelope["Subject"].lower()
     assert prefs.handler(reconcile, None)["result"] == "unchanged"
-    assert len(sqs.receive_message(QueueUrl=queue).get("Messages", [])) == 0
+    assert read() == []
 
 
 def test_throttling_is_retried(ssm: Any, prefs: ModuleType) -> None:
