@@ -28,6 +28,7 @@ from guardrails._nag import (
     acknowledge_wildcard_action,
     acknowledge_wildcard_resource,
 )
+from guardrails._principals import systems_manager_of_this_account
 from guardrails._validation import PropsError, check_pattern, check_range
 
 MAX_AGE_RANGE_DAYS = (1, 365)
@@ -146,9 +147,7 @@ class AccessKeyRemediation(Construct):
             self,
             "AutomationRole",
             description="Runs the access-key remediation: reads keys, reports them centrally",
-            assumed_by=iam.ServicePrincipal("ssm.amazonaws.com").with_conditions(
-                {"StringEquals": {"aws:SourceAccount": stack.account}}
-            ),
+            assumed_by=systems_manager_of_this_account(self),
         )
         users = stack.format_arn(service="iam", region="", resource="user", resource_name="*")
         role.add_to_policy(

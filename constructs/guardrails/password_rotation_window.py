@@ -25,6 +25,7 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from guardrails._nag import acknowledge_wildcard_action, acknowledge_wildcard_resource
+from guardrails._principals import systems_manager_of_this_account
 from guardrails._validation import (
     TIMEZONE,
     PropsError,
@@ -186,9 +187,7 @@ class PasswordRotationWindow(Construct):
             self,
             "WindowRole",
             description="Maintenance window service role: runs EC2Rescue ResetAccess on the targeted instances",
-            assumed_by=iam.ServicePrincipal("ssm.amazonaws.com").with_conditions(
-                {"StringEquals": {"aws:SourceAccount": stack.account}}
-            ),
+            assumed_by=systems_manager_of_this_account(self),
         )
         document_arn = stack.format_arn(
             service="ssm", account="", resource="document", resource_name=EC2RESCUE_DOCUMENT

@@ -41,6 +41,7 @@ from constructs import Construct
 
 from guardrails._documents import embed_script, load_document, pin_parameter
 from guardrails._nag import acknowledge_wildcard_action, acknowledge_wildcard_resource
+from guardrails._principals import systems_manager_of_this_account
 from guardrails._validation import DOCUMENT_NAME, PropsError, check_pattern, check_range, check_tag_filters
 from guardrails.encrypted_topic import EncryptedTopic
 from guardrails.guardrail_function import GuardrailFunction
@@ -407,15 +408,12 @@ class SeparationOfDuties(Construct):
     # ----------------------------------------------------------------------------- roles
 
     def _create_runbook_role(self, terminate: bool) -> iam.Role:
-        stack = cdk.Stack.of(self)
         role = iam.Role(
             self,
             "RunbookRole",
             role_name=self.role_name,
             description="Runs AllowStartSsmSession: tags an operator with the session keys only, waits, untags.",
-            assumed_by=iam.ServicePrincipal("ssm.amazonaws.com").with_conditions(
-                {"StringEquals": {"aws:SourceAccount": stack.account}}
-            ),
+            assumed_by=systems_manager_of_this_account(self),
         )
         keys = [TAG_KEY, EXPIRY_TAG_KEY]
         for kind, arns in self._principal_arns().items():
