@@ -97,3 +97,23 @@ def test_guardrails_is_importable_without_hiding_the_constructs_library() -> Non
     assert not (ROOT / "constructs" / "__init__.py").exists()
     assert Path(guardrails.__file__).parent == ROOT / "constructs" / "guardrails"
     assert hasattr(constructs, "Construct")
+
+
+def test_synth_needs_no_aws_lookup(example_app: SynthesizedApp) -> None:
+    """No context provider (VPC, AMI, account...) was asked for: synth works without credentials."""
+    manifest = json.loads((Path(example_app.assembly.directory) / "manifest.json").read_text())
+    assert manifest.get("missing", []) == []
+    assert manifest["artifacts"]  # the manifest was read
+
+
+def test_regional_stack_has_no_account_wide_names(example_app: SynthesizedApp) -> None:
+    """The regional stack lands in every Region of an account: named IAM resources would collide."""
+    template = example_app.template_json(MEMBER_REGIONAL_STACK_NAME)
+    named = [
+        logical_id
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"].startswith("AWS::IAM::")
+        and {"RoleName", "ManagedPolicyName", "PolicyName", "UserName", "GroupName"} & set(resource["Properties"])
+        and resource["Type"] != "AWS::IAM::Policy"  # inline policy names are scoped to their role
+    ]
+    assert named == []
