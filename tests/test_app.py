@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import subprocess
@@ -117,3 +118,20 @@ def test_regional_stack_has_no_account_wide_names(example_app: SynthesizedApp) -
         and resource["Type"] != "AWS::IAM::Policy"  # inline policy names are scoped to their role
     ]
     assert named == []
+
+
+@pytest.mark.parametrize(
+    "handler",
+    sorted([*ROOT.glob("lambdas/*/index.py"), *ROOT.glob("ssm_documents/scripts/*.py")]),
+    ids=lambda path: str(path.relative_to(ROOT)),
+)
+def test_handlers_import_only_boto3_and_the_standard_library(handler: Path) -> None:
+    """Small cold starts and nothing to bundle: Lambda and Automation provide exactly these."""
+    tree = ast.parse(handler.read_text())
+    imported = {
+        alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
+    }
+    imported |= {
+        node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
+    }
+    assert imported - sys.stdlib_module_names - {"boto3", "botocore", "__future__"} == set()
