@@ -20,8 +20,9 @@ from stacks.config import ConfigError, load_config
 def main() -> int:
     app = cdk.App()
     try:
-        config = load_config(app.node.try_get_context("config") or "example")
-        build_app(app, config)
+        config_name = app.node.try_get_context("config") or "example"
+        config = load_config(config_name)
+        build_app(app, config, config_name)
     except (ConfigError, PropsError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -2,26 +2,72 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
-from stacks.central_stack import CentralStack
+from stacks.asset_bucket_stack import AssetBucketStack
 from stacks.config import GuardrailsConfig
-from stacks.member_global_stack import MemberGlobalStack
-from stacks.member_regional_stack import MemberRegionalStack
+from stacks.pipeline_stack import PIPELINE_STACK_NAME, PipelineStack
+from stacks.stages import (
+    CENTRAL_STACK_NAME,
+    MEMBER_GLOBAL_STACK_NAME,
+    MEMBER_REGIONAL_STACK_NAME,
+    ROLLOUT_STACK_NAME,
+    CentralStage,
+    MemberStage,
+    RolloutStage,
+)
 
-CENTRAL_STACK_NAME = "SsmGuardrails-Central"
-MEMBER_GLOBAL_STACK_NAME = "SsmGuardrails-MemberGlobal"
-MEMBER_REGIONAL_STACK_NAME = "SsmGuardrails-MemberRegional"
+__all__ = [
+    "CENTRAL_STACK_NAME",
+    "MEMBER_GLOBAL_STACK_NAME",
+    "MEMBER_REGIONAL_STACK_NAME",
+    "PIPELINE_STACK_NAME",
+    "ROLLOUT_STACK_NAME",
+    "GuardrailsApp",
+    "asset_bucket_stack_name",
+    "build_app",
+    "register_nag",
+]
 
 
-def build_app(app: cdk.App, config: GuardrailsConfig) -> list[cdk.Stack]:
-    """Add every stack of ``config`` to ``app`` and return them."""
-    return [
-        CentralStack(app, CENTRAL_STACK_NAME, config=config),
-        MemberGlobalStack(app, MEMBER_GLOBAL_STACK_NAME, config=config),
-        MemberRegionalStack(app, MEMBER_REGIONAL_STACK_NAME, controls=config.controls),
+def asset_bucket_stack_name(region: str) -> str:
+    return f"SsmGuardrails-Assets-{region}"
+
+
+@dataclass(frozen=True)
+class GuardrailsApp:
+    """What :func:`build_app` added: the stages the pipeline deploys and the stacks deployed by hand."""
+
+    member: MemberStage
+    central: CentralStage
+    rollout: RolloutStage
+    asset_buckets: list[AssetBucketStack]
+    pipeline: PipelineStack | None
+
+
+def build_app(app: cdk.App, config: GuardrailsConfig, config_name: str = "example") -> GuardrailsApp:
+    """Add every stack of ``config`` to ``app``.
+
+    ``config_name`` is what the pipeline passes to ``make synth CONFIG=...``.
+    """
+    org = config.organization
+    # Member first: CDK synthesizes stages in the order they were added, and the rollout stage
+    # derives its StackSet templates from the synthesized member stacks.
+    member = MemberStage(app, "Member", config=config)
+    central = CentralStage(app, "Central", config=config)
+    rollout = RolloutStage(app, "Rollout", config=config, members=member)
+    asset_buckets = [
+        AssetBucketStack(app, asset_bucket_stack_name(region), config=config, region=region) for region in org.regions
     ]
+    pipeline = None
+    if config.pipeline is not None:
+        pipeline = PipelineStack(
+            app, PIPELINE_STACK_NAME, config=config, config_name=config_name, central=central, rollout=rollout
+        )
+    return GuardrailsApp(member, central, rollout, asset_buckets, pipeline)
 
 
 def register_nag(app: cdk.App) -> None:

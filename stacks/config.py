@@ -22,7 +22,11 @@ from guardrails import password_rotation_window as rotation
 from guardrails import separation_of_duties as sod
 from guardrails import session_prefs as prefs
 from guardrails._validation import (
+    ACCOUNT_ID,
     DOCUMENT_NAME,
+    ORGANIZATION_ID,
+    ORGANIZATIONAL_UNIT,
+    REGION,
     TIMEZONE,
     check_kms_alias,
     check_parameter_path,
@@ -32,6 +36,8 @@ from guardrails._validation import (
     check_tag_filters,
     check_threshold,
 )
+from guardrails.org_asset_bucket import BUCKET_PREFIX
+from guardrails.organization_stack_set import CallAs
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
 CONFIG_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -71,9 +77,12 @@ def _zero_or_range(low: int, high: int, unit: str) -> AfterValidator:
     return _rule(check)
 
 
-AccountId = Annotated[str, _pattern(r"\d{12}", "a 12-digit account id, quoted so YAML keeps it a string")]
-OrganizationId = Annotated[str, _pattern(r"o-[a-z0-9]{10,32}", "an organization id such as o-a1b2c3d4e5")]
-Region = Annotated[str, _pattern(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}", "a Region name such as eu-west-1")]
+AccountId = Annotated[str, _pattern(ACCOUNT_ID.pattern, "a 12-digit account id, quoted so YAML keeps it a string")]
+OrganizationId = Annotated[str, _pattern(ORGANIZATION_ID.pattern, "an organization id such as o-a1b2c3d4e5")]
+OrganizationalUnitId = Annotated[
+    str, _pattern(ORGANIZATIONAL_UNIT.pattern, "an OU id such as ou-ab12-cdef3456, or the root id r-ab12")
+]
+Region = Annotated[str, _pattern(REGION.pattern, "a Region name such as eu-west-1")]
 RoleName = Annotated[str, _pattern(r"[\w+=,.@-]{1,64}", "an IAM role name (no path, no ARN)")]
 
 
@@ -86,9 +95,71 @@ class OrganizationConfig(_Strict):
 
     id: OrganizationId
     management_account: AccountId
+    delegated_admin_account: AccountId | None = None
     security_account: AccountId
     home_region: Region
     regions: Annotated[list[Region], Field(min_length=1)]
+    target_ous: Annotated[list[OrganizationalUnitId], Field(min_length=1)]
+    only_accounts: list[AccountId] = Field(default_factory=list)
+    exclude_accounts: list[AccountId] = Field(default_factory=list)
+    canary_accounts: list[AccountId] = Field(default_factory=list)
+
+    @property
+    def stack_set_account(self) -> str:
+        """The account that holds the StackSets and their asset buckets."""
+        return self.delegated_admin_account or self.management_account
+
+    @property
+    def call_as(self) -> CallAs:
+        """How that account calls CloudFormation for service-managed StackSets."""
+        delegated = self.stack_set_account != self.management_account
+        return CallAs.DELEGATED_ADMIN if delegated else CallAs.SELF
+
+
+class RolloutConfig(_Strict):
+    """How the StackSets roll out (see README "Organization rollout")."""
+
+    retain_stacks_on_account_removal: bool = True
+    max_concurrent_percentage: Annotated[int, _range(1, 100, "%")] = 25
+    failure_tolerance_percentage: Annotated[int, _range(0, 100, "%")] = 0
+    region_concurrency: Literal["parallel", "sequential"] = "parallel"
+    asset_bucket_prefix: Annotated[str, _pattern(BUCKET_PREFIX.pattern, "2-34 of a-z 0-9 -, not starting with -")] = (
+        "ssm-guardrails-assets"
+    )
+
+
+class ConnectionSourceConfig(_Strict):
+    """A repository reached through an AWS CodeConnections connection (GitHub, GitLab, Bitbucket)."""
+
+    connection_arn: Annotated[
+        str,
+        _pattern(
+            r"arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}:connection/[0-9a-f-]{36}",
+            "a CodeConnections connection ARN",
+        ),
+    ]
+    repository: Annotated[str, _pattern(r"[\w.-]+/[\w./-]+", "owner/repository")]
+    branch: Annotated[str, Field(min_length=1, max_length=255)] = "main"
+
+
+class S3SourceConfig(_Strict):
+    """A zip of the repository in an S3 bucket of the pipeline account (versioning on)."""
+
+    bucket: Annotated[str, _pattern(prefs.BUCKET_NAME.pattern, "an S3 bucket name: 3-63 of a-z 0-9 . -")]
+    object_key: Annotated[str, Field(min_length=1, max_length=1024)]
+
+
+class PipelineSourceConfig(_Strict):
+    connection: ConnectionSourceConfig | None = None
+    s3: S3SourceConfig | None = None
+
+
+class PipelineConfig(_Strict):
+    """The CDK pipeline that delivers every change (see README "Organization rollout")."""
+
+    account: AccountId | None = None
+    source: PipelineSourceConfig
+    approve_before_organization: bool = True
 
 
 class BreakGlassConfig(_Strict):
@@ -241,9 +312,16 @@ class ControlsConfig(_Strict):
         default_factory=lambda: SeparationOfDutiesConfig(enabled=False)
     )
 
+    @property
+    def has_global_controls(self) -> bool:
+        """Whether anything goes into the member global stack (an empty template cannot deploy)."""
+        return self.access_key_remediation.enabled or self.separation_of_duties.enabled
+
 
 class GuardrailsConfig(_Strict):
     organization: OrganizationConfig
+    rollout: RolloutConfig = Field(default_factory=RolloutConfig)
+    pipeline: PipelineConfig | None = None
     controls: ControlsConfig = Field(default_factory=ControlsConfig)
 
 
@@ -317,6 +395,8 @@ def _cross_checks(config: GuardrailsConfig) -> Iterator[str]:
         yield f"organization.home_region: got {org.home_region!r}; allowed: one of organization.regions {org.regions}"
     if len(set(org.regions)) != len(org.regions):
         yield f"organization.regions: got {org.regions!r}; allowed: each Region once"
+    yield from _organization_checks(org)
+    yield from _pipeline_checks(config.pipeline)
     break_glass = config.controls.break_glass
     if break_glass.enabled and not break_glass.operator_roles:
         yield "controls.break_glass.operator_roles: got []; allowed: at least one role name when enabled"
@@ -352,6 +432,44 @@ def _cross_checks(config: GuardrailsConfig) -> Iterator[str]:
         ("separation_of_duties", "approver_roles"),
     ]:
         yield from _unique(f"controls.{section}.{key}", getattr(getattr(config.controls, section), key), "role")
+
+
+def _organization_checks(org: OrganizationConfig) -> Iterator[str]:
+    """Targets and canaries: every account list means something StackSets can do."""
+    where = "organization"
+    for key in ("target_ous", "only_accounts", "exclude_accounts", "canary_accounts"):
+        yield from _unique(f"{where}.{key}", getattr(org, key), "id")
+    if org.only_accounts and org.exclude_accounts:
+        yield f"{where}.exclude_accounts: got {org.exclude_accounts!r}; allowed: [] when only_accounts is set"
+    for key in ("only_accounts", "canary_accounts"):
+        if org.management_account in getattr(org, key):
+            yield (
+                f"{where}.{key}: got {org.management_account!r} (the management account); allowed: member "
+                "accounts (StackSets never deploy to the management account)"
+            )
+    outside = [
+        a
+        for a in org.canary_accounts
+        if a in org.exclude_accounts or (org.only_accounts and a not in org.only_accounts)
+    ]
+    if outside:
+        yield (
+            f"{where}.canary_accounts: got {outside!r} outside the targets; allowed: accounts in only_accounts "
+            "(when set) and not in exclude_accounts"
+        )
+    if org.only_accounts and not set(org.only_accounts) - set(org.canary_accounts):
+        yield (
+            f"{where}.canary_accounts: got every account of only_accounts; allowed: a subset that leaves "
+            "at least one account for the organization stage"
+        )
+
+
+def _pipeline_checks(pipeline: PipelineConfig | None) -> Iterator[str]:
+    if pipeline is None:
+        return
+    given = [key for key in ("connection", "s3") if getattr(pipeline.source, key) is not None]
+    if len(given) != 1:
+        yield f"pipeline.source: got {given or 'neither'}; allowed: exactly one of connection, s3"
 
 
 def _session_prefs_checks(settings: SessionPrefsConfig) -> Iterator[str]:

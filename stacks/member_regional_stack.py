@@ -12,19 +12,30 @@ from constructs import Construct
 from guardrails import BreakGlass, EncryptedTopic, PasswordRotationWindow, SessionPrefs
 from stacks.config import BreakGlassConfig, ControlsConfig, PasswordRotationConfig, SessionPrefsConfig
 
+DESCRIPTION = "SSM Guardrails: regional privileged-access controls (member account)"
+
 
 class MemberRegionalStack(cdk.Stack):
-    """Break-glass and password rotation: documents, keys, windows. Environment-agnostic: it deploys
-    into the account and Region of the credentials that run ``cdk deploy`` and looks nothing up at
-    synth. Nothing in it has an account-wide name, so it can land in every Region of an account."""
+    """Break-glass, password rotation and session preferences: documents, keys, windows.
+    Environment-agnostic: it deploys into the account and Region of the credentials that run
+    ``cdk deploy`` and looks nothing up at synth. Nothing in it has an account-wide name, so it
+    can land in every Region of an account."""
 
     def __init__(self, scope: Construct, id: str, *, controls: ControlsConfig, **kwargs: Any) -> None:
-        super().__init__(
-            scope, id, description="SSM Guardrails: regional privileged-access controls (member account)", **kwargs
-        )
+        super().__init__(scope, id, description=DESCRIPTION, **kwargs)
+        self.controls = RegionalControls(self, controls)
+
+
+class RegionalControls:
+    """Adds the regional controls to ``stack``: a :class:`MemberRegionalStack` or the StackSet
+    template of the organization rollout. One body for both, so both deploy the same resources
+    under the same logical ids."""
+
+    def __init__(self, stack: cdk.Stack, controls: ControlsConfig) -> None:
+        self.stack = stack
         # One topic per account and Region for every control's audit, alerts and reports, so
         # there is one thing to subscribe to (and one KMS key to pay for).
-        self.notifications = EncryptedTopic(self, "Notifications", description="SSM Guardrails notifications").topic
+        self.notifications = EncryptedTopic(stack, "Notifications", description="SSM Guardrails notifications").topic
         if controls.break_glass.enabled:
             self.break_glass = self._break_glass(controls.break_glass)
         if controls.password_rotation.enabled:
@@ -35,7 +46,7 @@ class MemberRegionalStack(cdk.Stack):
 
     def _break_glass(self, settings: BreakGlassConfig) -> BreakGlass:
         break_glass = BreakGlass(
-            self,
+            self.stack,
             "BreakGlass",
             operators=[self._role("BreakGlassOperator", name) for name in settings.operator_roles],
             ttl=cdk.Duration.seconds(settings.ttl_seconds),
@@ -49,7 +60,7 @@ class MemberRegionalStack(cdk.Stack):
         )
         for name in settings.instance_roles:
             break_glass.attach_to_instance_role(self._role("BreakGlassInstanceRole", name))
-        cdk.CfnOutput(self, "BreakGlassDocumentName", value=settings.document_name)
+        cdk.CfnOutput(self.stack, "BreakGlassDocumentName", value=settings.document_name)
         return break_glass
 
     def _password_rotation(self, settings: PasswordRotationConfig) -> list[PasswordRotationWindow]:
@@ -60,7 +71,7 @@ class MemberRegionalStack(cdk.Stack):
         for window in settings.windows:
             first = windows[0] if windows else None
             rotation = PasswordRotationWindow(
-                self,
+                self.stack,
                 f"PasswordRotation-{window.name}",
                 administrators=administrators,
                 tag_filters=window.tag_filters,
@@ -82,7 +93,7 @@ class MemberRegionalStack(cdk.Stack):
             for role in instance_roles:
                 rotation.attach_to_instance_role(role)
             cdk.CfnOutput(
-                self,
+                self.stack,
                 f"PasswordRotation{window.name.replace('-', '')}FreshnessReport",
                 value=rotation.freshness_function.function.function_name,
                 description="Invoke with {} for a freshness report now",
@@ -94,7 +105,7 @@ class MemberRegionalStack(cdk.Stack):
         vpc = None
         if settings.vpc is not None:
             vpc = ec2.Vpc.from_vpc_attributes(
-                self,
+                self.stack,
                 "SessionManagerVpc",
                 vpc_id=settings.vpc.id,
                 vpc_cidr_block=settings.vpc.cidr,
@@ -103,7 +114,7 @@ class MemberRegionalStack(cdk.Stack):
                 private_subnet_route_table_ids=settings.vpc.private_subnet_route_table_ids or None,
             )
         prefs = SessionPrefs(
-            self,
+            self.stack,
             "SessionPrefs",
             operator_instance_tag=settings.operator_instance_tag,
             idle_session_timeout_minutes=settings.idle_session_timeout_minutes,
@@ -135,7 +146,7 @@ class MemberRegionalStack(cdk.Stack):
         return prefs
 
     def _output_topic(self) -> None:
-        cdk.CfnOutput(self, "NotificationsTopicArn", value=self.notifications.topic_arn)
+        cdk.CfnOutput(self.stack, "NotificationsTopicArn", value=self.notifications.topic_arn)
 
     def _role(self, purpose: str, name: str) -> iam.IRole:
-        return iam.Role.from_role_name(self, f"{purpose}-{name}", name)
+        return iam.Role.from_role_name(self.stack, f"{purpose}-{name}", name)

@@ -8,6 +8,7 @@ wildcard resource on exactly one policy, so a new, unreviewed wildcard still fai
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import aws_cdk as cdk
@@ -37,6 +38,8 @@ def _as_nag_renders_it(value: Any) -> str:
         return f"<{value['Ref']}>"
     if "Fn::GetAtt" in value:
         return "<{}.{}>".format(*value["Fn::GetAtt"])
+    if isinstance(value.get("Fn::Sub"), str):
+        return value["Fn::Sub"]
     raise ValueError(f"cannot render {value!r} for cdk-nag")
 
 
@@ -63,3 +66,42 @@ def acknowledge_grant(grantee: iam.IGrantable, statement: iam.PolicyStatement, r
     for resource in statement.resources:
         if "*" in resource:
             acknowledge_wildcard_resource(policy, resource, reason)
+
+
+def acknowledge_reviewed_wildcards(
+    policy: iam.CfnPolicy,
+    *,
+    actions: Mapping[str, str],
+    resources: Sequence[tuple[re.Pattern[str], str]],
+    unscoped_actions: Mapping[str, str],
+) -> None:
+    """Acknowledge the reviewed wildcards of a policy that a library generated (CDK Pipelines).
+
+    Each wildcard action found in ``actions``, each wildcard resource matching a pattern of
+    ``resources`` and ``Resource: *`` when every action granted on it is in ``unscoped_actions``
+    is acknowledged with its reason; anything else stays a finding and fails the synth.
+    """
+    document = cdk.Stack.of(policy).resolve(policy.policy_document)
+    unscoped: set[str] = set()
+    for statement in document["Statement"]:
+        if statement["Effect"] != "Allow":
+            continue
+        granted = _as_list(statement["Action"])
+        for action in granted:
+            if "*" in action and action in actions:
+                acknowledge_wildcard_action(policy, action, actions[action])
+        for resource in _as_list(statement["Resource"]):
+            rendered = re.sub(r"\$\{([^}]+)\}", r"<\1>", _as_nag_renders_it(resource))
+            if rendered == "*":
+                unscoped.update(granted)
+                continue
+            reason = next((why for pattern, why in resources if pattern.fullmatch(rendered)), None)
+            if "*" in rendered and reason:
+                acknowledge(policy, f"AwsSolutions-IAM5[Resource::{rendered}]", reason)
+    if unscoped and unscoped <= set(unscoped_actions):
+        reasons = "; ".join(f"{action}: {unscoped_actions[action]}" for action in sorted(unscoped))
+        acknowledge(policy, "AwsSolutions-IAM5[Resource::*]", reasons)
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]

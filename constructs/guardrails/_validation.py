@@ -15,6 +15,10 @@ import aws_cdk as cdk
 PARAMETER_PATH = re.compile(r"^(/[a-zA-Z0-9_.-]+)+$")
 KMS_ALIAS = re.compile(r"^alias/[a-zA-Z0-9/_-]{1,250}$")
 DOCUMENT_NAME = re.compile(r"^[a-zA-Z0-9_.-]{3,128}$")
+ACCOUNT_ID = re.compile(r"\d{12}")
+ORGANIZATION_ID = re.compile(r"o-[a-z0-9]{10,32}")
+REGION = re.compile(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}")
+ORGANIZATIONAL_UNIT = re.compile(r"ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}|r-[a-z0-9]{4,32}")
 
 
 class PropsError(ValueError):

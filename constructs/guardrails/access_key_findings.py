@@ -14,9 +14,8 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from guardrails._nag import acknowledge
-from guardrails._validation import check_pattern
+from guardrails._validation import ORGANIZATION_ID, check_pattern
 
-ORGANIZATION_ID = re.compile(r"o-[a-z0-9]{10,32}")
 TOPIC_NAME = re.compile(r"[A-Za-z0-9_-]{1,256}")
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 

@@ -42,7 +42,7 @@ from constructs import Construct
 from guardrails._documents import embed_script, load_document, pin_parameter
 from guardrails._nag import acknowledge_wildcard_action, acknowledge_wildcard_resource
 from guardrails._principals import systems_manager_of_this_account
-from guardrails._validation import DOCUMENT_NAME, PropsError, check_pattern, check_range, check_tag_filters
+from guardrails._validation import DOCUMENT_NAME, REGION, PropsError, check_pattern, check_range, check_tag_filters
 from guardrails.encrypted_topic import EncryptedTopic
 from guardrails.guardrail_function import GuardrailFunction
 
@@ -69,7 +69,6 @@ APPROVER_ARN = re.compile(
 IAM_NAME = re.compile(r"[\w+=,.@-]{1,64}")
 POLICY_NAME = re.compile(r"[\w+=,.@-]{1,128}")
 TOPIC_NAME = re.compile(r"[A-Za-z0-9_-]{1,256}")
-REGION = re.compile(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}")
 
 
 class SeparationOfDuties(Construct):

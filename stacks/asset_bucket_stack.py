@@ -1,0 +1,40 @@
+"""AssetBucketStack: the organization asset bucket of one Region, in the StackSet account."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+from constructs import Construct
+
+from guardrails import OrgAssetBucket, OrgAssetLocation
+from stacks.config import GuardrailsConfig
+
+
+def asset_location(config: GuardrailsConfig) -> OrgAssetLocation:
+    """Where the StackSet templates and their Lambda code are published, from the config."""
+    org = config.organization
+    return OrgAssetLocation(
+        account=org.stack_set_account,
+        regions=org.regions,
+        home_region=org.home_region,
+        prefix=config.rollout.asset_bucket_prefix,
+    )
+
+
+class AssetBucketStack(cdk.Stack):
+    """One per Region of ``organization.regions``. Deployed once by hand, like ``cdk bootstrap``:
+    the pipeline publishes assets before it deploys anything, so the buckets must exist first."""
+
+    def __init__(self, scope: Construct, id: str, *, config: GuardrailsConfig, region: str, **kwargs: Any) -> None:
+        location = asset_location(config)
+        super().__init__(
+            scope,
+            id,
+            env=cdk.Environment(account=location.account, region=region),
+            description=f"SSM Guardrails: organization-readable StackSet assets of {region} (StackSet account)",
+            **kwargs,
+        )
+        self.bucket = OrgAssetBucket(
+            self, "AssetBucket", location=location, organization_id=config.organization.id
+        ).bucket

@@ -1,0 +1,142 @@
+"""PipelineStack: the CDK pipeline that tests, then delivers every change to the organization."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_codebuild as codebuild
+from aws_cdk import aws_codepipeline_actions as actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+from aws_cdk import pipelines
+from constructs import Construct
+
+from guardrails._nag import acknowledge, acknowledge_reviewed_wildcards
+from stacks.config import GuardrailsConfig, PipelineSourceConfig
+from stacks.stages import CentralStage, RolloutStage
+
+PIPELINE_STACK_NAME = "SsmGuardrails-Pipeline"
+
+# Wildcards in the policies CDK Pipelines generates, each reviewed once. A wildcard that is not
+# listed here (a new CDK version, a new step) stays a cdk-nag finding and fails the synth.
+_REVIEWED_ACTIONS = {
+    "s3:GetObject*": "Read of the pipeline's own artifact bucket only (the statement's resources).",
+    "s3:GetBucket*": "Read of the pipeline's own artifact bucket only (the statement's resources).",
+    "s3:List*": "Listing of the pipeline's own artifact bucket only (the statement's resources).",
+    "s3:DeleteObject*": "Write of the pipeline's own artifact bucket objects only (the statement's resources).",
+    "s3:Abort*": "Multipart uploads into the pipeline's own artifact bucket only (the statement's resources).",
+    "kms:GenerateDataKey*": "Only on the pipeline's artifact key (the statement's resource).",
+    "kms:ReEncrypt*": "Only on the pipeline's artifact key (the statement's resource).",
+}
+_REVIEWED_RESOURCES = [
+    (re.compile(r"<PipelineArtifactsBucket\w+\.Arn>/\*"), "Objects of the pipeline's own artifact bucket."),
+    (
+        re.compile(r"arn:(<AWS::Partition>|aws[a-z-]*):logs:[a-z0-9-]+:\d{12}:log-group:/aws/codebuild/.*"),
+        "CodeBuild log groups (/aws/codebuild/...) of this account and Region, for the pipeline's build logs.",
+    ),
+    (
+        re.compile(r"arn:(<AWS::Partition>|aws[a-z-]*):codebuild:[a-z0-9-]+:\d{12}:report-group/.*"),
+        "CodeBuild test report groups of this account and Region, named after the pipeline's projects.",
+    ),
+    (
+        re.compile(r"arn:\*:iam::\d{12}:role/\*"),
+        "Self-mutation assumes only roles tagged aws-cdk:bootstrap-role (the CDK bootstrap roles) of this account.",
+    ),
+]
+_REVIEWED_UNSCOPED_ACTIONS = {
+    "cloudformation:DescribeStacks": "the CDK CLI reads stack state before it assumes the bootstrap deploy role",
+    "s3:ListBucket": "the CDK CLI locates the bootstrap bucket before it assumes the bootstrap roles",
+    "codebuild:BatchGetBuilds": "CDK Pipelines' asset publishing role follows its own CodeBuild builds",
+    "codebuild:StartBuild": "CDK Pipelines' asset publishing role starts its own CodeBuild builds",
+    "codebuild:StopBuild": "CDK Pipelines' asset publishing role stops its own CodeBuild builds",
+}
+
+
+class PipelineStack(cdk.Stack):
+    """Source -> Build (``make test``, ``make synth``: tests, cfn-lint and cdk-nag gate every
+    rollout) -> UpdatePipeline (self-mutation) -> Assets -> Central -> Rollout (canary wave,
+    optional manual approval, organization wave).
+
+    Deploy it once by hand; afterwards every push (or new S3 object) updates the pipeline itself
+    and rolls the change out. Cross-account deployments use the roles of ``cdk bootstrap --trust``.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        config: GuardrailsConfig,
+        config_name: str,
+        central: CentralStage,
+        rollout: RolloutStage,
+        **kwargs: Any,
+    ) -> None:
+        settings = config.pipeline
+        if settings is None:
+            raise ValueError("PipelineStack needs a pipeline section in the config")
+        org = config.organization
+        super().__init__(
+            scope,
+            id,
+            env=cdk.Environment(account=settings.account or org.stack_set_account, region=org.home_region),
+            description="SSM Guardrails: delivery pipeline (tests, central stack, canary, organization)",
+            **kwargs,
+        )
+        self.pipeline = pipelines.CodePipeline(
+            self,
+            "Pipeline",
+            synth=pipelines.ShellStep(
+                "Synth",
+                input=self._source(settings.source),
+                commands=["make test", f"make synth CONFIG={config_name}"],
+                primary_output_directory="cdk.out",
+            ),
+            self_mutation=True,
+            cross_account_keys=True,
+            enable_key_rotation=True,
+            publish_assets_in_parallel=False,
+            code_build_defaults=pipelines.CodeBuildOptions(
+                build_environment=codebuild.BuildEnvironment(
+                    build_image=codebuild.LinuxBuildImage.STANDARD_7_0,
+                    compute_type=codebuild.ComputeType.SMALL,
+                )
+            ),
+        )
+        self.pipeline.add_stage(central)
+        approval = pipelines.ManualApprovalStep(
+            "ApproveOrganization",
+            comment="The canary accounts run the new version. Check them, then approve the rollout "
+            "to every other account of the target OUs.",
+        )
+        steps = [pipelines.StackSteps(stack=rollout.waves[-1], pre=[approval])]
+        self.pipeline.add_stage(rollout, stack_steps=steps if settings.approve_before_organization else None)
+        self.pipeline.build_pipeline()
+        self._acknowledge_generated_findings()
+
+    def _acknowledge_generated_findings(self) -> None:
+        for construct in self.pipeline.node.find_all():
+            if isinstance(construct, iam.CfnPolicy):
+                acknowledge_reviewed_wildcards(
+                    construct,
+                    actions=_REVIEWED_ACTIONS,
+                    resources=_REVIEWED_RESOURCES,
+                    unscoped_actions=_REVIEWED_UNSCOPED_ACTIONS,
+                )
+        acknowledge(
+            self.pipeline.pipeline.artifact_bucket,
+            "AwsSolutions-S1",
+            "Pipeline artifacts (source zips, cloud assemblies) are encrypted with the pipeline's rotating "
+            "KMS key and read only by the pipeline's roles; their API use is in CloudTrail.",
+        )
+
+    def _source(self, source: PipelineSourceConfig) -> pipelines.CodePipelineSource:
+        if source.connection is not None:
+            return pipelines.CodePipelineSource.connection(
+                source.connection.repository, source.connection.branch, connection_arn=source.connection.connection_arn
+            )
+        assert source.s3 is not None  # the config allows exactly one
+        bucket = s3.Bucket.from_bucket_name(self, "SourceBucket", source.s3.bucket)
+        return pipelines.CodePipelineSource.s3(bucket, source.s3.object_key, trigger=actions.S3Trigger.EVENTS)
