@@ -31,10 +31,11 @@ endif
 export CDK_DISABLE_CLI_TELEMETRY := true
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 
-.PHONY: help bootstrap synth test lint snapshot-update benchmark cdk clean
+.PHONY: help bootstrap synth lint-templates test lint snapshot-update benchmark benchmark-scale cdk clean
 
 help:
 	@echo "make synth            synthesize the '$(CONFIG)' config into cdk.out (CONFIG=name for config/name.yaml)"
+	@echo "make lint-templates   cfn-lint every template in cdk.out (run after make synth)"
 	@echo "make test             lint and run every test"
 	@echo "make snapshot-update  rewrite the template snapshots after an intended change"
 	@echo "make benchmark        time make-synth against an empty CDK app"
@@ -58,6 +59,10 @@ $(NODE_MODULES_STAMP): package.json package-lock.json $(LOCAL_NODE)
 
 synth: bootstrap
 	npx cdk synth --quiet -c config=$(CONFIG)
+
+# Every template of the last synth: stacks of every stage and the StackSet templates.
+lint-templates: $(VENV_STAMP)
+	$(VENV)/bin/python scripts/lint_templates.py cdk.out
 
 lint: $(VENV_STAMP)
 	$(VENV)/bin/ruff check .

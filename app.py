@@ -18,7 +18,10 @@ from stacks.config import ConfigError, load_config
 
 
 def main() -> int:
-    app = cdk.App()
+    # CDK's built-in CloudFormation validator costs about a second per synth (a WebAssembly engine
+    # starts on every run). cfn-lint checks every template instead, the StackSet templates too:
+    # in `make test` and, for any config, in `make lint-templates` (the pipeline runs both).
+    app = cdk.App(builtin_cloud_formation_validation=False)
     try:
         config_name = app.node.try_get_context("config") or "example"
         config = load_config(config_name)

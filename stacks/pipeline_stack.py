@@ -55,9 +55,10 @@ _REVIEWED_UNSCOPED_ACTIONS = {
 
 
 class PipelineStack(cdk.Stack):
-    """Source -> Build (``make test``, ``make synth``: tests, cfn-lint and cdk-nag gate every
-    rollout) -> UpdatePipeline (self-mutation) -> Assets -> Central -> Rollout (canary wave,
-    optional manual approval, organization wave).
+    """Source -> Build (``make test``, ``make synth``, ``make lint-templates``: tests, cdk-nag and
+    cfn-lint of the deployed config's templates gate every rollout) -> UpdatePipeline
+    (self-mutation) -> Assets -> Central -> Rollout (canary wave, optional manual approval,
+    organization wave).
 
     Deploy it once by hand; afterwards every push (or new S3 object) updates the pipeline itself
     and rolls the change out. Cross-account deployments use the roles of ``cdk bootstrap --trust``.
@@ -91,7 +92,7 @@ class PipelineStack(cdk.Stack):
             synth=pipelines.ShellStep(
                 "Synth",
                 input=self._source(settings.source),
-                commands=["make test", f"make synth CONFIG={config_name}"],
+                commands=["make test", f"make synth CONFIG={config_name}", "make lint-templates"],
                 primary_output_directory="cdk.out",
             ),
             self_mutation=True,

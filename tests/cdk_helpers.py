@@ -15,8 +15,9 @@ CDK_CONTEXT: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["conte
 
 
 def new_app(outdir: Path, **context: Any) -> cdk.App:
-    """An app with the feature flags of cdk.json, so tests see what a real synth produces."""
-    return cdk.App(context={**CDK_CONTEXT, **context}, outdir=str(outdir))
+    """An app as app.py makes it, with the feature flags of cdk.json, so tests see what a real
+    synth produces (templates are checked by cfn-lint, not by CDK's built-in validator)."""
+    return cdk.App(context={**CDK_CONTEXT, **context}, outdir=str(outdir), builtin_cloud_formation_validation=False)
 
 
 @dataclass(frozen=True)
@@ -24,15 +25,27 @@ class SynthesizedApp:
     app: cdk.App
     assembly: cdk.cx_api.CloudAssembly
 
+    def stack(self, stack_name: str) -> cdk.cx_api.CloudFormationStackArtifact:
+        """The stack artifact named ``stack_name``, in the app or any of its stages."""
+        found = [stack for stack in self.assembly.stacks_recursively if stack.stack_name == stack_name]
+        assert len(found) == 1, f"expected one stack named {stack_name}, found {len(found)}"
+        return found[0]
+
     def template_json(self, stack_name: str) -> dict[str, Any]:
-        return self.assembly.get_stack_by_name(stack_name).template
+        return self.stack(stack_name).template
 
     def template(self, stack_name: str) -> assertions.Template:
         return assertions.Template.from_json(self.template_json(stack_name))
 
     @property
     def stack_names(self) -> list[str]:
-        return [stack.stack_name for stack in self.assembly.stacks]
+        return [stack.stack_name for stack in self.assembly.stacks_recursively]
+
+    @property
+    def template_paths(self) -> list[Path]:
+        """Every template file the app wrote: stacks of every stage and the StackSet templates."""
+        directories = {Path(self.assembly.directory), *(Path(s.assembly.directory) for s in self.assembly.stacks_recursively)}
+        return sorted(path for directory in directories for path in directory.glob("*.template.json"))
 
 
 def resources_of(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:

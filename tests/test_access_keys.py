@@ -75,7 +75,7 @@ def test_central_key_lets_organization_publishers_use_it_through_sns_only(centra
 
 
 def test_central_stack_lives_in_the_security_account_home_region(example_app: SynthesizedApp) -> None:
-    stack = example_app.assembly.get_stack_by_name(CENTRAL_STACK_NAME)
+    stack = example_app.stack(CENTRAL_STACK_NAME)
     assert stack.environment.account == "222222222222"
     assert stack.environment.region == "eu-west-1"
 

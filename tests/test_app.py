@@ -15,12 +15,30 @@ import pytest
 from aws_cdk import aws_sns as sns
 from cdk_helpers import ROOT, SynthesizedApp, nag_findings, new_app
 
-from stacks.build import CENTRAL_STACK_NAME, MEMBER_GLOBAL_STACK_NAME, MEMBER_REGIONAL_STACK_NAME, register_nag
+from stacks.build import (
+    CENTRAL_STACK_NAME,
+    MEMBER_GLOBAL_STACK_NAME,
+    MEMBER_REGIONAL_STACK_NAME,
+    PIPELINE_STACK_NAME,
+    ROLLOUT_STACK_NAME,
+    asset_bucket_stack_name,
+    register_nag,
+)
 
 ASSET_HASH = re.compile(r"[0-9a-f]{64}")
 
-
-ALL_STACKS = [CENTRAL_STACK_NAME, MEMBER_GLOBAL_STACK_NAME, MEMBER_REGIONAL_STACK_NAME]
+#: What `cdk ls` prints for the example: stage/stack for the stacks of a stage.
+DISPLAY_NAMES = [
+    f"Member/{MEMBER_GLOBAL_STACK_NAME}",
+    f"Member/{MEMBER_REGIONAL_STACK_NAME}",
+    f"Central/{CENTRAL_STACK_NAME}",
+    f"Rollout/{ROLLOUT_STACK_NAME}Canary",
+    f"Rollout/{ROLLOUT_STACK_NAME}",
+    asset_bucket_stack_name("eu-west-1"),
+    asset_bucket_stack_name("eu-central-1"),
+    PIPELINE_STACK_NAME,
+]
+ALL_STACKS = [name.split("/")[-1] for name in DISPLAY_NAMES]
 
 
 def test_every_stack_of_the_example_is_synthesized(example_app: SynthesizedApp) -> None:
@@ -42,8 +60,10 @@ def test_cdk_nag_fails_the_synth_on_an_unacknowledged_finding(tmp_path: Path) ->
 
 
 def test_cfn_lint_reports_no_error_on_any_template(example_app: SynthesizedApp) -> None:
-    templates = sorted(Path(example_app.assembly.directory).glob("*.template.json"))
-    assert templates, "the assembly has no template"
+    """Every stack of every stage and the StackSet member templates."""
+    templates = example_app.template_paths
+    assert len([t for t in templates if t.name.endswith(".stackset.template.json")]) == 2
+    assert len(templates) == len(ALL_STACKS) + 2
     cfn_lint = Path(sys.executable).parent / "cfn-lint"
     result = subprocess.run(
         [str(cfn_lint), "--format", "parseable", *map(str, templates)],
@@ -70,7 +90,7 @@ def test_pinned_cdk_cli_reads_the_cloud_assembly(example_app: SynthesizedApp) ->
         timeout=300,
     )
     assert result.returncode == 0, result.stderr
-    assert sorted(result.stdout.split()) == sorted(ALL_STACKS)
+    assert sorted(line.split()[0] for line in result.stdout.splitlines()) == sorted(DISPLAY_NAMES)
     assert "end-of-life" not in result.stderr + result.stdout
 
 
@@ -101,21 +121,31 @@ def test_guardrails_is_importable_without_hiding_the_constructs_library() -> Non
 
 
 def test_synth_needs_no_aws_lookup(example_app: SynthesizedApp) -> None:
-    """No context provider (VPC, AMI, account...) was asked for: synth works without credentials."""
-    manifest = json.loads((Path(example_app.assembly.directory) / "manifest.json").read_text())
-    assert manifest.get("missing", []) == []
-    assert manifest["artifacts"]  # the manifest was read
+    """No context provider (VPC, AMI, account...) was asked for, in any stage: synth works without credentials."""
+    manifests = {Path(p).parent / "manifest.json" for p in example_app.template_paths}
+    assert len(manifests) == 4  # the app and its three stages
+    for path in manifests:
+        manifest = json.loads(path.read_text())
+        assert manifest.get("missing", []) == [], path
+        assert manifest["artifacts"]  # the manifest was read
 
 
-def test_regional_stack_has_no_account_wide_names(example_app: SynthesizedApp) -> None:
-    """The regional stack lands in every Region of an account: named IAM resources would collide."""
-    template = example_app.template_json(MEMBER_REGIONAL_STACK_NAME)
+def _regional_templates(example_app: SynthesizedApp) -> list[dict[str, Any]]:
+    stack_set = next(p for p in example_app.template_paths if "MemberRegional" in p.name and "stackset" in p.name)
+    return [example_app.template_json(MEMBER_REGIONAL_STACK_NAME), json.loads(stack_set.read_text())]
+
+
+@pytest.mark.parametrize("kind", ["member stack", "StackSet template"])
+def test_regional_template_has_no_account_wide_names(example_app: SynthesizedApp, kind: str) -> None:
+    """The regional template lands in every Region of an account (the example has two): named IAM
+    resources would collide."""
+    template = _regional_templates(example_app)[["member stack", "StackSet template"].index(kind)]
+    iam = {i: r for i, r in template["Resources"].items() if r["Type"].startswith("AWS::IAM::")}
+    assert len(iam) > 5  # roles and policies exist; none of them may carry a name
     named = [
         logical_id
-        for logical_id, resource in template["Resources"].items()
-        if resource["Type"].startswith("AWS::IAM::")
-        and {"RoleName", "ManagedPolicyName", "PolicyName", "UserName", "GroupName"} & set(resource["Properties"])
-        and resource["Type"] != "AWS::IAM::Policy"  # inline policy names are scoped to their role
+        for logical_id, resource in iam.items()
+        if {"RoleName", "ManagedPolicyName", "UserName", "GroupName", "InstanceProfileName"} & set(resource["Properties"])
     ]
     assert named == []
 

@@ -1,0 +1,48 @@
+#!/usr/bin/env python3
+"""cfn-lint every template of a cloud assembly: the stacks of every stage and the StackSet templates.
+
+Only the templates the manifests name are checked (`cdk synth` leaves older files in cdk.out).
+`make synth` does not run CDK's built-in CloudFormation validator (see app.py); run this after it
+(`make lint-templates`, which the pipeline does) to validate the templates of any config.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+
+def templates(assembly: Path) -> Iterator[Path]:
+    """Stack templates and templates published as file assets (the StackSet templates), recursively."""
+    manifest = json.loads((assembly / "manifest.json").read_text())
+    for artifact in manifest.get("artifacts", {}).values():
+        properties = artifact.get("properties", {})
+        if artifact["type"] == "aws:cloudformation:stack":
+            yield assembly / properties["templateFile"]
+        elif artifact["type"] == "cdk:cloud-assembly":
+            yield from templates(assembly / properties["directoryName"])
+        elif artifact["type"] == "cdk:asset-manifest":
+            files = json.loads((assembly / properties["file"]).read_text()).get("files", {})
+            for entry in files.values():
+                if entry["source"].get("packaging") == "file" and entry["source"]["path"].endswith(".template.json"):
+                    yield assembly / entry["source"]["path"]
+
+
+def main() -> int:
+    assembly = Path(sys.argv[1] if len(sys.argv) > 1 else "cdk.out")
+    if not (assembly / "manifest.json").is_file():
+        print(f"error: {assembly}/manifest.json not found; run `make synth` first", file=sys.stderr)
+        return 1
+    paths = sorted({path.resolve() for path in templates(assembly)})
+    cfn_lint = Path(sys.executable).parent / "cfn-lint"
+    command = [str(cfn_lint), "--format", "parseable", "--non-zero-exit-code", "error", "--", *map(str, paths)]
+    result = subprocess.run(command, check=False)
+    print(f"cfn-lint: {len(paths)} templates, exit {result.returncode}", file=sys.stderr)
+    return result.returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())
