@@ -12,12 +12,17 @@ from aws_cdk import assertions
 
 ROOT = Path(__file__).resolve().parents[1]
 CDK_CONTEXT: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
+#: What the cdk CLI adds to every synth: resource paths and asset metadata (cfn-lint recognises
+#: CDK templates by the paths and skips rules that do not apply to generated templates).
+CLI_CONTEXT = {"aws:cdk:enable-path-metadata": True, "aws:cdk:enable-asset-metadata": True}
 
 
 def new_app(outdir: Path, **context: Any) -> cdk.App:
     """An app as app.py makes it, with the feature flags of cdk.json, so tests see what a real
     synth produces (templates are checked by cfn-lint, not by CDK's built-in validator)."""
-    return cdk.App(context={**CDK_CONTEXT, **context}, outdir=str(outdir), builtin_cloud_formation_validation=False)
+    return cdk.App(
+        context={**CDK_CONTEXT, **CLI_CONTEXT, **context}, outdir=str(outdir), builtin_cloud_formation_validation=False
+    )
 
 
 @dataclass(frozen=True)
@@ -44,7 +49,10 @@ class SynthesizedApp:
     @property
     def template_paths(self) -> list[Path]:
         """Every template file the app wrote: stacks of every stage and the StackSet templates."""
-        directories = {Path(self.assembly.directory), *(Path(s.assembly.directory) for s in self.assembly.stacks_recursively)}
+        directories = {
+            Path(self.assembly.directory),
+            *(Path(s.assembly.directory) for s in self.assembly.stacks_recursively),
+        }
         return sorted(path for directory in directories for path in directory.glob("*.template.json"))
 
 

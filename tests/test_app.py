@@ -145,7 +145,8 @@ def test_regional_template_has_no_account_wide_names(example_app: SynthesizedApp
     named = [
         logical_id
         for logical_id, resource in iam.items()
-        if {"RoleName", "ManagedPolicyName", "UserName", "GroupName", "InstanceProfileName"} & set(resource["Properties"])
+        if {"RoleName", "ManagedPolicyName", "UserName", "GroupName", "InstanceProfileName"}
+        & set(resource["Properties"])
     ]
     assert named == []
 
