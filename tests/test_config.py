@@ -108,6 +108,87 @@ def test_example_config_loads_with_its_values() -> None:
         ),
         ("organization.id", ..., "organization.id: required key is missing"),
         (
+            "organization.target_ous",
+            ["ou-1234"],
+            "organization.target_ous[0]: got 'ou-1234'; allowed: an OU id such as ou-ab12-cdef3456, or the root id",
+        ),
+        ("organization.target_ous", [], "organization.target_ous: got []; List should have at least 1 item"),
+        (
+            "organization.target_ous",
+            ["ou-ab12-11111111", "ou-ab12-11111111"],
+            "organization.target_ous: got ['ou-ab12-11111111', 'ou-ab12-11111111']; allowed: each id once",
+        ),
+        (
+            "organization.canary_accounts",
+            ["33333333333"],
+            "organization.canary_accounts[0]: got '33333333333'; allowed: a 12-digit account id",
+        ),
+        (
+            "organization.delegated_admin_account",
+            "admin",
+            "organization.delegated_admin_account: got 'admin'; allowed: a 12-digit account id",
+        ),
+        (
+            "organization.exclude_accounts",
+            ["333333333333"],
+            "organization.canary_accounts: got ['333333333333'] outside the targets; allowed: accounts in "
+            "only_accounts (when set) and not in exclude_accounts",
+        ),
+        (
+            "organization.only_accounts",
+            ["555555555555"],
+            "organization.canary_accounts: got ['333333333333'] outside the targets",
+        ),
+        (
+            "organization.only_accounts",
+            ["333333333333"],
+            "organization.canary_accounts: got every account of only_accounts; allowed: a subset that leaves at "
+            "least one account for the organization stage",
+        ),
+        (
+            "organization.canary_accounts",
+            ["111111111111"],
+            "organization.canary_accounts: got '111111111111' (the management account); allowed: member accounts "
+            "(StackSets never deploy to the management account)",
+        ),
+        (
+            "rollout.max_concurrent_percentage",
+            0,
+            "rollout.max_concurrent_percentage: got 0; allowed: a number from 1 to 100 %",
+        ),
+        (
+            "rollout.failure_tolerance_percentage",
+            120,
+            "rollout.failure_tolerance_percentage: got 120; allowed: a number from 0 to 100 %",
+        ),
+        (
+            "rollout.region_concurrency",
+            "serial",
+            "rollout.region_concurrency: got 'serial'; Input should be 'parallel' or",
+        ),
+        (
+            "rollout.asset_bucket_prefix",
+            "My_Assets",
+            "rollout.asset_bucket_prefix: got 'My_Assets'; allowed: 2-34 of a-z 0-9 -, not starting with -",
+        ),
+        (
+            "pipeline.source",
+            {},
+            "pipeline.source: got neither; allowed: exactly one of connection, s3",
+        ),
+        (
+            "pipeline.source",
+            {"s3": {"bucket": "b-1", "object_key": "k.zip"}, "connection": EXAMPLE["pipeline"]["source"]["connection"]},
+            "pipeline.source: got ['connection', 's3']; allowed: exactly one of connection, s3",
+        ),
+        (
+            "pipeline.source",
+            {"connection": {"connection_arn": "arn:aws:iam::1:role/x", "repository": "a/b"}},
+            "pipeline.source.connection.connection_arn: got 'arn:aws:iam::1:role/x'; allowed: a CodeConnections "
+            "connection ARN",
+        ),
+        ("pipeline.account", "x", "pipeline.account: got 'x'; allowed: a 12-digit account id"),
+        (
             "controls.password_rotation.administrator_roles",
             [],
             "administrator_roles: got []; allowed: at least one role name",
@@ -297,6 +378,17 @@ def test_app_prints_one_line_and_no_traceback_for_a_bad_config(tmp_path: Path) -
     assert result.stderr.strip() == (
         f"error: {path}: controls.break_glass.ttl_seconds: got 99999; allowed: a number from 10 to 3600 seconds"
     )
+
+
+def test_stack_set_account_and_call_as_follow_the_delegated_administrator(tmp_path: Path) -> None:
+    delegated = load_config("example").organization
+    assert (delegated.stack_set_account, delegated.call_as) == ("444444444444", "DELEGATED_ADMIN")
+    management = load_config(_write(tmp_path, _with("organization.delegated_admin_account", None))).organization
+    assert (management.stack_set_account, management.call_as) == ("111111111111", "SELF")
+
+
+def test_a_missing_pipeline_section_means_no_pipeline(tmp_path: Path) -> None:
+    assert load_config(_write(tmp_path, _with("pipeline", ...))).pipeline is None
 
 
 def test_a_control_without_a_section_is_not_deployed(tmp_path: Path) -> None:
