@@ -39,6 +39,7 @@ help:
 	@echo "make test             lint and run every test"
 	@echo "make snapshot-update  rewrite the template snapshots after an intended change"
 	@echo "make benchmark        time make-synth against an empty CDK app"
+	@echo "make benchmark-scale  synth time and template sizes for 1-1000 accounts and 1-16 Regions"
 	@echo "make cdk ARGS=...     run the pinned cdk CLI, e.g. ARGS=\"deploy SsmGuardrails-Member\""
 	@echo "make clean            remove cdk.out, .venv, node_modules and .node"
 
@@ -75,6 +76,9 @@ snapshot-update: bootstrap
 
 benchmark: bootstrap
 	$(VENV)/bin/python scripts/benchmark_synth.py
+
+benchmark-scale: bootstrap
+	$(VENV)/bin/python scripts/benchmark_scale.py
 
 cdk: bootstrap
 	npx cdk $(ARGS) -c config=$(CONFIG)

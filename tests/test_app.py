@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import importlib.util
 import json
 import re
 import subprocess
@@ -74,6 +75,16 @@ def test_cfn_lint_reports_no_error_on_any_template(example_app: SynthesizedApp) 
     )
     errors = [line for line in result.stdout.splitlines() if ":E" in line]
     assert errors == [], "\n".join(errors)
+
+
+def test_lint_templates_script_checks_every_template_of_the_assembly(example_app: SynthesizedApp) -> None:
+    """`make lint-templates` (and so the pipeline) must see the StackSet templates too."""
+    spec = importlib.util.spec_from_file_location("lint_templates", ROOT / "scripts" / "lint_templates.py")
+    assert spec and spec.loader
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    found = {path.resolve() for path in script.templates(Path(example_app.assembly.directory))}
+    assert found == {path.resolve() for path in example_app.template_paths}
 
 
 def test_pinned_cdk_cli_reads_the_cloud_assembly(example_app: SynthesizedApp) -> None:

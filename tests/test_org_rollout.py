@@ -76,23 +76,20 @@ def test_each_wave_has_one_stack_set_per_member_stack(canary: dict, organization
     assert sorted(organization) == ["SsmGuardrails-MemberGlobal", "SsmGuardrails-MemberRegional"]
 
 
-def test_canary_wave_targets_only_the_canary_accounts_of_the_ous(canary: dict) -> None:
-    for props in canary.values():
+@pytest.mark.parametrize(
+    ("wave", "account_filter"),
+    [("canary", "INTERSECTION"), ("organization", "DIFFERENCE")],
+    ids=["canary: only the canary accounts", "organization: every other account"],
+)
+def test_waves_target_the_ous_with_the_canary_accounts_in_or_out(
+    request: pytest.FixtureRequest, wave: str, account_filter: str
+) -> None:
+    for props in request.getfixturevalue(wave).values():
         (group,) = props["StackInstancesGroup"]
         assert group["DeploymentTargets"] == {
             "OrganizationalUnitIds": ["ou-ab12-11111111", "ou-ab12-22222222"],
             "Accounts": [CANARY],
-            "AccountFilterType": "INTERSECTION",
-        }
-
-
-def test_organization_wave_targets_every_other_account_of_the_ous(organization: dict) -> None:
-    for props in organization.values():
-        (group,) = props["StackInstancesGroup"]
-        assert group["DeploymentTargets"] == {
-            "OrganizationalUnitIds": ["ou-ab12-11111111", "ou-ab12-22222222"],
-            "Accounts": [CANARY],
-            "AccountFilterType": "DIFFERENCE",
+            "AccountFilterType": account_filter,
         }
 
 
@@ -283,9 +280,9 @@ def test_waves_never_overlap(changes: dict, expected: list) -> None:
 # --- variants of the organization layout --------------------------------------------------------
 
 
-def _variant(tmp_path: Path, organization: dict[str, Any], pipeline: Any = None) -> SynthesizedApp:
-    """The example organization with ``organization`` changes, one cheap control, no pipeline unless given."""
-    data = {"organization": {**EXAMPLE["organization"], **organization}, "controls": {}}
+def _variant(tmp_path: Path, organization: dict[str, Any], pipeline: Any = None, rollout: Any = None) -> SynthesizedApp:
+    """The example organization with ``organization`` changes, no control, no pipeline unless given."""
+    data = {"organization": {**EXAMPLE["organization"], **organization}, "controls": {}, "rollout": rollout or {}}
     if pipeline is not None:
         data["pipeline"] = pipeline
     path = tmp_path / "variant.yaml"
@@ -296,7 +293,13 @@ def _variant(tmp_path: Path, organization: dict[str, Any], pipeline: Any = None)
 
 
 def test_management_account_deploys_as_self_and_without_canary_one_wave(tmp_path: Path) -> None:
-    app = _variant(tmp_path, {"delegated_admin_account": None, "canary_accounts": []})
+    rollout = {
+        "retain_stacks_on_account_removal": False,
+        "max_concurrent_percentage": 100,
+        "failure_tolerance_percentage": 10,
+        "region_concurrency": "sequential",
+    }
+    app = _variant(tmp_path, {"delegated_admin_account": None, "canary_accounts": []}, rollout=rollout)
     assert CANARY_STACK_NAME not in app.stack_names
     stack = app.stack(ROLLOUT_STACK_NAME)
     assert stack.environment.account == MANAGEMENT
@@ -306,6 +309,13 @@ def test_management_account_deploys_as_self_and_without_canary_one_wave(tmp_path
         "OrganizationalUnitIds": ["ou-ab12-11111111", "ou-ab12-22222222"]
     }
     assert regional["Capabilities"] == []  # only the notifications topic and its key: no IAM at all
+    assert regional["AutoDeployment"] == {"Enabled": True, "RetainStacksOnAccountRemoval": False}
+    assert regional["OperationPreferences"] == {
+        "MaxConcurrentPercentage": 100,
+        "FailureTolerancePercentage": 10,
+        "RegionConcurrencyType": "SEQUENTIAL",
+        "RegionOrder": ["eu-west-1", "eu-central-1"],
+    }
     assert app.stack(asset_bucket_stack_name("eu-west-1")).environment.account == MANAGEMENT
 
 
@@ -398,9 +408,7 @@ def test_pipeline_deploys_into_each_account_with_its_bootstrap_roles(example_app
         for a in stages[name]["Actions"]
         if a["Name"].endswith("Deploy")
     }
-    assert deploy_roles["Deploy"].endswith(
-        ":iam::222222222222:role/cdk-hnb659fds-deploy-role-222222222222-eu-west-1"
-    )
+    assert deploy_roles["Deploy"].endswith(":iam::222222222222:role/cdk-hnb659fds-deploy-role-222222222222-eu-west-1")
     assert deploy_roles["SsmGuardrails-Rollout.Deploy"].endswith(
         f":iam::{STACK_SET_ADMIN}:role/cdk-hnb659fds-deploy-role-{STACK_SET_ADMIN}-eu-west-1"
     )

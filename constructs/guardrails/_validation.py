@@ -32,7 +32,15 @@ class PropsError(ValueError):
 
 
 def _is_token(value: Any) -> bool:
-    return isinstance(value, str | int | float) and cdk.Token.is_unresolved(value)
+    """Whether ``value`` is resolved only at deploy time.
+
+    Asked of every checked value, so it stays in Python where it can: a string token always
+    carries CDK's ``${Token[`` marker, and a number token is an encoded float (whole numbers from
+    the config never are). Only floats need the jsii round trip.
+    """
+    if isinstance(value, str):
+        return "${Token[" in value
+    return isinstance(value, float) and cdk.Token.is_unresolved(value)
 
 
 def check_range(setting: str, value: int | float, low: int | float, high: int | float, unit: str = "") -> None:
