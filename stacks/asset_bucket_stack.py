@@ -8,17 +8,20 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from guardrails import OrgAssetBucket, OrgAssetLocation
+from guardrails.stack_set_admin_synthesizer import bootstrap_qualifier
 from stacks.config import GuardrailsConfig
 
 
-def asset_location(config: GuardrailsConfig) -> OrgAssetLocation:
-    """Where the StackSet templates and their Lambda code are published, from the config."""
+def asset_location(config: GuardrailsConfig, scope: Construct) -> OrgAssetLocation:
+    """Where the StackSet templates and their Lambda code are published (the publishing roles
+    carry the app's bootstrap qualifier)."""
     org = config.organization
     return OrgAssetLocation(
         account=org.stack_set_account,
         regions=org.regions,
         home_region=org.home_region,
         prefix=config.rollout.asset_bucket_prefix,
+        qualifier=bootstrap_qualifier(scope),
     )
 
 
@@ -27,7 +30,7 @@ class AssetBucketStack(cdk.Stack):
     the pipeline publishes assets before it deploys anything, so the buckets must exist first."""
 
     def __init__(self, scope: Construct, id: str, *, config: GuardrailsConfig, region: str, **kwargs: Any) -> None:
-        location = asset_location(config)
+        location = asset_location(config, scope)
         super().__init__(
             scope,
             id,

@@ -31,7 +31,8 @@ class RolloutWave:
     accounts: tuple[str, ...]
     account_filter: AccountFilter
     auto_deployment: bool
-    stack_set_suffix: str
+    #: appended to the wave's stack and StackSet names ("" for the organization wave)
+    suffix: str
 
 
 def rollout_waves(org: OrganizationConfig) -> list[RolloutWave]:
@@ -43,7 +44,7 @@ def rollout_waves(org: OrganizationConfig) -> list[RolloutWave]:
     canary = tuple(org.canary_accounts)
     waves = []
     if canary:
-        waves.append(RolloutWave("Canary", canary, AccountFilter.ONLY, False, "-Canary"))
+        waves.append(RolloutWave("Canary", canary, AccountFilter.ONLY, False, "Canary"))
     if org.only_accounts:
         rest = tuple(a for a in org.only_accounts if a not in canary)
         waves.append(RolloutWave("Organization", rest, AccountFilter.ONLY, True, ""))
@@ -93,7 +94,7 @@ class OrgRolloutStack(cdk.Stack):
                 self,
                 member.name,
                 template=member.template,
-                stack_set_name=f"SsmGuardrails-{member.name}{wave.stack_set_suffix}",
+                stack_set_name="-".join(filter(None, ["SsmGuardrails", member.name, wave.suffix])),
                 organizational_unit_ids=org.target_ous,
                 regions=member.regions,
                 call_as=org.call_as,

@@ -49,7 +49,7 @@ class RolloutStage(cdk.Stage):
     def __init__(self, scope: Construct, id: str, *, config: GuardrailsConfig, members: MemberStage) -> None:
         super().__init__(scope, id)
         org = config.organization
-        location = asset_location(config)
+        location = asset_location(config, self)
         templates = []
         if members.member_global is not None:
             templates.append(
@@ -64,8 +64,7 @@ class RolloutStage(cdk.Stage):
         )
         self.waves: list[OrgRolloutStack] = []
         for wave in rollout_waves(org):
-            suffix = "" if wave.name == "Organization" else wave.name
-            name = f"{ROLLOUT_STACK_NAME}{suffix}"
+            name = f"{ROLLOUT_STACK_NAME}{wave.suffix}"
             stack = OrgRolloutStack(self, name, stack_name=name, config=config, wave=wave, templates=templates)
             if self.waves:
                 stack.add_stack_dependency(self.waves[-1], "the previous wave must succeed first")

@@ -280,14 +280,16 @@ def test_waves_never_overlap(changes: dict, expected: list) -> None:
 # --- variants of the organization layout --------------------------------------------------------
 
 
-def _variant(tmp_path: Path, organization: dict[str, Any], pipeline: Any = None, rollout: Any = None) -> SynthesizedApp:
+def _variant(
+    tmp_path: Path, organization: dict[str, Any], pipeline: Any = None, rollout: Any = None, **context: Any
+) -> SynthesizedApp:
     """The example organization with ``organization`` changes, no control, no pipeline unless given."""
     data = {"organization": {**EXAMPLE["organization"], **organization}, "controls": {}, "rollout": rollout or {}}
     if pipeline is not None:
         data["pipeline"] = pipeline
     path = tmp_path / "variant.yaml"
     path.write_text(yaml.safe_dump(data))
-    app = new_app(tmp_path / "out")
+    app = new_app(tmp_path / "out", **context)
     build_app(app, load_config(str(path)))
     return SynthesizedApp(app, app.synth())
 
@@ -317,6 +319,25 @@ def test_management_account_deploys_as_self_and_without_canary_one_wave(tmp_path
         "RegionOrder": ["eu-west-1", "eu-central-1"],
     }
     assert app.stack(asset_bucket_stack_name("eu-west-1")).environment.account == MANAGEMENT
+
+
+def test_a_custom_bootstrap_qualifier_names_every_role_and_bucket(tmp_path: Path) -> None:
+    app = _variant(tmp_path, {}, **{"@aws-cdk/core:bootstrapQualifier": "guard1"})
+    wave = app.stack(CANARY_STACK_NAME)
+    assert wave.assume_role_arn.endswith(f"role/cdk-guard1-deploy-role-{STACK_SET_ADMIN}-eu-west-1")
+    roles = {
+        d["assumeRoleArn"]
+        for e in asset_manifest(app, CANARY_STACK_NAME)["files"].values()
+        for d in e["destinations"].values()
+    }
+    # no controls here, so no Lambda code: only templates, all published in the home Region
+    assert roles == {
+        f"arn:${{AWS::Partition}}:iam::{STACK_SET_ADMIN}:role/cdk-guard1-file-publishing-role-{STACK_SET_ADMIN}-eu-west-1"
+    }
+    bucket_policy = json.dumps(app.template_json(asset_bucket_stack_name("eu-west-1")))
+    assert f"cdk-guard1-file-publishing-role-{STACK_SET_ADMIN}-eu-west-1" in bucket_policy
+    stack_set_template = stack_set_template_path(app, MEMBER_REGIONAL_STACK_NAME).read_text()
+    assert "cdk-guard1-assets" not in stack_set_template  # the member stack's bootstrap bucket was swapped
 
 
 # --- asset buckets ----------------------------------------------------------------------------

@@ -17,9 +17,18 @@ from pathlib import Path
 
 import aws_cdk as cdk
 from aws_cdk import cloud_assembly_schema as cx
+from constructs import IConstruct
 
 from guardrails._validation import PropsError
 from guardrails.stack_set_template import StackSetTemplate
+
+QUALIFIER_CONTEXT = "@aws-cdk/core:bootstrapQualifier"
+
+
+def bootstrap_qualifier(scope: IConstruct) -> str:
+    """The CDK bootstrap qualifier the app's default synthesizer uses."""
+    return scope.node.try_get_context(QUALIFIER_CONTEXT) or cdk.DefaultStackSynthesizer.DEFAULT_QUALIFIER
+
 
 #: The bootstrap stack version that has the roles and SSM parameter used below (as the CDK's own
 #: DefaultStackSynthesizer requires).
@@ -27,18 +36,19 @@ MIN_BOOTSTRAP_VERSION = 6
 
 
 class StackSetAdminSynthesizer(cdk.StackSynthesizer):
-    """Synthesizer for stacks that hold StackSets of :class:`StackSetTemplate` stacks.
+    """Synthesizer for stacks whose StackSets deploy member stacks (as :class:`StackSetTemplate`).
 
     The stack must have a concrete account and Region (the StackSet administrator account and
     home Region). :class:`~guardrails.organization_stack_set.OrganizationStackSet` registers its
     template with :meth:`publish`.
 
-    :param qualifier: the CDK bootstrap qualifier of the account. Default: ``hnb659fds``.
+    :param qualifier: the CDK bootstrap qualifier of the account. Default: the context value
+        ``@aws-cdk/core:bootstrapQualifier``, else ``hnb659fds`` (as the default synthesizer).
     """
 
-    def __init__(self, *, qualifier: str = cdk.DefaultStackSynthesizer.DEFAULT_QUALIFIER) -> None:
+    def __init__(self, *, qualifier: str | None = None) -> None:
         super().__init__()
-        self._qualifier = qualifier
+        self._qualifier = qualifier or ""
         self._templates: list[StackSetTemplate] = []
 
     def publish(self, template: StackSetTemplate) -> None:
@@ -48,6 +58,7 @@ class StackSetAdminSynthesizer(cdk.StackSynthesizer):
 
     def bind(self, stack: cdk.Stack) -> None:
         super().bind(stack)
+        self._qualifier = self._qualifier or bootstrap_qualifier(stack)
         if cdk.Token.is_unresolved(stack.account) or cdk.Token.is_unresolved(stack.region):
             raise PropsError(
                 f"StackSetAdminSynthesizer of {stack.node.path}",
