@@ -10,6 +10,7 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 import yaml
+from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_sns as sns
 from aws_cdk import cloud_assembly_schema as cx
 from cdk_helpers import ROOT, SynthesizedApp, flatten, new_app, rendered, resources_of
@@ -551,6 +552,16 @@ def test_stack_set_template_must_be_environment_agnostic_and_in_a_stage(tmp_path
     top_level = cdk.Stack(new_app(tmp_path / "b"), "TopLevel")
     with pytest.raises(PropsError, match="stage: got 'the app'"):
         StackSetTemplate(top_level, LOCATION)
+
+
+def test_container_image_assets_are_refused(tmp_path: Path) -> None:
+    member = _member(tmp_path / "m")
+    (tmp_path / "image").mkdir()
+    (tmp_path / "image" / "Dockerfile").write_text("FROM scratch\n")
+    ecr_assets.DockerImageAsset(member, "Image", directory=str(tmp_path / "image"))
+    template = StackSetTemplate(member, LOCATION)
+    with pytest.raises(PropsError, match="got 'container image assets'; allowed: file assets only"):
+        template.write(str(tmp_path))
 
 
 def test_admin_synthesizer_needs_an_account_and_region(tmp_path: Path) -> None:

@@ -107,6 +107,10 @@ class StackSetTemplate:
         artifact = cdk.Stage.of(self.stack).synth().get_stack_artifact(self.stack.artifact_id)
         member_dir = Path(artifact.assembly.directory)
         manifest = json.loads((member_dir / f"{artifact.id}.assets.json").read_text())
+        if manifest.get("dockerImages"):
+            raise PropsError(
+                f"StackSetTemplate of {self.stack.node.path}", "container image assets", "file assets only (no Docker)"
+            )
         bootstrap_bucket = _bootstrap_bucket(manifest, artifact.template_file)
         template = _retarget(artifact.template, bootstrap_bucket, self.location.bucket_name("${AWS::Region}"))
         body = json.dumps(template, indent=1, sort_keys=True).encode()
