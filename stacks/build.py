@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
@@ -26,7 +24,6 @@ __all__ = [
     "MEMBER_REGIONAL_STACK_NAME",
     "PIPELINE_STACK_NAME",
     "ROLLOUT_STACK_NAME",
-    "GuardrailsApp",
     "asset_bucket_stack_name",
     "build_app",
     "register_nag",
@@ -37,18 +34,7 @@ def asset_bucket_stack_name(region: str) -> str:
     return f"SsmGuardrails-Assets-{region}"
 
 
-@dataclass(frozen=True)
-class GuardrailsApp:
-    """What :func:`build_app` added: the stages the pipeline deploys and the stacks deployed by hand."""
-
-    member: MemberStage
-    central: CentralStage
-    rollout: RolloutStage
-    asset_buckets: list[AssetBucketStack]
-    pipeline: PipelineStack | None
-
-
-def build_app(app: cdk.App, config: GuardrailsConfig, config_name: str = "example") -> GuardrailsApp:
+def build_app(app: cdk.App, config: GuardrailsConfig, config_name: str = "example") -> None:
     """Add every stack of ``config`` to ``app``.
 
     ``config_name`` is what the pipeline passes to ``make synth CONFIG=...``.
@@ -59,15 +45,12 @@ def build_app(app: cdk.App, config: GuardrailsConfig, config_name: str = "exampl
     member = MemberStage(app, "Member", config=config)
     central = CentralStage(app, "Central", config=config)
     rollout = RolloutStage(app, "Rollout", config=config, members=member)
-    asset_buckets = [
-        AssetBucketStack(app, asset_bucket_stack_name(region), config=config, region=region) for region in org.regions
-    ]
-    pipeline = None
+    for region in org.regions:
+        AssetBucketStack(app, asset_bucket_stack_name(region), config=config, region=region)
     if config.pipeline is not None:
-        pipeline = PipelineStack(
+        PipelineStack(
             app, PIPELINE_STACK_NAME, config=config, config_name=config_name, central=central, rollout=rollout
         )
-    return GuardrailsApp(member, central, rollout, asset_buckets, pipeline)
 
 
 def register_nag(app: cdk.App) -> None:

@@ -11,8 +11,6 @@ from constructs import Construct
 from guardrails import AccessKeyRemediation, SeparationOfDuties
 from stacks.config import GuardrailsConfig, SeparationOfDutiesConfig
 
-DESCRIPTION = "SSM Guardrails: account-wide controls (member account, home Region)"
-
 
 class MemberGlobalStack(cdk.Stack):
     """Account-wide controls, environment-agnostic like the regional stack; deploy it in the home
@@ -21,22 +19,15 @@ class MemberGlobalStack(cdk.Stack):
     contract names and tags IAM principals, which are global too."""
 
     def __init__(self, scope: Construct, id: str, *, config: GuardrailsConfig, **kwargs: Any) -> None:
-        super().__init__(scope, id, description=DESCRIPTION, **kwargs)
-        self.controls = GlobalControls(self, config)
-
-
-class GlobalControls:
-    """Adds the account-wide controls to ``stack``: a :class:`MemberGlobalStack` or the StackSet
-    template of the organization rollout (same resources, same logical ids)."""
-
-    def __init__(self, stack: cdk.Stack, config: GuardrailsConfig) -> None:
-        self.stack = stack
+        super().__init__(
+            scope, id, description="SSM Guardrails: account-wide controls (member account, home Region)", **kwargs
+        )
         settings = config.controls.access_key_remediation
         if settings.enabled:
             org = config.organization
             topic_arn = f"arn:{cdk.Aws.PARTITION}:sns:{org.home_region}:{org.security_account}:{settings.topic_name}"
             self.access_key_remediation = AccessKeyRemediation(
-                stack,
+                self,
                 "AccessKeyRemediation",
                 topic_arn=topic_arn,
                 max_access_key_age=settings.max_access_key_age_days,
@@ -52,12 +43,11 @@ class GlobalControls:
             self.separation_of_duties = self._separation_of_duties(config)
 
     def _separation_of_duties(self, config: GuardrailsConfig) -> SeparationOfDuties:
-        stack = self.stack
         settings: SeparationOfDutiesConfig = config.controls.separation_of_duties
-        operators = [iam.Role.from_role_name(stack, f"SessionRequester-{n}", n) for n in settings.operator_roles]
-        approvers = [f"arn:{stack.partition}:iam::{stack.account}:role/{name}" for name in settings.approver_roles]
+        operators = [iam.Role.from_role_name(self, f"SessionRequester-{n}", n) for n in settings.operator_roles]
+        approvers = [f"arn:{self.partition}:iam::{self.account}:role/{name}" for name in settings.approver_roles]
         control = SeparationOfDuties(
-            stack,
+            self,
             "SeparationOfDuties",
             operators=operators,
             approvers=approvers,
@@ -73,5 +63,5 @@ class GlobalControls:
         )
         if control.approver_policy is not None:
             for name in settings.approver_roles:
-                control.approver_policy.attach_to_role(iam.Role.from_role_name(stack, f"SessionApprover-{name}", name))
+                control.approver_policy.attach_to_role(iam.Role.from_role_name(self, f"SessionApprover-{name}", name))
         return control

@@ -12,30 +12,19 @@ from constructs import Construct
 from guardrails import BreakGlass, EncryptedTopic, PasswordRotationWindow, SessionPrefs
 from stacks.config import BreakGlassConfig, ControlsConfig, PasswordRotationConfig, SessionPrefsConfig
 
-DESCRIPTION = "SSM Guardrails: regional privileged-access controls (member account)"
-
 
 class MemberRegionalStack(cdk.Stack):
-    """Break-glass, password rotation and session preferences: documents, keys, windows.
-    Environment-agnostic: it deploys into the account and Region of the credentials that run
-    ``cdk deploy`` and looks nothing up at synth. Nothing in it has an account-wide name, so it
-    can land in every Region of an account."""
+    """Break-glass and password rotation: documents, keys, windows. Environment-agnostic: it deploys
+    into the account and Region of the credentials that run ``cdk deploy`` and looks nothing up at
+    synth. Nothing in it has an account-wide name, so it can land in every Region of an account."""
 
     def __init__(self, scope: Construct, id: str, *, controls: ControlsConfig, **kwargs: Any) -> None:
-        super().__init__(scope, id, description=DESCRIPTION, **kwargs)
-        self.controls = RegionalControls(self, controls)
-
-
-class RegionalControls:
-    """Adds the regional controls to ``stack``: a :class:`MemberRegionalStack` or the StackSet
-    template of the organization rollout. One body for both, so both deploy the same resources
-    under the same logical ids."""
-
-    def __init__(self, stack: cdk.Stack, controls: ControlsConfig) -> None:
-        self.stack = stack
+        super().__init__(
+            scope, id, description="SSM Guardrails: regional privileged-access controls (member account)", **kwargs
+        )
         # One topic per account and Region for every control's audit, alerts and reports, so
         # there is one thing to subscribe to (and one KMS key to pay for).
-        self.notifications = EncryptedTopic(stack, "Notifications", description="SSM Guardrails notifications").topic
+        self.notifications = EncryptedTopic(self, "Notifications", description="SSM Guardrails notifications").topic
         if controls.break_glass.enabled:
             self.break_glass = self._break_glass(controls.break_glass)
         if controls.password_rotation.enabled:
@@ -46,7 +35,7 @@ class RegionalControls:
 
     def _break_glass(self, settings: BreakGlassConfig) -> BreakGlass:
         break_glass = BreakGlass(
-            self.stack,
+            self,
             "BreakGlass",
             operators=[self._role("BreakGlassOperator", name) for name in settings.operator_roles],
             ttl=cdk.Duration.seconds(settings.ttl_seconds),
@@ -60,7 +49,7 @@ class RegionalControls:
         )
         for name in settings.instance_roles:
             break_glass.attach_to_instance_role(self._role("BreakGlassInstanceRole", name))
-        cdk.CfnOutput(self.stack, "BreakGlassDocumentName", value=settings.document_name)
+        cdk.CfnOutput(self, "BreakGlassDocumentName", value=settings.document_name)
         return break_glass
 
     def _password_rotation(self, settings: PasswordRotationConfig) -> list[PasswordRotationWindow]:
@@ -71,7 +60,7 @@ class RegionalControls:
         for window in settings.windows:
             first = windows[0] if windows else None
             rotation = PasswordRotationWindow(
-                self.stack,
+                self,
                 f"PasswordRotation-{window.name}",
                 administrators=administrators,
                 tag_filters=window.tag_filters,
@@ -93,7 +82,7 @@ class RegionalControls:
             for role in instance_roles:
                 rotation.attach_to_instance_role(role)
             cdk.CfnOutput(
-                self.stack,
+                self,
                 f"PasswordRotation{window.name.replace('-', '')}FreshnessReport",
                 value=rotation.freshness_function.function.function_name,
                 description="Invoke with {} for a freshness report now",
@@ -105,7 +94,7 @@ class RegionalControls:
         vpc = None
         if settings.vpc is not None:
             vpc = ec2.Vpc.from_vpc_attributes(
-                self.stack,
+                self,
                 "SessionManagerVpc",
                 vpc_id=settings.vpc.id,
                 vpc_cidr_block=settings.vpc.cidr,
@@ -114,7 +103,7 @@ class RegionalControls:
                 private_subnet_route_table_ids=settings.vpc.private_subnet_route_table_ids or None,
             )
         prefs = SessionPrefs(
-            self.stack,
+            self,
             "SessionPrefs",
             operator_instance_tag=settings.operator_instance_tag,
             idle_session_timeout_minutes=settings.idle_session_timeout_minutes,
@@ -146,7 +135,7 @@ class RegionalControls:
         return prefs
 
     def _output_topic(self) -> None:
-        cdk.CfnOutput(self.stack, "NotificationsTopicArn", value=self.notifications.topic_arn)
+        cdk.CfnOutput(self, "NotificationsTopicArn", value=self.notifications.topic_arn)
 
     def _role(self, purpose: str, name: str) -> iam.IRole:
-        return iam.Role.from_role_name(self.stack, f"{purpose}-{name}", name)
+        return iam.Role.from_role_name(self, f"{purpose}-{name}", name)

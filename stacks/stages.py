@@ -1,4 +1,5 @@
-"""Stages the pipeline deploys: the central stack, then the organization rollout."""
+"""Stages: the member stacks (deployed by hand or, as StackSet templates, by the rollout), and the
+two the pipeline deploys: the central stack, then the organization rollout."""
 
 from __future__ import annotations
 

@@ -272,19 +272,13 @@ def _topic_region_and_account(topic_arn: str) -> tuple[str, str]:
 
 
 def _refuse_second_copy_in_one_account(construct: AccessKeyRemediation) -> None:
-    """Two copies would report every old key twice (or fail on the rule name at deploy).
-
-    Only copies in the same stage count: stages are separate deployments (the quick-start member
-    stack and the StackSet template are two ways to reach an account, not two copies in one).
-    """
+    """Two copies would report every old key twice (or fail on the rule name at deploy)."""
     account = cdk.Stack.of(construct).account
-    stage = cdk.Stage.of(construct).node.path
     for other in construct.node.root.node.find_all():
         if (
             other is not construct
             and isinstance(other, AccessKeyRemediation)
             and cdk.Stack.of(other).account == account
-            and cdk.Stage.of(other).node.path == stage
         ):
             raise PropsError(
                 "AccessKeyRemediation",
