@@ -4,6 +4,9 @@
 Only the templates the manifests name are checked (`cdk synth` leaves older files in cdk.out).
 `make synth` does not run CDK's built-in CloudFormation validator (see app.py); run this after it
 (`make lint-templates`, which the pipeline does) to validate the templates of any config.
+
+Warnings fail like errors. The only exceptions are the rules in `.cfnlintrc.yaml`, each with its
+reason; the tests lint through :func:`lint` too, so both apply the same list.
 """
 
 from __future__ import annotations
@@ -11,8 +14,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG_FILE = ROOT / ".cfnlintrc.yaml"
 
 
 def templates(assembly: Path) -> Iterator[Path]:
@@ -31,17 +37,34 @@ def templates(assembly: Path) -> Iterator[Path]:
                     yield assembly / entry["source"]["path"]
 
 
+def lint(paths: Iterable[Path]) -> tuple[int, list[str]]:
+    """cfn-lint ``paths`` with the project's settings: the exit code and one line per finding
+    (warnings and errors; informational notes are not reported)."""
+    cfn_lint = Path(sys.executable).parent / "cfn-lint"
+    command = [
+        str(cfn_lint),
+        *("--config-file", str(CONFIG_FILE)),
+        *("--format", "parseable", "--non-zero-exit-code", "warning"),
+        "--",
+        *map(str, paths),
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, check=False, timeout=600)
+    findings = [line for line in result.stdout.splitlines() if line.strip()]
+    if result.returncode and not findings:  # cfn-lint itself failed (bad option, unreadable file)
+        findings = result.stderr.splitlines() or [f"cfn-lint exited {result.returncode}"]
+    return result.returncode, findings
+
+
 def main() -> int:
     assembly = Path(sys.argv[1] if len(sys.argv) > 1 else "cdk.out")
     if not (assembly / "manifest.json").is_file():
         print(f"error: {assembly}/manifest.json not found; run `make synth` first", file=sys.stderr)
         return 1
     paths = sorted({path.resolve() for path in templates(assembly)})
-    cfn_lint = Path(sys.executable).parent / "cfn-lint"
-    command = [str(cfn_lint), "--format", "parseable", "--non-zero-exit-code", "error", "--", *map(str, paths)]
-    result = subprocess.run(command, check=False)
-    print(f"cfn-lint: {len(paths)} templates, exit {result.returncode}", file=sys.stderr)
-    return result.returncode
+    returncode, findings = lint(paths)
+    print("\n".join(findings))
+    print(f"cfn-lint: {len(paths)} templates, {len(findings)} findings, exit {returncode}", file=sys.stderr)
+    return returncode
 
 
 if __name__ == "__main__":

@@ -60,30 +60,56 @@ def test_cdk_nag_fails_the_synth_on_an_unacknowledged_finding(tmp_path: Path) ->
         app.synth()
 
 
-def test_cfn_lint_reports_no_error_on_any_template(example_app: SynthesizedApp) -> None:
-    """Every stack of every stage and the StackSet member templates."""
-    templates = example_app.template_paths
-    assert len([t for t in templates if t.name.endswith(".stackset.template.json")]) == 2
-    assert len(templates) == len(ALL_STACKS) + 2
-    cfn_lint = Path(sys.executable).parent / "cfn-lint"
-    result = subprocess.run(
-        [str(cfn_lint), "--format", "parseable", *map(str, templates)],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
-    errors = [line for line in result.stdout.splitlines() if ":E" in line]
-    assert errors == [], "\n".join(errors)
-
-
-def test_lint_templates_script_checks_every_template_of_the_assembly(example_app: SynthesizedApp) -> None:
-    """`make lint-templates` (and so the pipeline) must see the StackSet templates too."""
+@pytest.fixture(scope="module")
+def lint_script() -> Any:
+    """scripts/lint_templates.py: the one cfn-lint gate of `make lint-templates`, the pipeline and the tests."""
     spec = importlib.util.spec_from_file_location("lint_templates", ROOT / "scripts" / "lint_templates.py")
     assert spec and spec.loader
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
-    found = {path.resolve() for path in script.templates(Path(example_app.assembly.directory))}
+    return script
+
+
+def test_cfn_lint_reports_no_error_or_warning_on_any_template(example_app: SynthesizedApp, lint_script: Any) -> None:
+    """Every stack of every stage and the StackSet member templates; only `.cfnlintrc.yaml` ignores a rule."""
+    templates = example_app.template_paths
+    assert len([t for t in templates if t.name.endswith(".stackset.template.json")]) == 2
+    assert len(templates) == len(ALL_STACKS) + 2
+    returncode, findings = lint_script.lint(templates)
+    assert (returncode, findings) == (0, [])
+
+
+def test_cfn_lint_gate_fails_on_a_warning(tmp_path: Path, lint_script: Any) -> None:
+    """W3701 (a Parameter Store name that begins with "ssm") is a warning in cfn-lint, and the
+    deploy fails on it: the gate must not let warnings through."""
+    template = {
+        "Resources": {
+            "KeyId": {
+                "Type": "AWS::SSM::Parameter",
+                "Properties": {"Name": "/ssm-reserved/x", "Type": "String", "Value": "v"},
+            }
+        }
+    }
+    path = tmp_path / "reserved.template.json"
+    path.write_text(json.dumps(template))
+    returncode, findings = lint_script.lint([path])
+    assert returncode != 0
+    assert any(":W3701:" in finding for finding in findings), findings
+
+
+def test_cfn_lint_ignore_list_gives_a_reason_for_every_rule(lint_script: Any) -> None:
+    lines = lint_script.CONFIG_FILE.read_text().splitlines()
+    ignored = [i for i, line in enumerate(lines) if line.strip().startswith("- ")]
+    assert ignored, "the ignore list is empty: remove the file rather than keep an empty list"
+    for index in ignored:
+        assert lines[index - 1].strip().startswith("#"), f"no reason above {lines[index].strip()}"
+
+
+def test_lint_templates_script_checks_every_template_of_the_assembly(
+    example_app: SynthesizedApp, lint_script: Any
+) -> None:
+    """`make lint-templates` (and so the pipeline) must see the StackSet templates too."""
+    found = {path.resolve() for path in lint_script.templates(Path(example_app.assembly.directory))}
     assert found == {path.resolve() for path in example_app.template_paths}
 
 

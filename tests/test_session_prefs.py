@@ -97,7 +97,7 @@ def test_keys_have_the_contract_aliases_rotation_and_logs_access(regional: dict[
     group = only_resource(regional, "AWS::Logs::LogGroup", "SessionPrefsLogsLogGroup")
     assert group["Properties"]["RetentionInDays"] == 90 and group["DeletionPolicy"] == "Retain"
     parameter = only_resource(regional, "AWS::SSM::Parameter")["Properties"]
-    assert parameter["Name"] == "/ssm-guardrails/session-manager/data-key-id"
+    assert parameter["Name"] == "/guardrails/session-manager/data-key-id"
     assert parameter["Value"]["Ref"].startswith("SessionPrefsDataKey")
 
 
@@ -222,6 +222,12 @@ def test_variant_passes_cdk_nag(variant: SynthesizedApp) -> None:
         (
             {"allow_password_reset": True, "session_encryption": False},
             "allow_password_reset: got True; allowed: only with session_encryption",
+        ),
+        (
+            # Parameter Store refuses names that begin with aws or ssm, in any letter case:
+            # https://docs.aws.amazon.com/systems-manager/latest/userguide/sysman-paramstore-su-create.html
+            {"key_id_parameter_name": "/SSM-guardrails/key-id"},
+            "key_id_parameter_name: got '/SSM-guardrails/key-id'; allowed: a path that does not start with /aws or /ssm",
         ),
     ],
 )

@@ -11,7 +11,7 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from guardrails._nag import acknowledge_grant
-from guardrails._validation import PropsError
+from guardrails._validation import PropsError, check_parameter_path
 
 KEY_ADMIN_ACTIONS = [
     "kms:Create*",
@@ -66,6 +66,8 @@ class PasswordVault(Construct):
         key_admins: Sequence[iam.IPrincipal] | None = None,
     ) -> None:
         super().__init__(scope, id)
+        # The path part of the pattern, the contract defaults included, follows Parameter Store's rules.
+        check_parameter_path(f"{id}.parameter_name_pattern", "/" + parameter_name_pattern.rpartition("/")[0])
         stack = cdk.Stack.of(self)
         self.parameter_arn_pattern = stack.format_arn(
             service="ssm", resource="parameter", resource_name=parameter_name_pattern

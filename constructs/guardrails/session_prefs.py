@@ -32,7 +32,7 @@ from guardrails._nag import (
     acknowledge_wildcard_action,
     acknowledge_wildcard_resource,
 )
-from guardrails._validation import PropsError, check_pattern, check_range, check_tag_filters
+from guardrails._validation import PropsError, check_parameter_path, check_pattern, check_range, check_tag_filters
 from guardrails.encrypted_log_group import EncryptedLogGroup
 from guardrails.encrypted_topic import EncryptedTopic
 from guardrails.guardrail_function import GuardrailFunction
@@ -92,7 +92,8 @@ class SessionPrefs(Construct):
     :param notification_topic: where drift corrections are reported. Default: a new encrypted topic.
     :param document_name: Default: ``SSM-SessionManagerRunShell`` (the name Session Manager reads).
     :param key_id_parameter_name: SSM parameter that publishes the data key id for other stacks.
-        Default: ``/ssm-guardrails/session-manager/data-key-id``.
+        Parameter Store refuses names that begin with ``aws`` or ``ssm``. Default:
+        ``/guardrails/session-manager/data-key-id``.
     """
 
     def __init__(
@@ -123,13 +124,13 @@ class SessionPrefs(Construct):
         vpc: ec2.IVpc | None = None,
         notification_topic: sns.ITopic | None = None,
         document_name: str = "SSM-SessionManagerRunShell",
-        key_id_parameter_name: str = "/ssm-guardrails/session-manager/data-key-id",
+        key_id_parameter_name: str = "/guardrails/session-manager/data-key-id",
     ) -> None:
         super().__init__(scope, id)
         _validate(
             operator_instance_tag, idle_session_timeout_minutes, max_session_duration_minutes, log_group_name,
             log_retention_days, s3_logging, s3_bucket_name, run_as_enabled, run_as_default_user, allow_password_reset,
-            session_encryption,
+            session_encryption, key_id_parameter_name,
         )  # fmt: skip
         stack = cdk.Stack.of(self)
         self.document_name = document_name
@@ -479,8 +480,10 @@ def _validate(
     run_as_user: str | None,
     password_reset: bool,
     session_encryption: bool,
+    key_id_parameter_name: str,
 ) -> None:
     name = "SessionPrefs"
+    check_parameter_path(f"{name}.key_id_parameter_name", key_id_parameter_name)
     check_tag_filters(f"{name}.operator_instance_tag", instance_tag)
     check_range(f"{name}.idle_session_timeout_minutes", idle, *IDLE_TIMEOUT_RANGE_MINUTES, unit="minutes")
     if max_duration is not None:
