@@ -202,7 +202,7 @@ def test_state_machine_waits_ttl_then_deletes_then_resets_after_success(member: 
     assert _definition(member)["StartAt"] == "WaitForTtl"
     assert states["WaitForTtl"] == {"Type": "Wait", "Seconds": 60, "Next": "DeletePasswordAfterTtl"}
     delete = states["DeletePasswordAfterTtl"]
-    assert delete["Parameters"] == {"instance_id.$": "$.detail.instance-id"}
+    assert delete["Parameters"] == {"instance_id.$": "$.detail['instance-id']"}
     assert any("States.ALL" in retry["ErrorEquals"] for retry in delete["Retry"])
     choices = states["ResetNeeded"]["Choices"]
     assert choices[0]["Next"] == "AutomaticResetCleanedUp"

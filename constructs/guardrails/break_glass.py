@@ -59,6 +59,13 @@ AUTOMATIC_RESET_COMMENT = "SSM Guardrails automatic break-glass reset"
 #: Run Command invocation statuses that are not final; every other status ends an invocation.
 _NON_TERMINAL_STATUSES = ["Pending", "InProgress", "Delayed", "Cancelling"]
 
+#: State machine paths into the Run Command status event. Its keys have hyphens, and Step Functions
+#: requires bracket notation for any name with characters other than letters, digits and ``_``
+#: (https://docs.aws.amazon.com/step-functions/latest/dg/amazon-states-language-paths.html); inside
+#: ``States.Array(...)`` the dotted form was read as ``$.detail.instance`` (issue 16).
+_INSTANCE_ID_PATH = "$.detail['instance-id']"
+_COMMAND_ID_PATH = "$.detail['command-id']"
+
 
 class BreakGlass(Construct):
     """Emergency root/Administrator access on demand, with a password readable only for a short time.
@@ -319,7 +326,7 @@ class BreakGlass(Construct):
             self,
             "DeletePasswordAfterTtl",
             lambda_function=self.cleanup_function.function,
-            payload=sfn.TaskInput.from_object({"instance_id": sfn.JsonPath.string_at("$.detail.instance-id")}),
+            payload=sfn.TaskInput.from_object({"instance_id": sfn.JsonPath.string_at(_INSTANCE_ID_PATH)}),
             result_path="$.cleanup",
             payload_response_only=True,
         )
@@ -349,7 +356,7 @@ class BreakGlass(Construct):
             "LookUpCommand",
             service="ssm",
             action="listCommands",
-            parameters={"CommandId": sfn.JsonPath.string_at("$.detail.command-id")},
+            parameters={"CommandId": sfn.JsonPath.string_at(_COMMAND_ID_PATH)},
             iam_resources=["*"],
             iam_action="ssm:ListCommands",
             result_selector={"commands": sfn.JsonPath.list_at("$.Commands")},
@@ -362,7 +369,7 @@ class BreakGlass(Construct):
             action="sendCommand",
             parameters={
                 "DocumentName": self.document_name,
-                "InstanceIds": sfn.JsonPath.array(sfn.JsonPath.string_at("$.detail.instance-id")),
+                "InstanceIds": sfn.JsonPath.array(sfn.JsonPath.string_at(_INSTANCE_ID_PATH)),
                 "Comment": AUTOMATIC_RESET_COMMENT,
             },
             iam_resources=[self.document_arn, *self._node_arns()],
