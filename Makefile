@@ -31,12 +31,13 @@ endif
 export CDK_DISABLE_CLI_TELEMETRY := true
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 
-.PHONY: help bootstrap synth lint-templates test lint snapshot-update benchmark benchmark-scale cdk clean
+.PHONY: help bootstrap synth lint-templates test lint access-table snapshot-update benchmark benchmark-scale cdk clean
 
 help:
 	@echo "make synth            synthesize the '$(CONFIG)' config into cdk.out (CONFIG=name for config/name.yaml)"
 	@echo "make lint-templates   cfn-lint every template in cdk.out (run after make synth)"
 	@echo "make test             lint and run every test"
+	@echo "make access-table     rewrite the README's 'Who can do what' table from tests/access/scenarios.yaml"
 	@echo "make snapshot-update  rewrite the template snapshots after an intended change"
 	@echo "make benchmark        time make-synth against an empty CDK app"
 	@echo "make benchmark-scale  synth time and template sizes for 1-1000 accounts and 1-16 Regions"
@@ -70,6 +71,9 @@ lint: $(VENV_STAMP)
 
 test: bootstrap lint
 	$(VENV)/bin/python -m pytest
+
+access-table: $(VENV_STAMP)
+	$(VENV)/bin/python scripts/access_table.py
 
 snapshot-update: bootstrap
 	$(VENV)/bin/python -m pytest tests/test_app.py -k snapshot --snapshot-update
