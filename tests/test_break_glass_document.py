@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import socket
 import subprocess
@@ -154,14 +155,293 @@ def test_powershell_is_51_compatible_and_keeps_the_secret(powershell: str) -> No
     for expected in ("$ErrorActionPreference = 'Stop'", "Set-PSDebug -Off", "exit 1", "SID LIKE '%-500'"):
         assert expected in code
     assert "$env:AWS_SSM_INSTANCE_ID" in code and "X-aws-ec2-metadata-token-ttl-seconds" in code
-    store = re.search(r"Write-SSMParameter (.*?)\n(?!\s*-)", code, re.DOTALL)
-    assert store, "Write-SSMParameter not found"
-    arguments = ("-Value $password", "-Type SecureString", "-KeyId 'arn:", "-Overwrite $true", "-Region $region")
-    assert all(argument in store.group(1) for argument in arguments), store.group(1)
-    assert store.start() < code.index(".SetPassword($password)"), "the password must be stored before it is set"
+    assert "Write-SSMParameter" not in code, "a cmdlet parameter binding is logged by module logging (4103)"
+    for expected in (
+        "Import-Module -Name AWS.Tools.SimpleSystemsManagement",
+        "[Amazon.RegionEndpoint]::GetBySystemName($region)",
+        "$request.Type = [Amazon.SimpleSystemsManagement.ParameterType]::SecureString",
+        "$request.KeyId = 'arn:",
+        "$request.Overwrite = $true",
+        "$request.Value = $password",
+    ):
+        assert expected in code, expected
+    store = code.index("$ssm.PutParameterAsync($request).GetAwaiter().GetResult()")
+    assert code.index("Import-Module") < code.index("$password = $chars.ToString()"), (
+        "load the SDK before the password exists"
+    )
+    assert store < code.index(".SetPassword($password)"), "the password must be stored before it is set"
     shown = r"(Write-(Output|Host|Verbose|Debug|Information|Warning|Error)|Out-\w+|\w+-Content|::\w+\.Write)[^\n]*\$password"
     assert not re.search(shown, code, re.IGNORECASE), "the password is written to output"
-    assert "Remove-Variable -Name password" in code
+    assert "Remove-Variable -Name password" in code and "Remove-Variable -Name request" in code
+
+
+# ------------------------------------------------- where the password may go (argv, env, 4103)
+
+#: The variable the Windows script keeps the password in (names are case-insensitive in PowerShell).
+PS_SECRET = "password"
+_PS_SCOPE = re.compile(r"^(?:global|local|script|private|using):", re.IGNORECASE)
+#: A right-hand side that is only a copy of one variable ($chars.ToString(), $x, $x.Value, $x[0]).
+_PS_COPY = re.compile(r"\$(\{[^}]+\}|[\w:]+)(?:\.\w+(?:\(\s*\))?|\[[^\]]*\])*")
+
+
+def _ps_name(variable: str) -> str:
+    """`$password`, `${password}`, `$script:Password`, `@password` (splatting) -> `password`."""
+    name = variable.lstrip("$@").removeprefix("{").removesuffix("}")
+    return _PS_SCOPE.sub("", name).lower()
+
+
+def _ps_nodes(node: Any, kind: str) -> Iterator[Any]:
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if current.type == kind:
+            yield current
+        stack.extend(reversed(current.children))
+
+
+def _ps_references(node: Any) -> set[str]:
+    return {_ps_name(v.text.decode()) for v in _ps_nodes(node, "variable")} - {"null", "true", "false", "_"}
+
+
+def powershell_password_leaks(script: str, secret: str = PS_SECRET) -> list[str]:
+    """Commands whose arguments or pipeline input reference the password or a value derived from it.
+
+    Module logging (event 4103) records the parameter bindings of every command: cmdlets, functions,
+    scripts and native executables (whose arguments are also visible to every process on the machine).
+    Method calls (`$client.PutParameterAsync($request)`, `$user.SetPassword($password)`) and property
+    assignments are not commands, so they are allowed.
+
+    Taint: the password variable; every variable assigned (also by `foreach`, a cast or a property,
+    `$request.Value = $password` taints `$request`) from an expression that references a tainted
+    variable; and the variable a tainted one is a mere copy of (`$password = $chars.ToString()` taints
+    the StringBuilder `$chars`, which holds the same characters). Flow-insensitive, to a fixed point:
+    conservative, so a false alarm is possible but a missed leak through these paths is not.
+    """
+    root = Parser(Language(tsp.language())).parse(script.encode()).root_node
+    assert not root.has_error, "the script does not parse"
+    flows: list[tuple[set[str], set[str], str | None]] = []  # (targets, sources, copied variable)
+    for assignment in _ps_nodes(root, "assignment_expression"):
+        left, _, right = assignment.children[0], assignment.children[1], assignment.children[-1]
+        targets = [_ps_name(v.text.decode()) for v in _ps_nodes(left, "variable")][:1]
+        copy = _PS_COPY.fullmatch(right.text.decode().strip())
+        whole = re.fullmatch(r"(\[[^\]]+\]\s*)*\$\S+", left.text.decode().strip()) and "." not in left.text.decode()
+        copied = _ps_name("$" + copy.group(1)) if copy and whole else None
+        flows.append((set(targets) - {"null"}, _ps_references(right), copied))
+    for loop in _ps_nodes(root, "foreach_statement"):
+        variables = [c for c in loop.children if c.type == "variable"]
+        source = next((c for c in loop.children if c.type == "pipeline"), None)
+        if variables and source is not None:
+            flows.append(({_ps_name(variables[0].text.decode())}, _ps_references(source), None))
+    tainted = {secret}
+    while True:
+        before = set(tainted)
+        for targets, sources, copied in flows:
+            if sources & tainted:
+                tainted |= targets
+            if copied and targets & tainted:
+                tainted.add(copied)
+        if tainted == before:
+            break
+    leaks = []
+    for chain in _ps_nodes(root, "pipeline_chain"):
+        if not any(c.type == "command" for c in chain.children):
+            continue
+        # Every element of a pipeline that runs a command: the command's own arguments, and any
+        # expression piped into it (pipeline input is bound to a parameter and logged the same way).
+        for element in chain.children:
+            if element.type != "|" and _ps_references(element) & tainted:
+                leaks.append(f"line {element.start_point[0] + 1}: {' '.join(element.text.decode().split())}")
+    return leaks
+
+
+#: Bash builtins that may see the password: they run inside the shell process, so their arguments are
+#: never handed to execve() and appear in no /proc/<pid>/cmdline, and they export nothing.
+#: (printf writes to a private file or a pipe; [[ ]] and (( )) only test it; unset drops it.)
+SH_BUILTINS = frozenset({"printf", "[[", "((", "test", "[", "unset", "local", "declare", "typeset", "readonly", ":"})
+SH_SECRET = "password"
+_SH_KEYWORDS = frozenset({"if", "then", "else", "elif", "fi", "do", "done", "while", "until", "!", "{", "}", "time"})
+_SH_ASSIGNMENT = re.compile(r"([A-Za-z_]\w*)(?:\[[^\]]*\])?\+?=(.*)", re.DOTALL)
+
+
+def _sh_simple_commands(script: str) -> list[str]:
+    """Split a bash script into simple commands: at newlines, `;`, `&`, `|`, `||` and `&&` outside
+    quotes, `[[ ]]` and `(( ))`; each `$( )` is also returned as commands of its own (and stays in the
+    word around it, whose value it is). Comments are dropped."""
+    commands: list[str] = []
+
+    def split(text: str) -> None:
+        current, i, quote, mode, depth = "", 0, "", "", 0
+        while i < len(text):
+            char = text[i]
+            word_start = not current.strip() or current[-1] in " \t"
+            if quote == "'":
+                quote = "" if char == "'" else quote
+                current, i = current + char, i + 1
+            elif char == "\\":
+                current, i = current + text[i : i + 2], i + 2
+            elif char in "'\"" and not quote:
+                quote, current, i = char, current + char, i + 1
+            elif char == '"' and quote == '"':
+                quote, current, i = "", current + char, i + 1
+            elif text.startswith("$(", i) and not text.startswith("$((", i):
+                j, level, inner_quote = i + 2, 1, ""
+                while j < len(text) and level:
+                    if inner_quote:
+                        inner_quote = "" if text[j] == inner_quote else inner_quote
+                    elif text[j] in "'\"":
+                        inner_quote = text[j]
+                    else:
+                        level += {"(": 1, ")": -1}.get(text[j], 0)
+                    j += 1
+                split(text[i + 2 : j - 1])
+                current, i = current + text[i:j], j
+            elif quote:
+                current, i = current + char, i + 1
+            elif char == "#" and word_start:
+                while i < len(text) and text[i] != "\n":
+                    i += 1
+            elif not mode and word_start and text.startswith("[[", i):
+                mode, current, i = "[[", current + "[[", i + 2
+            elif not mode and word_start and text.startswith("((", i):
+                mode, depth, current, i = "((", 2, current + "((", i + 2
+            elif mode == "[[" and text.startswith("]]", i) and current[-1] in " \t":
+                mode, current, i = "", current + "]]", i + 2
+            elif mode == "((" and char in "()":
+                depth += 1 if char == "(" else -1
+                mode = mode if depth else ""
+                current, i = current + char, i + 1
+            elif not mode and char in "\n;&|":
+                commands.append(current)
+                current, i = "", i + 1
+            else:
+                current, i = current + char, i + 1
+        commands.append(current)
+
+    split(script.replace("\\\n", " "))
+    return [command.strip() for command in commands if command.strip()]
+
+
+def _sh_words(command: str) -> list[str]:
+    try:
+        words = shlex.split(command, comments=False, posix=True)
+    except ValueError:
+        words = command.split()
+    while words and words[0] in _SH_KEYWORDS:
+        words = words[1:]
+    return words
+
+
+def shell_password_leaks(script: str, secret: str = SH_SECRET) -> list[str]:
+    """Simple commands that hand the password (or a value derived from it) to another process.
+
+    argv: any word of a command that is not one of SH_BUILTINS and references a tainted variable.
+    environment: `export`, `declare -x`, `set -a`/`set -o allexport`, or a prefix assignment
+    (`password=... cmd`, `VALUE="$password" cmd`, which puts the value into cmd's environment).
+    Taint: the password variable and every variable assigned from a word that references a tainted
+    one (`line="root:$password"`), flow-insensitive, to a fixed point. Function calls count as
+    commands: their arguments are not checked inside the function, so they are not trusted.
+    """
+    commands = [(command, _sh_words(command)) for command in _sh_simple_commands(script)]
+
+    def refers(word: str, names: set[str]) -> bool:
+        return any(re.search(rf"\$\{{?[#!]?{re.escape(n)}\b", word) for n in names)
+
+    tainted = {secret}
+    while True:
+        before = set(tainted)
+        for _, words in commands:
+            declared = words[1:] if words and words[0] in {"local", "declare", "typeset", "readonly"} else words
+            for word in declared:
+                match = _SH_ASSIGNMENT.fullmatch(word)
+                if match and refers(match.group(2), tainted):
+                    tainted.add(match.group(1))
+        if tainted == before:
+            break
+    leaks = []
+    for command, words in commands:
+        prefix = []
+        while words and _SH_ASSIGNMENT.fullmatch(words[0]):
+            prefix, words = [*prefix, words[0]], words[1:]
+        if not words:
+            continue  # assignments only: shell variables, not exported (unless set -a, checked below)
+        name, arguments = words[0], words[1:]
+        exported = [w for w in prefix if _SH_ASSIGNMENT.fullmatch(w)[1] in tainted or refers(w, tainted)]
+        if exported:
+            leaks.append(f"environment of {name}: {command}")
+        if name == "set" and any(a == "allexport" or re.fullmatch(r"-[a-z]*a[a-z]*", a) for a in arguments):
+            leaks.append(f"set -a exports every variable: {command}")
+        flags = "".join(a for a in arguments if a.startswith("-"))
+        if name == "export" or (name in {"declare", "typeset", "local", "readonly"} and "x" in flags):
+            named = {(_SH_ASSIGNMENT.fullmatch(a) or re.match(r"(.*)", a))[1] for a in arguments}
+            if named & tainted or any(refers(a, tainted) for a in arguments):
+                leaks.append(f"exported: {command}")
+        elif name not in SH_BUILTINS and any(refers(a, tainted) for a in arguments):
+            leaks.append(f"argv of {name}: {command}")
+    return leaks
+
+
+MADE_UP_POWERSHELL = """
+$password = $chars.ToString()
+$secure = ConvertTo-SecureString -String $password -AsPlainText -Force
+Write-SSMParameter -Name $name -Value $password -Type SecureString
+net user Administrator $password
+$line = 'Administrator:' + $password
+$line | Out-File -FilePath $path
+Set-LocalUser -Name Administrator -Password $secure
+$request.Value = $password
+Send-Request -InputObject $request
+Write-Output "$($chars.Length) characters"
+$user.SetPassword($password)
+"""
+
+
+def test_the_leak_finders_report_made_up_leaks() -> None:
+    # The Windows finder: cmdlets, a native executable, pipeline input and values derived from the
+    # password (a SecureString, a concatenation, a request object, the StringBuilder it was built in).
+    assert powershell_password_leaks(MADE_UP_POWERSHELL) == [
+        "line 3: ConvertTo-SecureString -String $password -AsPlainText -Force",
+        "line 4: Write-SSMParameter -Name $name -Value $password -Type SecureString",
+        "line 5: net user Administrator $password",
+        "line 7: $line",
+        "line 8: Set-LocalUser -Name Administrator -Password $secure",
+        "line 10: Send-Request -InputObject $request",
+        'line 11: Write-Output "$($chars.Length) characters"',
+    ]
+    assert powershell_password_leaks("$password = 'x'\n$user.SetPassword($password)\n$n = $password.Length") == []
+    # The Linux finder: argv of an external command (directly, derived, through a function) and the
+    # environment (export, declare -x, set -a, prefix assignments).
+    bad_shell = {
+        'aws ssm put-parameter --name "$name" --value "$password"': "argv of aws",
+        'line="root:${password}"\nrun_it "$line"': "argv of run_it",
+        'chpasswd <<<"root:$password"': "argv of chpasswd",
+        "export password": "exported",
+        'declare -x secret="$password"': "exported",
+        "set -a": "set -a",
+        'password="$(head -c 9 /dev/urandom)" aws ssm put-parameter': "environment of aws",
+        'VALUE="$password" aws ssm put-parameter --value "$VALUE"': "environment of aws",
+        'if [[ -n "$x" ]]; then curl -d "p=$password" "$url"; fi': "argv of curl",
+        'x="$(printf %s "$password" | base64)"\nlogger "$x"': "argv of logger",
+    }
+    for script, expected in bad_shell.items():
+        found = shell_password_leaks(script)
+        assert any(leak.startswith(expected) for leak in found), (script, found)
+    good_shell = 'printf \'%s\' "$password" >"$f"\n[[ "$password" =~ [[:upper:]] && "$password" =~ x ]]\n'
+    good_shell += (
+        'if ((${#password} == n)) && [[ -n "$password" ]]; then :; fi\nprintf \'root:%s\\n\' "$password" | chpasswd\n'
+    )
+    good_shell += 'password="${password:0:n}"\nunset password'
+    assert shell_password_leaks(good_shell) == []
+
+
+def test_windows_step_binds_the_password_to_no_command(powershell: str) -> None:
+    assert "$password = $chars.ToString()" in powershell, "the password variable moved: update PS_SECRET"
+    assert powershell_password_leaks(powershell) == []
+
+
+def test_linux_step_hands_the_password_to_no_process() -> None:
+    script = _script(LINUX)
+    assert re.search(r"^\s*password=\S", script, re.MULTILINE), "the password variable moved: update SH_SECRET"
+    assert shell_password_leaks(script) == []
 
 
 # --------------------------------------------------------------------- sandbox runs (Linux)
