@@ -1,15 +1,19 @@
-"""Helpers for handler tests: inject AWS error responses in front of moto."""
+"""Helpers for handler tests: inject AWS error responses in front of moto, record parameter writers."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import boto3
 from botocore.awsrequest import AWSResponse
 from moto.core.botocore_stubber import MockRawResponse
 from moto.core.models import botocore_stubber
+from moto.ssm.models import Parameter, SimpleSystemManagerBackend
+
+ACCOUNT = "123456789012"  # moto's default account
 
 
 def fail_first(client: Any, operation: str, code: str, times: int) -> list[int]:
@@ -55,3 +59,52 @@ def topic_with_inbox(region: str, name: str) -> tuple[str, Callable[[], list[dic
         return [json.loads(message["Body"]) for message in received]
 
     return topic_arn, read
+
+
+def instance_session(instance_id: str, role: str = "GuardrailsInstanceRole", account: str = ACCOUNT) -> str:
+    """The ``LastModifiedUser`` Parameter Store records for a write made with an instance's own
+    instance-profile credentials: a session of its role named after the instance id."""
+    return f"arn:aws:sts::{account}:assumed-role/{role}/{instance_id}"
+
+
+class ParameterWriters:
+    """Make moto record who wrote each parameter version, so ``LastModifiedUser`` can be spoofed.
+
+    moto 5.2 keeps no writer: ``Parameter.describe_response_object`` answers the fixed string
+    ``"N/A"`` for every parameter, whoever called PutParameter. This patches moto (for one test,
+    through ``monkeypatch``) so that:
+
+    * ``SimpleSystemManagerBackend.put_parameter`` stamps the version it creates with a writer:
+      the ARN set by ``acting_as`` if any, else ``default(name)``;
+    * ``Parameter.describe_response_object`` (DescribeParameters) answers that writer.
+
+    Everything else (dates, versions, paging, deletion) stays moto's own behaviour.
+    """
+
+    def __init__(self, monkeypatch: Any, default: Callable[[str], str]) -> None:
+        self.default = default
+        self.current: str | None = None
+        put, describe = SimpleSystemManagerBackend.put_parameter, Parameter.describe_response_object
+        writers = self
+
+        def put_parameter(backend: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+            parameter = put(backend, name, *args, **kwargs)
+            parameter.last_modified_user = writers.current or writers.default(name)
+            return parameter
+
+        def describe_response_object(parameter: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+            response = describe(parameter, *args, **kwargs)
+            response["LastModifiedUser"] = getattr(parameter, "last_modified_user", "N/A")
+            return response
+
+        monkeypatch.setattr(SimpleSystemManagerBackend, "put_parameter", put_parameter)
+        monkeypatch.setattr(Parameter, "describe_response_object", describe_response_object)
+
+    @contextmanager
+    def acting_as(self, arn: str) -> Iterator[None]:
+        """PutParameter calls inside this block are recorded as made by ``arn``."""
+        self.current = arn
+        try:
+            yield
+        finally:
+            self.current = None

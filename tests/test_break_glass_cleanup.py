@@ -1,4 +1,9 @@
-"""The break-glass clean-up Lambda against moto: TTL rule, second run, sweep, bad events, retries."""
+"""The break-glass clean-up Lambda against moto: TTL rule, second run, sweep, bad events, retries, writers.
+
+moto 5.2 answers ``LastModifiedUser: "N/A"`` for every parameter; ``aws_helpers.ParameterWriters``
+patches its backend so each write is recorded as made by the node named in ``pwd-<id>`` (the
+legitimate writer) unless a test spoofs another writer with ``acting_as``.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ from typing import Any
 
 import boto3
 import pytest
-from aws_helpers import fail_first
+from aws_helpers import ParameterWriters, fail_first, instance_session, topic_with_inbox
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
@@ -51,17 +56,26 @@ def ssm(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
 
 @pytest.fixture
-def cleanup(ssm: Any) -> Iterator[ModuleType]:
+def writers(ssm: Any, monkeypatch: pytest.MonkeyPatch) -> ParameterWriters:
+    """Every write is the node's own unless a test says otherwise (``acting_as``)."""
+    return ParameterWriters(
+        monkeypatch, default=lambda name: instance_session(name.rsplit("/", 1)[-1].removeprefix("pwd-"))
+    )
+
+
+@pytest.fixture
+def cleanup(ssm: Any, writers: ParameterWriters) -> Iterator[ModuleType]:
     """The handler module, loaded by path after the environment is set; its client is per test."""
     spec = importlib.util.spec_from_file_location("break_glass_cleanup_index", HANDLER)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     yield module
     module._ssm.cache_clear()
+    module._sns.cache_clear()
 
 
 def _outcome(action: str, **names: list[str]) -> dict[str, Any]:
-    return {"action": action, "deleted": [], "kept": [], "absent": [], **names}
+    return {"action": action, "deleted": [], "kept": [], "absent": [], "alerts": [], **names}
 
 
 def _put(ssm: Any, name: str = NAME) -> datetime:
@@ -255,3 +269,139 @@ def test_other_errors_propagate_unretried_for_step_functions(ssm: Any, cleanup: 
         cleanup.handler({"instance_id": NODE}, None)
     assert len(attempts) == 1
     assert _exists(ssm)
+
+
+# ------------------------------------------------------------------------------------- the writer
+
+OTHER_NODE = "i-0fedcba9876543210"
+ATTACKER = instance_session(OTHER_NODE)
+
+
+def _alert(name: str, writer: str, node: str = NODE) -> dict[str, str]:
+    return {
+        "parameter": name,
+        "last_modified_user": writer,
+        "reason": f"last written by {writer}, not by {node}: deleted at once",
+    }
+
+
+@pytest.mark.parametrize(
+    ("writer", "expected"),
+    [
+        (f"arn:aws:sts::123456789012:assumed-role/LinuxFleetRole/{NODE}", True),
+        (f"arn:aws-cn:sts::123456789012:assumed-role/LinuxFleetRole/{NODE}", True),
+        (ATTACKER, False),
+        (f"arn:aws:sts::123456789012:assumed-role/LinuxFleetRole/{NODE}0", False),
+        (f"arn:aws:sts::123456789012:assumed-role/LinuxFleetRole/x{NODE}", False),
+        ("arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Admin_0123456789abcdef/alice@example.com", False),
+        (f"arn:aws:iam::123456789012:user/{NODE}", False),
+        ("N/A", False),
+        ("", False),
+    ],
+)
+def test_written_by_node(cleanup: ModuleType, writer: str, expected: bool) -> None:
+    assert cleanup.written_by_node(writer, NODE) is expected
+
+
+def test_foreign_write_alert_on_describe_parameters_data(cleanup: ModuleType) -> None:
+    entry = {
+        "Name": NAME,
+        "ARN": f"arn:aws:ssm:us-east-1:123456789012:parameter{NAME}",
+        "Type": "SecureString",
+        "KeyId": "alias/break-glass",
+        "LastModifiedDate": datetime(2026, 11, 22, 10, 0, tzinfo=UTC),
+        "LastModifiedUser": instance_session(NODE),
+        "Version": 2,
+        "Tier": "Standard",
+        "Policies": [],
+        "DataType": "text",
+    }
+    assert cleanup.foreign_write_alert(entry) is None
+    assert cleanup.foreign_write_alert({**entry, "LastModifiedUser": ATTACKER}) == _alert(NAME, ATTACKER)
+    managed = "/BreakGlass/pwd-mi-0123456789abcdef0"
+    assert cleanup.foreign_write_alert({**entry, "Name": managed, "LastModifiedUser": instance_session(NODE)}) == {
+        "parameter": managed,
+        "last_modified_user": instance_session(NODE),
+        "reason": f"last written by {instance_session(NODE)}, not by mi-0123456789abcdef0: deleted at once",
+    }
+    del entry["LastModifiedUser"]
+    assert cleanup.foreign_write_alert(entry)["reason"] == (
+        f"last written by an unrecorded principal, not by {NODE}: deleted at once"
+    )
+
+
+def test_password_rewritten_by_another_node_is_deleted_at_once_with_every_version(
+    ssm: Any, cleanup: ModuleType, writers: ParameterWriters, caplog: pytest.LogCaptureFixture
+) -> None:
+    written = _put(ssm)  # the node's own break-glass password
+    with writers.acting_as(ATTACKER):
+        _put(ssm)  # another node rewrites it, to keep it (and the real password, version 1) alive
+    _clock_at(cleanup, written + timedelta(seconds=TTL))  # the node's expire call: the parameter is young
+    with caplog.at_level(logging.INFO, logger="break_glass_cleanup"):
+        result = cleanup.handler({"instance_id": NODE}, None)
+    assert result == _outcome("expire", deleted=[NAME], alerts=[_alert(NAME, ATTACKER)])
+    assert not _exists(ssm)
+    with pytest.raises(ClientError, match="ParameterNotFound"):
+        ssm.get_parameter_history(Name=NAME)  # no older version left to read
+    errors = [json.loads(r.getMessage()) for r in caplog.records if r.levelno == logging.ERROR]
+    assert errors == [{"alert": _alert(NAME, ATTACKER)}]
+
+
+def test_foreign_write_is_deleted_even_when_written_just_now(
+    ssm: Any, cleanup: ModuleType, writers: ParameterWriters
+) -> None:
+    with writers.acting_as(ATTACKER):
+        written = _put(ssm)
+    _clock_at(cleanup, written)  # age zero: the TTL rule alone would keep it
+    assert cleanup.handler({"instance_id": NODE}, None)["deleted"] == [NAME]
+    assert not _exists(ssm)
+
+
+def test_alert_is_published_when_a_topic_is_configured(
+    ssm: Any, cleanup: ModuleType, writers: ParameterWriters, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    topic_arn, read = topic_with_inbox("us-east-1", "break-glass-alerts")
+    monkeypatch.setenv("TOPIC_ARN", topic_arn)
+    admin = "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Admin_0123456789abcdef/alice@example.com"
+    with writers.acting_as(admin):
+        _put(ssm)
+    cleanup.handler({"instance_id": NODE}, None)
+    [envelope] = read()
+    assert envelope["Subject"] == "Break-glass: 1 password(s) written by another principal, deleted"
+    assert envelope["Message"] == f"{NAME}  last written by {admin}, not by {NODE}: deleted at once"
+    # The node's own writes raise nothing.
+    _put(ssm)
+    cleanup.handler({"instance_id": NODE}, None)
+    assert read() == []
+
+
+def test_sweep_deletes_foreign_writes_at_once_and_keeps_young_own_writes(
+    ssm: Any, cleanup: ModuleType, writers: ParameterWriters
+) -> None:
+    own = [f"/BreakGlass/pwd-i-{n:017x}" for n in range(3)]
+    foreign = [f"/BreakGlass/pwd-i-{n:017x}" for n in range(3, 15)]  # more than one DeleteParameters batch
+    for name in own:
+        _put(ssm, name)
+    with writers.acting_as(ATTACKER):
+        for name in foreign:
+            _put(ssm, name)
+    _clock_at(cleanup, datetime.now(UTC))  # everything is younger than the TTL
+    deletes = _calls(cleanup._ssm(), "DeleteParameters")
+    result = cleanup.handler(SCHEDULED, None)
+    assert sorted(result["deleted"]) == sorted(foreign)
+    assert sorted(result["kept"]) == sorted(own)
+    assert [alert["parameter"] for alert in result["alerts"]] == sorted(foreign)
+    assert all(alert["last_modified_user"] == ATTACKER for alert in result["alerts"])
+    assert [len(call["Names"]) for call in deletes] == [10, 2]
+    assert all(_exists(ssm, name) for name in own)
+    assert not any(_exists(ssm, name) for name in foreign)
+
+
+def test_node_rewriting_its_own_password_still_follows_the_ttl(
+    ssm: Any, cleanup: ModuleType, writers: ParameterWriters
+) -> None:
+    with writers.acting_as(ATTACKER):
+        _put(ssm)
+    _put(ssm)  # the node's own later run overwrites the foreign write: legitimate again
+    _clock_at(cleanup, datetime.now(UTC))
+    assert cleanup.handler({"instance_id": NODE}, None) == _outcome("expire", kept=[NAME])

@@ -1,4 +1,9 @@
-"""The rotation freshness report against moto: fresh, stale and missing passwords, pagination."""
+"""The rotation freshness report against moto: fresh, stale and missing passwords, pagination, writers.
+
+moto 5.2 answers ``LastModifiedUser: "N/A"`` for every parameter; ``aws_helpers.ParameterWriters``
+patches its backend so each write is recorded as made by the instance itself (the legitimate
+writer) unless a test spoofs another writer with ``acting_as``.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ from typing import Any
 
 import boto3
 import pytest
-from aws_helpers import topic_with_inbox
+from aws_helpers import ParameterWriters, instance_session, topic_with_inbox
 from moto import mock_aws
 
 HANDLER = Path(__file__).resolve().parents[1] / "lambdas" / "rotation_freshness" / "index.py"
@@ -28,7 +33,8 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Any:
         monkeypatch.setenv("MAX_AGE_SECONDS", str(MAX_AGE))
         monkeypatch.setenv("TOPIC_ARN", topic_arn)
         monkeypatch.setenv("WINDOW_NAME", "production-window")
-        yield {"read": read}
+        writers = ParameterWriters(monkeypatch, default=lambda name: instance_session(name.rsplit("/", 1)[-1]))
+        yield {"read": read, "writers": writers}
 
 
 @pytest.fixture
@@ -68,7 +74,7 @@ def test_fresh_passwords_publish_nothing(aws: Any, report: ModuleType) -> None:
     instances = _instances(2)
     _store_passwords(instances)
     summary = report.handler(SCHEDULED_EVENT, None)
-    assert summary == {"window": "production-window", "checked": 2, "missing": [], "stale": []}
+    assert summary == {"window": "production-window", "checked": 2, "missing": [], "stale": [], "reasons": {}}
     assert _messages(aws) == []
 
 
@@ -125,3 +131,102 @@ def test_other_paths_do_not_count_as_rotated(aws: Any, report: ModuleType) -> No
 def test_non_object_events_are_rejected(aws: Any, report: ModuleType, event: Any) -> None:
     with pytest.raises(ValueError, match="JSON object"):
         report.handler(event, None)
+
+
+# ------------------------------------------------------------------------------------- the writer
+
+
+def _described(name: str, writer: str, modified: datetime) -> dict[str, Any]:
+    """One DescribeParameters entry, shaped as Parameter Store returns it."""
+    return {
+        "Name": name,
+        "ARN": f"arn:aws:ssm:us-east-1:123456789012:parameter{name}",
+        "Type": "SecureString",
+        "KeyId": "alias/ec2rescue-passwords",
+        "LastModifiedDate": modified,
+        "LastModifiedUser": writer,
+        "Version": 3,
+        "Tier": "Standard",
+        "Policies": [],
+        "DataType": "text",
+    }
+
+
+NODE = "i-0123456789abcdef0"
+
+
+@pytest.mark.parametrize(
+    ("writer", "expected"),
+    [
+        (f"arn:aws:sts::123456789012:assumed-role/WindowsFleetRole/{NODE}", True),
+        (f"arn:aws-us-gov:sts::123456789012:assumed-role/WindowsFleetRole/{NODE}", True),
+        ("arn:aws:sts::123456789012:assumed-role/WindowsFleetRole/i-0fedcba9876543210", False),  # another instance
+        (f"arn:aws:sts::123456789012:assumed-role/WindowsFleetRole/{NODE}0", False),  # longer id, same start
+        (f"arn:aws:sts::123456789012:assumed-role/WindowsFleetRole/{NODE[:-1]}", False),  # shorter id
+        ("arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Admin_0123456789abcdef/alice@example.com", False),
+        ("arn:aws:iam::123456789012:user/i-0123456789abcdef0", False),  # an IAM user named like the instance
+        (f"arn:aws:sts::123456789012:federated-user/{NODE}", False),
+        (f"arn:aws:sts::123456789012:assumed-role/WindowsFleetRole/{NODE}/extra", False),
+        ("N/A", False),  # what moto answers
+        ("", False),
+    ],
+)
+def test_written_by_node(report: ModuleType, writer: str, expected: bool) -> None:
+    assert report.written_by_node(writer, NODE) is expected
+
+
+def test_stale_reason_on_describe_parameters_data(report: ModuleType) -> None:
+    now = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+    cutoff = now - timedelta(seconds=MAX_AGE)
+    name = f"/EC2Rescue/Passwords/{NODE}"
+    own = f"arn:aws:sts::123456789012:assumed-role/WindowsFleetRole/{NODE}"
+    other = "arn:aws:sts::123456789012:assumed-role/WindowsFleetRole/i-0fedcba9876543210"
+    assert report.stale_reason(NODE, _described(name, own, now), cutoff) is None
+    assert report.stale_reason(NODE, _described(name, own, cutoff - timedelta(seconds=1)), cutoff) == (
+        f"last rotated {(cutoff - timedelta(seconds=1)).isoformat()}"
+    )
+    # Written a minute ago, but by another instance: stale whatever the date.
+    assert report.stale_reason(NODE, _described(name, other, now), cutoff) == (
+        f"last written by {other}, not by {NODE}"
+    )
+    unrecorded = _described(name, own, now)
+    del unrecorded["LastModifiedUser"]
+    assert report.stale_reason(NODE, unrecorded, cutoff) == f"last written by an unrecorded principal, not by {NODE}"
+
+
+def test_moto_records_no_writer_of_its_own(report: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Why the tests patch moto: without ParameterWriters, moto 5.2 answers "N/A" for every writer."""
+    monkeypatch.undo()  # removes the ParameterWriters patch (and the environment, unused here)
+    ssm = boto3.client("ssm", region_name="us-east-1")
+    ssm.put_parameter(Name=f"/EC2Rescue/Passwords/{NODE}", Value="x", Type="SecureString")
+    [parameter] = ssm.describe_parameters()["Parameters"]
+    assert parameter["LastModifiedUser"] == "N/A"
+
+
+def test_password_refreshed_by_another_instance_is_stale(aws: Any, report: ModuleType) -> None:
+    victim, attacker = _instances(2)
+    _store_passwords([attacker])  # the attacker's own rotation: legitimate
+    # The attacker's instance-profile credentials rewrite the victim's parameter (the instance
+    # policy allows PutParameter on every /EC2Rescue/Passwords/*): a fresh date, a foreign writer.
+    attacker_session = instance_session(attacker)
+    with aws["writers"].acting_as(attacker_session):
+        _store_passwords([victim])
+    summary = report.handler(SCHEDULED_EVENT, None)
+    assert summary["missing"] == []
+    assert summary["stale"] == [victim]
+    assert summary["reasons"] == {victim: f"last written by {attacker_session}, not by {victim}"}
+    [message] = _messages(aws)
+    assert f"STALE    {victim}  last written by {attacker_session}, not by {victim}" in message
+    assert attacker not in message.replace(attacker_session, "")
+
+
+def test_password_written_by_a_person_is_stale_until_the_instance_rotates_again(aws: Any, report: ModuleType) -> None:
+    [instance] = _instances(1)
+    admin = "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Admin_0123456789abcdef/alice@example.com"
+    with aws["writers"].acting_as(admin):
+        _store_passwords([instance])
+    assert report.handler(SCHEDULED_EVENT, None)["reasons"] == {instance: f"last written by {admin}, not by {instance}"}
+    ssm = boto3.client("ssm", region_name="us-east-1")
+    # The next rotation window: EC2Rescue on the instance writes a new password with its own credentials.
+    ssm.put_parameter(Name=f"/EC2Rescue/Passwords/{instance}", Value="y", Type="SecureString", Overwrite=True)
+    assert report.handler(SCHEDULED_EVENT, None)["stale"] == []

@@ -14,14 +14,25 @@ least ``TTL_SECONDS`` ago. A second break-glass run on the same node inside the 
 parameter, so the first run's expire call finds it too young and keeps it ("kept"). The second
 run's own expire call, or the sweeper, removes it when its TTL has passed.
 
+The writer rule comes first: a parameter whose ``LastModifiedUser`` is not a session of its own
+node (instance-profile credentials, role session name == the instance id in ``pwd-<instance-id>``;
+see ``written_by_node``) is deleted at once, whatever its age, and raises an alert. The instance
+policy lets every node write every ``pwd-*`` (IAM has no instance-id variable for parameter ARNs),
+so without this rule one node could keep rewriting another's parameter and keep it, with the real
+password as an older version, alive for ever. Deleting the parameter deletes every version.
+Alerts are logged at ERROR level as ``{"alert": ...}`` JSON, listed in the result, and published
+to ``TOPIC_ARN`` when that variable is set; they are raised after the deletions, so a failing
+publish never keeps a password alive (the error propagates, and the log line stays).
+
 A parameter that is already gone counts as success ("absent"). Only metadata is read
 (DescribeParameters): this function never sees a password and needs no kms:Decrypt.
 
 Any other event raises ``UnsupportedEvent`` before an AWS call is made. AWS errors other than
 "not found" propagate, so Step Functions retries and the Lambda error alarm fires.
 
-Result: ``{"action": "expire" | "sweep", "deleted": [...], "kept": [...], "absent": [...]}``
-(parameter names). Environment: ``PARAMETER_PREFIX`` (e.g. ``/BreakGlass``) and ``TTL_SECONDS``.
+Result: ``{"action": "expire" | "sweep", "deleted": [...], "kept": [...], "absent": [...],
+"alerts": [{"parameter", "last_modified_user", "reason"}, ...]}`` (parameter names).
+Environment: ``PARAMETER_PREFIX`` (e.g. ``/BreakGlass``), ``TTL_SECONDS``, optional ``TOPIC_ARN``.
 """
 
 from __future__ import annotations
@@ -49,6 +60,18 @@ RETRIES = Config(retries={"mode": "standard", "max_attempts": 8})
 DELETE_BATCH = 10  # the most names one DeleteParameters call accepts
 DESCRIBE_PAGE = 50  # the most results one DescribeParameters call returns: fewer calls, less throttling
 
+# ParameterMetadata.LastModifiedUser is the "ARN of the AWS user who last changed the parameter"
+# https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_ParameterMetadata.html
+# Instance-profile credentials are temporary credentials of the instance's role, for a role session
+# named after the instance id, so a write made by the node is recorded as
+# arn:<partition>:sts::<account>:assumed-role/<instance role>/<instance-id>.
+# https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/iam-roles-for-amazon-ec2.html
+# https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/instance-metadata-security-credentials.html
+# Role names and session names never contain "/" (IAM pattern [\w+=,.@-]).
+ASSUMED_ROLE_SESSION = re.compile(
+    r"arn:aws[a-z-]*:sts::\d{12}:assumed-role/[\w+=,.@-]{1,64}/(?P<session>[\w+=,.@-]{2,64})"
+)
+
 
 class UnsupportedEvent(ValueError):
     """Neither ``{"instance_id": "i-..."}`` nor an EventBridge Scheduled Event."""
@@ -58,6 +81,11 @@ class UnsupportedEvent(ValueError):
 def _ssm() -> Any:
     # Created on first use (not at import) so tests and cold starts without a call stay offline.
     return boto3.client("ssm", config=RETRIES)
+
+
+@cache
+def _sns() -> Any:
+    return boto3.client("sns", config=RETRIES)
 
 
 def _now() -> datetime:
@@ -70,6 +98,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     prefix, ttl = _config()
     result = expire(_parameter_name(prefix, event["instance_id"]), ttl) if action == "expire" else sweep(prefix, ttl)
     LOGGER.info(json.dumps(result))
+    _raise_alerts(result["alerts"])
     return result
 
 
@@ -109,11 +138,14 @@ def _parameter_name(prefix: str, instance_id: str) -> str:
 
 def expire(name: str, ttl: int) -> dict[str, Any]:
     """Delete ``name`` if it was last written at least ``ttl`` seconds ago."""
-    result: dict[str, Any] = {"action": "expire", "deleted": [], "kept": [], "absent": []}
+    result: dict[str, Any] = {"action": "expire", "deleted": [], "kept": [], "absent": [], "alerts": []}
     found = _ssm().describe_parameters(ParameterFilters=[{"Key": "Name", "Option": "Equals", "Values": [name]}])
+    alert = foreign_write_alert(found["Parameters"][0]) if found["Parameters"] else None
+    if alert:
+        result["alerts"].append(alert)
     if not found["Parameters"]:
         result["absent"].append(name)
-    elif not _is_expired(found["Parameters"][0], ttl, _now()):
+    elif not alert and not _is_expired(found["Parameters"][0], ttl, _now()):
         result["kept"].append(name)  # rewritten by a newer run; its own clean-up removes it
     elif _delete_one(name):
         result["deleted"].append(name)
@@ -123,17 +155,22 @@ def expire(name: str, ttl: int) -> dict[str, Any]:
 
 
 def sweep(prefix: str, ttl: int) -> dict[str, Any]:
-    """Delete every break-glass parameter under ``prefix`` last written at least ``ttl`` seconds ago."""
+    """Delete every break-glass parameter under ``prefix`` last written at least ``ttl`` seconds ago,
+    or last written by another principal than its own node."""
     now = _now()  # one moment for every decision of this sweep
     expired: list[str] = []
     kept: list[str] = []
+    alerts: list[dict[str, str]] = []
     for parameter in _break_glass_parameters(prefix):
-        (expired if _is_expired(parameter, ttl, now) else kept).append(parameter["Name"])
+        alert = foreign_write_alert(parameter)
+        if alert:
+            alerts.append(alert)
+        (expired if alert or _is_expired(parameter, ttl, now) else kept).append(parameter["Name"])
     absent: set[str] = set()
     for start in range(0, len(expired), DELETE_BATCH):
         absent.update(_delete_batch(expired[start : start + DELETE_BATCH]))
     deleted = [name for name in expired if name not in absent]
-    return {"action": "sweep", "deleted": deleted, "kept": kept, "absent": sorted(absent)}
+    return {"action": "sweep", "deleted": deleted, "kept": kept, "absent": sorted(absent), "alerts": alerts}
 
 
 def _break_glass_parameters(prefix: str) -> Iterator[dict[str, Any]]:
@@ -151,6 +188,38 @@ def _break_glass_parameters(prefix: str) -> Iterator[dict[str, Any]]:
         for parameter in page["Parameters"]:
             if parameter["Name"].startswith(f"{prefix}/pwd-"):
                 yield parameter
+
+
+def written_by_node(last_modified_user: str, instance_id: str) -> bool:
+    """Whether ``last_modified_user`` is a role session of ``instance_id``'s own credentials."""
+    match = ASSUMED_ROLE_SESSION.fullmatch(last_modified_user or "")
+    return match is not None and match["session"] == instance_id
+
+
+def foreign_write_alert(parameter: dict[str, Any]) -> dict[str, str] | None:
+    """An alert if ``parameter`` (a DescribeParameters entry for ``.../pwd-<id>``) was last written
+    by anyone but node ``<id>``; None for the node's own write."""
+    instance_id = parameter["Name"].rsplit("/pwd-", 1)[-1]
+    writer = parameter.get("LastModifiedUser") or ""
+    if written_by_node(writer, instance_id):
+        return None
+    return {
+        "parameter": parameter["Name"],
+        "last_modified_user": writer,
+        "reason": f"last written by {writer or 'an unrecorded principal'}, not by {instance_id}: deleted at once",
+    }
+
+
+def _raise_alerts(alerts: list[dict[str, str]]) -> None:
+    for alert in alerts:
+        LOGGER.error(json.dumps({"alert": alert}))
+    topic_arn = os.environ.get("TOPIC_ARN")
+    if alerts and topic_arn:
+        _sns().publish(
+            TopicArn=topic_arn,
+            Subject=f"Break-glass: {len(alerts)} password(s) written by another principal, deleted"[:100],
+            Message="\n".join(f"{alert['parameter']}  {alert['reason']}" for alert in alerts),
+        )
 
 
 def _is_expired(parameter: dict[str, Any], ttl: int, now: datetime) -> bool:

@@ -4,8 +4,15 @@ Lists every running Windows instance that matches the rotation window's tag filt
 with the modification date of ``<PASSWORD_PATH>/<instance-id>`` in Parameter Store, and publishes
 one summary naming every instance whose password is missing or older than ``MAX_AGE_SECONDS``.
 Those are the instances the window silently missed: stopped during the window, agent offline,
-EC2Rescue failed. Runs on a schedule; invoke it by hand with any JSON object (for example ``{}``)
-for an immediate report. It reads metadata only: never a password value.
+EC2Rescue failed.
+
+A password is fresh only if the instance itself wrote it: its ``LastModifiedUser`` must be a session
+of the instance's own instance-profile credentials, whose role session name is the instance id (see
+``written_by_node``). The instance policy lets every instance write every ``<PASSWORD_PATH>/*``
+(IAM has no instance-id variable for parameter ARNs), so without this check one instance could
+refresh another's date and hide a missed rotation. A password last written by anyone else is
+reported STALE with the writer, whatever its date. Runs on a schedule; invoke it by hand with any
+JSON object (for example ``{}``) for an immediate report. It reads metadata only: never a password value.
 
 Environment: TAG_FILTERS (JSON object tag key -> list of values), PASSWORD_PATH,
 MAX_AGE_SECONDS, TOPIC_ARN, WINDOW_NAME.
@@ -16,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
@@ -26,6 +34,19 @@ from botocore.config import Config
 LOGGER = logging.getLogger()
 LOGGER.setLevel(logging.INFO)
 RETRIES = Config(retries={"mode": "standard", "max_attempts": 8})
+
+# ParameterMetadata.LastModifiedUser is the "ARN of the AWS user who last changed the parameter"
+# https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_ParameterMetadata.html
+# Instance-profile credentials are temporary credentials of the instance's role, for a role session
+# named after the instance id, so a write made by the instance (EC2Rescue included: Run Command runs
+# it on the instance with those credentials) is recorded as
+# arn:<partition>:sts::<account>:assumed-role/<instance role>/<instance-id>.
+# https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/iam-roles-for-amazon-ec2.html
+# https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/instance-metadata-security-credentials.html
+# Role names and session names never contain "/" (IAM pattern [\w+=,.@-]).
+ASSUMED_ROLE_SESSION = re.compile(
+    r"arn:aws[a-z-]*:sts::\d{12}:assumed-role/[\w+=,.@-]{1,64}/(?P<session>[\w+=,.@-]{2,64})"
+)
 
 
 @cache
@@ -42,17 +63,23 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         raise ValueError("expected a JSON object (a scheduled event or {} to run by hand)")
     settings = _settings()
     instances = targeted_running_windows_instances(settings["tag_filters"])
-    rotated_at = password_dates(settings["path"])
+    passwords = password_metadata(settings["path"])
     cutoff = _now() - timedelta(seconds=settings["max_age"])
-    missing = sorted(i for i in instances if i not in rotated_at)
-    stale = sorted(i for i in instances if i in rotated_at and rotated_at[i] < cutoff)
-    summary = {"window": settings["window"], "checked": len(instances), "missing": missing, "stale": stale}
+    missing = sorted(i for i in instances if i not in passwords)
+    reasons = {i: reason for i in instances if i in passwords and (reason := stale_reason(i, passwords[i], cutoff))}
+    summary = {
+        "window": settings["window"],
+        "checked": len(instances),
+        "missing": missing,
+        "stale": sorted(reasons),
+        "reasons": dict(sorted(reasons.items())),
+    }
     LOGGER.info(json.dumps(summary))
-    if missing or stale:
+    if missing or reasons:
         _client("sns").publish(
             TopicArn=settings["topic_arn"],
-            Subject=f"Password rotation: {len(missing) + len(stale)} instance(s) not rotated"[:100],
-            Message=_message(summary, rotated_at, settings["max_age"]),
+            Subject=f"Password rotation: {len(missing) + len(reasons)} instance(s) not rotated"[:100],
+            Message=_message(summary, settings["max_age"]),
         )
     return summary
 
@@ -71,8 +98,8 @@ def targeted_running_windows_instances(tag_filters: dict[str, list[str]]) -> lis
     filters = [{"Name": f"tag:{key}", "Values": values} for key, values in tag_filters.items()]
     filters.append({"Name": "instance-state-name", "Values": ["running"]})
     instance_ids = []
-    pages = _client("ec2").get_paginator("describe_instances").paginate(
-        Filters=filters, PaginationConfig={"PageSize": 50}
+    pages = (
+        _client("ec2").get_paginator("describe_instances").paginate(Filters=filters, PaginationConfig={"PageSize": 50})
     )
     for page in pages:
         for reservation in page["Reservations"]:
@@ -84,9 +111,28 @@ def targeted_running_windows_instances(tag_filters: dict[str, list[str]]) -> lis
     return instance_ids
 
 
-def password_dates(path: str) -> dict[str, datetime]:
-    """Instance id -> when its password was last written (metadata only, no value)."""
-    dates = {}
+def written_by_node(last_modified_user: str, instance_id: str) -> bool:
+    """Whether ``last_modified_user`` is a role session of ``instance_id``'s own credentials."""
+    match = ASSUMED_ROLE_SESSION.fullmatch(last_modified_user or "")
+    return match is not None and match["session"] == instance_id
+
+
+def stale_reason(instance_id: str, parameter: dict[str, Any], cutoff: datetime) -> str | None:
+    """Why ``instance_id``'s password (a DescribeParameters entry) is stale, or None if it is fresh.
+
+    The writer is checked first: a password another principal wrote is stale whatever its date.
+    """
+    writer = parameter.get("LastModifiedUser") or ""
+    if not written_by_node(writer, instance_id):
+        return f"last written by {writer or 'an unrecorded principal'}, not by {instance_id}"
+    if parameter["LastModifiedDate"] < cutoff:
+        return f"last rotated {parameter['LastModifiedDate'].isoformat()}"
+    return None
+
+
+def password_metadata(path: str) -> dict[str, dict[str, Any]]:
+    """Instance id -> its password's DescribeParameters entry (metadata only, no value)."""
+    found = {}
     pages = (
         _client("ssm")
         .get_paginator("describe_parameters")
@@ -94,17 +140,18 @@ def password_dates(path: str) -> dict[str, datetime]:
     )
     for page in pages:
         for parameter in page["Parameters"]:
-            dates[parameter["Name"].rsplit("/", 1)[-1]] = parameter["LastModifiedDate"]
-    return dates
+            found[parameter["Name"].rsplit("/", 1)[-1]] = parameter
+    return found
 
 
-def _message(summary: dict[str, Any], rotated_at: dict[str, datetime], max_age: int) -> str:
+def _message(summary: dict[str, Any], max_age: int) -> str:
     lines = [
         f"Maintenance window {summary['window']}: {summary['checked']} running Windows instance(s) targeted.",
-        f"Passwords older than {max_age // 86400} day(s) or missing are listed below; those instances were not",
-        "rotated (stopped during the window, SSM Agent offline, or EC2Rescue failed).",
+        f"Passwords older than {max_age // 86400} day(s), missing, or last written by another principal than",
+        "the instance itself are listed below; those instances were not rotated (stopped during the window,",
+        "SSM Agent offline, or EC2Rescue failed), or another principal overwrote the password.",
         "",
     ]
     lines += [f"MISSING  {instance}" for instance in summary["missing"]]
-    lines += [f"STALE    {instance}  last rotated {rotated_at[instance].isoformat()}" for instance in summary["stale"]]
+    lines += [f"STALE    {instance}  {summary['reasons'][instance]}" for instance in summary["stale"]]
     return "\n".join(lines)
