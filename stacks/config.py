@@ -420,6 +420,7 @@ def _cross_checks(config: GuardrailsConfig) -> Iterator[str]:
         )
     yield from _session_prefs_checks(config.controls.session_prefs)
     yield from _separation_of_duties_checks(config.controls.separation_of_duties)
+    yield from _conflicting_jobs_checks(config.controls)
     yield from _unique("controls.password_rotation.windows", [w.name for w in rotation_settings.windows], "name")
     for section, key in [
         ("break_glass", "operator_roles"),
@@ -514,6 +515,46 @@ def _separation_of_duties_checks(settings: SeparationOfDutiesConfig) -> Iterator
             f"{where}.min_approvals: got {settings.min_approvals}; "
             f"allowed: at most the number of approver_roles ({len(settings.approver_roles)})"
         )
+
+
+#: Jobs one role must never hold together: (role list, other role list, what the role may not be).
+#: Only lists of enabled controls count (a disabled control attaches nothing).
+_CONFLICTING_JOBS = [
+    *(
+        (("separation_of_duties", "operator_roles"), other, why)
+        for other, why in (
+            (("session_prefs", "operator_roles"), "a role that does not also open sessions without approval"),
+            (("break_glass", "operator_roles"), "a role that does not also get a root password without approval"),
+        )
+    ),
+    *(
+        (instances, readers, "an instance role that cannot also read passwords (instances only write them)")
+        for instances in (
+            ("break_glass", "instance_roles"),
+            ("password_rotation", "instance_roles"),
+            ("session_prefs", "instance_roles"),
+        )
+        for readers in (("break_glass", "operator_roles"), ("password_rotation", "administrator_roles"))
+    ),
+]
+
+
+def _conflicting_jobs_checks(controls: ControlsConfig) -> Iterator[str]:
+    """A role given two jobs that defeat each other: one line per role and pair of lists. IAM
+    role names are case-insensitive, so the lists are compared in lower case."""
+
+    def roles(section: str, key: str) -> list[str]:
+        settings = getattr(controls, section)
+        return getattr(settings, key) if settings.enabled else []
+
+    for (section, key), (other_section, other_key), allowed in _CONFLICTING_JOBS:
+        others = {name.lower() for name in roles(other_section, other_key)}
+        for name in roles(section, key):
+            if name.lower() in others:
+                yield (
+                    f"controls.{section}.{key}: got {name!r}, also in controls.{other_section}.{other_key}; "
+                    f"allowed: {allowed}"
+                )
 
 
 def _unique(where: str, names: list[str], what: str) -> Iterator[str]:

@@ -9,6 +9,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from guardrails import AccessKeyRemediation, SeparationOfDuties
+from guardrails._sessions import SESSION_DATA_KEY_ALIAS
 from stacks.config import GuardrailsConfig, SeparationOfDutiesConfig
 
 
@@ -46,6 +47,10 @@ class MemberGlobalStack(cdk.Stack):
         settings: SeparationOfDutiesConfig = config.controls.separation_of_duties
         operators = [iam.Role.from_role_name(self, f"SessionRequester-{n}", n) for n in settings.operator_roles]
         approvers = [f"arn:{self.partition}:iam::{self.account}:role/{name}" for name in settings.approver_roles]
+        # Sessions are encrypted with the SessionPrefs data key of each Region (regional stack):
+        # operators need kms:GenerateDataKey on it, found by its alias.
+        prefs = config.controls.session_prefs
+        data_key_alias = SESSION_DATA_KEY_ALIAS if prefs.enabled and prefs.session_encryption else None
         control = SeparationOfDuties(
             self,
             "SeparationOfDuties",
@@ -56,6 +61,7 @@ class MemberGlobalStack(cdk.Stack):
             approval_path=settings.approval_path,
             terminate_sessions_at_end=settings.terminate_sessions_at_end,
             session_regions=config.organization.regions,
+            session_data_key_alias=data_key_alias,
             sweep_interval=cdk.Duration.minutes(settings.sweep_interval_minutes),
             just_in_time_approvers=[(a.type, a.id) for a in settings.just_in_time_approvers],
             just_in_time_node_tags=settings.just_in_time_node_tags,

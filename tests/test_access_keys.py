@@ -347,3 +347,29 @@ def test_escalation_adds_a_tag_guarded_deactivation_permission(tmp_path: Path) -
     recorder = only_resource(template, "AWS::Config::ConfigurationRecorder")["Properties"]
     assert recorder["RecordingGroup"]["ResourceTypes"] == ["AWS::IAM::User"]
     assert only_resource(template, "AWS::Config::DeliveryChannel")
+
+
+def test_created_recorder_role_may_deliver_to_its_bucket(tmp_path: Path) -> None:
+    """For a bucket of its own account AWS Config delivers with the recorder's role, which then needs
+    the bucket permissions of "IAM Role Policy for Amazon S3 Bucket"
+    (https://docs.aws.amazon.com/config/latest/developerguide/iamrole-permissions.html#iam-role-policies-S3-bucket);
+    AWS_ConfigRole alone has none of them."""
+    app = new_app(tmp_path)
+    AccessKeyRemediation(cdk.Stack(app, "Recorder"), "Keys", topic_arn=TOPIC_ARN, create_config_recorder=True)
+    template = app.synth().get_stack_by_name("Recorder").template
+    assert nag_findings(app) == []
+    role_policy = only_resource(template, "AWS::IAM::Policy", "RecorderRole")
+    policy = {s["Sid"]: s for s in rendered(statements(role_policy["Properties"]["PolicyDocument"]))}
+    assert set(policy) == {"DeliverConfigurationItems", "CheckTheDeliveryBucketAcl"}
+    deliver = policy["DeliverConfigurationItems"]
+    assert (deliver["Effect"], deliver["Action"]) == ("Allow", "s3:PutObject")
+    assert re.fullmatch(r"<KeysDeliveryBucket\w+\.Arn>/AWSLogs/<AWS::AccountId>/\*", deliver["Resource"])
+    assert deliver["Condition"] == {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}}
+    acl = policy["CheckTheDeliveryBucketAcl"]
+    assert (acl["Action"], acl["Resource"]) == ("s3:GetBucketAcl", deliver["Resource"].split("/AWSLogs")[0])
+    role = only_resource(template, "AWS::IAM::Role", "RecorderRole")["Properties"]
+    assert rendered(role["ManagedPolicyArns"]) == ["arn:<AWS::Partition>:iam::aws:policy/service-role/AWS_ConfigRole"]
+    # The channel is created only once the role may write (Config checks access when it is created).
+    logical_policy = next(i for i, r in template["Resources"].items() if r is role_policy)
+    channel = only_resource(template, "AWS::Config::DeliveryChannel")
+    assert logical_policy in channel["DependsOn"]

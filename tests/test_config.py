@@ -397,6 +397,84 @@ def test_a_control_without_a_section_is_not_deployed(tmp_path: Path) -> None:
     assert not config.controls.password_rotation.enabled
 
 
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        (
+            "controls.session_prefs.operator_roles",
+            ["SessionRequester"],
+            "controls.separation_of_duties.operator_roles: got 'SessionRequester', also in "
+            "controls.session_prefs.operator_roles; allowed: a role that does not also open sessions without approval",
+        ),
+        (
+            # IAM role names are case-insensitive
+            "controls.break_glass.operator_roles",
+            ["BreakGlassOperator", "sessionrequester"],
+            "controls.separation_of_duties.operator_roles: got 'SessionRequester', also in "
+            "controls.break_glass.operator_roles; allowed: a role that does not also get a root password without "
+            "approval",
+        ),
+        (
+            "controls.break_glass.instance_roles",
+            ["BreakGlassOperator"],
+            "controls.break_glass.instance_roles: got 'BreakGlassOperator', also in controls.break_glass."
+            "operator_roles; allowed: an instance role that cannot also read passwords (instances only write them)",
+        ),
+        (
+            "controls.password_rotation.instance_roles",
+            ["PasswordAdministrator"],
+            "controls.password_rotation.instance_roles: got 'PasswordAdministrator', also in "
+            "controls.password_rotation.administrator_roles; allowed: an instance role that cannot also read",
+        ),
+        (
+            "controls.session_prefs.instance_roles",
+            ["WebServer", "passwordadministrator"],
+            "controls.session_prefs.instance_roles: got 'passwordadministrator', also in "
+            "controls.password_rotation.administrator_roles; allowed: an instance role that cannot also read",
+        ),
+        (
+            "controls.password_rotation.instance_roles",
+            ["BreakGlassOperator"],
+            "controls.password_rotation.instance_roles: got 'BreakGlassOperator', also in "
+            "controls.break_glass.operator_roles; allowed: an instance role that cannot also read",
+        ),
+    ],
+)
+def test_a_role_with_two_conflicting_jobs_is_refused_in_one_line(
+    tmp_path: Path, key: str, value: object, expected: str
+) -> None:
+    path = _write(tmp_path, _with(key, value))
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    message = str(caught.value)
+    assert message.count("\n") == 0, message
+    assert message.startswith(f"{path}: {expected}")
+
+
+def test_roles_of_a_disabled_control_do_not_conflict(tmp_path: Path) -> None:
+    """A disabled control attaches nothing, so its role lists cannot give a second job."""
+    data = _with("controls.session_prefs.operator_roles", ["SessionRequester"])
+    data["controls"]["session_prefs"]["enabled"] = False
+    data["controls"]["break_glass"]["instance_roles"] = ["PasswordAdministrator"]
+    data["controls"]["password_rotation"]["enabled"] = False
+    assert load_config(_write(tmp_path, data)).controls.session_prefs.operator_roles == ["SessionRequester"]
+
+
+def test_every_conflict_is_its_own_line(tmp_path: Path) -> None:
+    data = _with("controls.session_prefs.operator_roles", ["SessionRequester"])
+    data["controls"]["break_glass"]["operator_roles"] = ["BreakGlassOperator", "SessionRequester"]
+    data["controls"]["session_prefs"]["instance_roles"] = ["BreakGlassOperator"]
+    with pytest.raises(ConfigError) as caught:
+        load_config(_write(tmp_path, data))
+    lines = str(caught.value).splitlines()
+    assert len(lines) == 3
+    assert [line.split(": ", 2)[1] for line in lines] == [
+        "controls.separation_of_duties.operator_roles",
+        "controls.separation_of_duties.operator_roles",
+        "controls.session_prefs.instance_roles",
+    ]
+
+
 def test_password_reset_needs_session_encryption(tmp_path: Path) -> None:
     data = _with("controls.session_prefs.allow_password_reset", True)
     data["controls"]["session_prefs"]["session_encryption"] = False

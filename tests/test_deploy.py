@@ -150,6 +150,21 @@ def create_stack(name: str, template: dict[str, Any], **source: str) -> Deployed
     )
 
 
+def kms_tags_as_moto_reads_them(template: dict[str, Any]) -> dict[str, Any]:
+    """moto 5.2 hands an ``AWS::KMS::Key``'s CloudFormation ``Tags`` ({Key, Value}) unchanged to its
+    KMS tagger, which reads {TagKey, TagValue} (the KMS API's shape) and fails with KeyError: 'TagKey'.
+    Real CloudFormation takes {Key, Value} (cfn-lint checks the template as synthesized); only the
+    copy sent to moto is rewritten, so the key is created with its tags."""
+    resources = {}
+    for logical_id, resource in template["Resources"].items():
+        tags = resource.get("Properties", {}).get("Tags")
+        if resource["Type"] == "AWS::KMS::Key" and tags:
+            moto_tags = [{"TagKey": tag["Key"], "TagValue": tag["Value"]} for tag in tags]
+            resource = {**resource, "Properties": {**resource["Properties"], "Tags": moto_tags}}
+        resources[logical_id] = resource
+    return {**template, "Resources": resources}
+
+
 def without_custom_resource(template: dict[str, Any]) -> dict[str, Any]:
     resources = {k: r for k, r in template["Resources"].items() if r["Type"] != CUSTOM_RESOURCE_TYPE}
     assert len(resources) == len(template["Resources"]) - 1, "the preferences custom resource is gone"
@@ -168,7 +183,7 @@ def deployed(example_app: SynthesizedApp) -> Iterator[dict[str, Deployed]]:
                 bucket = prepare_account(account)
                 for name in stack_names:
                     artifact = example_app.stack(name)
-                    template = artifact.template
+                    template = kms_tags_as_moto_reads_them(artifact.template)
                     if name == MEMBER_REGIONAL_STACK_NAME:
                         template = without_custom_resource(template)
                     url = publish_assets(artifact, bucket, template)
@@ -258,6 +273,9 @@ def test_key_aliases_name_rotating_keys(deployed: dict[str, Deployed]) -> None:
     )
     for alias in expected:
         assert kms.get_key_rotation_status(KeyId=aliases[alias])["KeyRotationEnabled"], alias
+    # just-in-time sessions may use only keys with this tag (AWSSystemsManagerJustInTimeAccessTokenSessionPolicy)
+    tags = kms.list_resource_tags(KeyId=aliases["alias/session-manager/data"])["Tags"]
+    assert {"TagKey": "SystemsManagerJustInTimeNodeAccessManaged", "TagValue": "true"} in tags
 
 
 def test_data_key_id_is_published_under_an_accepted_name(deployed: dict[str, Deployed]) -> None:

@@ -19,13 +19,26 @@ import botocore.session
 import pytest
 from aws_cdk import aws_iam as iam
 from botocore.stub import Stubber
-from cdk_helpers import ROOT, as_list, nag_findings, new_app, only_resource, rendered, resources_of, statements
+from cdk_helpers import (
+    ROOT,
+    SynthesizedApp,
+    as_list,
+    nag_findings,
+    new_app,
+    only_resource,
+    rendered,
+    resources_of,
+    statements,
+)
 from moto import mock_aws
 from ssm_docs import references, render
 
 from guardrails import PropsError
 from guardrails._documents import load_document
 from guardrails.separation_of_duties import EXPIRY_TAG_KEY, TAG_KEY, SeparationOfDuties, check_cedar
+from stacks.build import MEMBER_GLOBAL_STACK_NAME
+from stacks.config import load_config
+from stacks.member_global_stack import MemberGlobalStack
 
 ACCOUNT = "111111111111"
 APPROVER = f"arn:aws:iam::{ACCOUNT}:role/Approver"
@@ -72,6 +85,8 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
                 terminate_sessions_at_end=True,
                 min_approvals=2,
             )
+        if path == "change_manager":
+            props["min_approvals"] = 2
         built[stack_name] = SeparationOfDuties(stack, "Sod", **props)
     findings = nag_findings(app)
     assembly = app.synth()
@@ -139,11 +154,83 @@ def test_start_session_only_on_the_instance_named_by_the_principal_tag(runbook_s
     document = policy["ThroughTheDefaultSessionDocumentOnly"]
     assert document["Resource"] == f"arn:aws:ssm:eu-west-1:{ACCOUNT}:document/SSM-SessionManagerRunShell"
     assert document["Condition"] == {"BoolIfExists": {"ssm:SessionDocumentAccessCheck": "true"}}
-    own = policy["OwnSessionsOnly"]
-    assert set(own["Action"]) == {"ssm:TerminateSession", "ssm:ResumeSession"}
-    assert own["Resource"] == f"arn:aws:ssm:eu-west-1:{ACCOUNT}:session/${{aws:userid}}-*"
     allowed = {a for s in policy.values() if s["Effect"] == "Allow" for a in as_list(s["Action"])}
     assert not {a for a in allowed if a.startswith(("iam:Tag", "iam:Untag", "sts:", "ssm:SendAutomationSignal"))}
+
+
+@pytest.mark.parametrize("stack_name", ["Runbook", "ChangeManager"])
+def test_approved_operators_can_open_the_channel_encrypt_and_end_only_own_sessions(
+    synthesized: dict[str, Any], stack_name: str
+) -> None:
+    """Issue 11: an approved operator must be able to finish opening the session (data channel,
+    session data key) and to end only the sessions they started (AWS's session-id tag)."""
+    policy = _statements(synthesized[stack_name], "AWS::IAM::ManagedPolicy", "SodOperatorPolicy")
+    channel = policy["OpenTheSessionDataChannel"]
+    assert (channel["Effect"], channel["Action"], channel["Resource"]) == ("Allow", "ssmmessages:OpenDataChannel", "*")
+    own = policy["OwnSessionsOnly"]
+    assert set(own["Action"]) == {"ssm:TerminateSession", "ssm:ResumeSession"}
+    assert own["Resource"] == f"arn:aws:ssm:eu-west-1:{ACCOUNT}:session/*"
+    assert own["Condition"] == {"StringLike": {"ssm:resourceTag/aws:ssmmessages:session-id": "${aws:userid}"}}
+    key = policy["EncryptSessionDataWithTheSessionKeyOnly"]
+    assert (key["Effect"], key["Action"]) == ("Allow", "kms:GenerateDataKey")
+    assert key["Resource"] == f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/*"
+    assert key["Condition"] == {"ForAnyValue:StringEquals": {"kms:ResourceAliases": "alias/session-manager/data"}}
+    kms_actions = {a for s in policy.values() if s["Effect"] == "Allow" for a in as_list(s["Action"]) if "kms:" in a}
+    assert kms_actions == {"kms:GenerateDataKey"}
+
+
+def test_just_in_time_operators_get_no_session_permissions(synthesized: dict[str, Any]) -> None:
+    """On the just-in-time path the access token carries the session permissions (the data key is
+    tagged for it by SessionPrefs); the operator policy itself grants none."""
+    policy = _statements(synthesized["JustInTime"], "AWS::IAM::ManagedPolicy", "SodOperatorPolicy")
+    allowed = {a for s in policy.values() if s["Effect"] == "Allow" for a in as_list(s["Action"])}
+    assert not {a for a in allowed if a.startswith(("kms:", "ssmmessages:", "ssm:StartSession", "ssm:Terminate"))}
+
+
+def test_session_key_grant_covers_every_session_region_or_none(tmp_path: Path) -> None:
+    app = new_app(tmp_path)
+    regions = ["eu-west-1", "eu-central-1"]
+    for name, alias in (("TwoRegions", "alias/custom/sessions"), ("Unencrypted", None)):
+        stack = cdk.Stack(app, name, env=cdk.Environment(account=ACCOUNT, region="eu-west-1"))
+        props = {**_props(stack, "approval_runbook"), "session_regions": regions, "session_data_key_alias": alias}
+        SeparationOfDuties(stack, "Sod", **props)
+    assert nag_findings(app) == []
+    assembly = app.synth()
+    policy = _statements(assembly.get_stack_by_name("TwoRegions").template, "AWS::IAM::ManagedPolicy", "OperatorPolicy")
+    key = policy["EncryptSessionDataWithTheSessionKeyOnly"]
+    assert sorted(key["Resource"]) == sorted(f"arn:aws:kms:{region}:{ACCOUNT}:key/*" for region in regions)
+    assert key["Condition"] == {"ForAnyValue:StringEquals": {"kms:ResourceAliases": "alias/custom/sessions"}}
+    assert sorted(policy["OwnSessionsOnly"]["Resource"]) == sorted(
+        f"arn:aws:ssm:{region}:{ACCOUNT}:session/*" for region in regions
+    )
+    plain = _statements(assembly.get_stack_by_name("Unencrypted").template, "AWS::IAM::ManagedPolicy", "OperatorPolicy")
+    assert "EncryptSessionDataWithTheSessionKeyOnly" not in plain and "OpenTheSessionDataChannel" in plain
+
+
+def test_member_stack_grants_the_session_key_of_every_configured_region(example_app: SynthesizedApp) -> None:
+    """The example encrypts sessions (SessionPrefs, regional stack); the global stack's operators get
+    the data key of both configured Regions by alias."""
+    template = example_app.template_json(MEMBER_GLOBAL_STACK_NAME)
+    key = _statements(template, "AWS::IAM::ManagedPolicy", "OperatorPolicy")["EncryptSessionDataWithTheSessionKeyOnly"]
+    assert sorted(key["Resource"]) == [
+        f"arn:<AWS::Partition>:kms:{region}:<AWS::AccountId>:key/*" for region in ("eu-central-1", "eu-west-1")
+    ]
+    assert key["Condition"] == {"ForAnyValue:StringEquals": {"kms:ResourceAliases": "alias/session-manager/data"}}
+
+
+@pytest.mark.parametrize("session_prefs", [{"session_encryption": False}, {"enabled": False}])
+def test_member_stack_grants_no_session_key_when_sessions_are_not_encrypted(
+    tmp_path: Path, session_prefs: dict[str, Any]
+) -> None:
+    config = load_config("example")
+    controls = config.controls.model_copy(
+        update={"session_prefs": config.controls.session_prefs.model_copy(update=session_prefs)}
+    )
+    app = new_app(tmp_path)
+    MemberGlobalStack(app, "Global", config=config.model_copy(update={"controls": controls}))
+    template = app.synth().get_stack_by_name("Global").template
+    policy = _statements(template, "AWS::IAM::ManagedPolicy", "OperatorPolicy")
+    assert "EncryptSessionDataWithTheSessionKeyOnly" not in policy and "OwnSessionsOnly" in policy
 
 
 def test_operators_cannot_tag_themselves_with_the_key_in_any_case(runbook_stack: dict) -> None:
@@ -271,8 +358,15 @@ def test_change_manager_runbook_has_no_approval_step_and_the_template_approves(s
     assert content["schemaVersion"] == "0.3" and content["emergencyChange"] is False
     assert content["autoApprovable"] is False
     assert content["executableRunBooks"] == [{"name": "AllowStartSsmSession", "version": "$DEFAULT"}]
-    approvals = content["mainSteps"][0]["inputs"]["EnhancedApprovals"]
+    # Per-level approval, as AWS's sample: MinRequiredApprovals directly under inputs, next to
+    # EnhancedApprovals; each approver "may contribute" (0).
+    # https://docs.aws.amazon.com/systems-manager/latest/userguide/approval-type-samples.html#per-level-approvals
+    inputs = content["mainSteps"][0]["inputs"]
     assert content["mainSteps"][0]["action"] == "aws:approve"
+    assert set(inputs) == {"Message", "MinRequiredApprovals", "EnhancedApprovals"}
+    assert inputs["MinRequiredApprovals"] == 2
+    approvals = inputs["EnhancedApprovals"]
+    assert set(approvals) == {"NotificationArn", "Approvers"}
     assert approvals["Approvers"] == [
         {"approver": "Approver", "type": "IamRole", "minRequiredApprovals": 0},
         {"approver": "alice", "type": "IamUser", "minRequiredApprovals": 0},
@@ -618,6 +712,10 @@ def test_sweeper_rejects_other_events(sweeper: Any) -> None:
         ({"role_name": "a" * 65}, "role_name: got"),
         ({"runbook_name": "AWS-Mine"}, "runbook_name: got 'AWS-Mine'; allowed: a name not starting with aws"),
         ({"session_regions": ["Europe"]}, "session_regions: got 'Europe'"),
+        ({"session_data_key_alias": "alias/aws/ssm"}, "session_data_key_alias: got 'alias/aws/ssm'; allowed: an alias "
+         "outside alias/aws/"),
+        ({"session_data_key_alias": "session-manager/data"}, "session_data_key_alias: got 'session-manager/data'; "
+         "allowed: alias/<name>"),
         ({"sweep_interval": cdk.Duration.hours(2)}, "sweep_interval: got 120.0"),
         (
             {"approval_path": "just_in_time", "just_in_time_node_tags": {"Environment": ["Production"]}},

@@ -126,10 +126,48 @@ def test_operator_policy_limits_sessions_to_tagged_instances_and_safe_documents(
     assert documents["Condition"] == {"BoolIfExists": {"ssm:SessionDocumentAccessCheck": "true"}}
     names = sorted(arn.rsplit("/", 1)[1] for arn in documents["Resource"])
     assert names == ["AWS-StartPortForwardingSession", "AWS-StartSSHSession", "SSM-SessionManagerRunShell"]
-    assert policy["OwnSessionsOnly"]["Resource"].endswith(":session/${aws:userid}-*")
     deny = policy["NoPasswordResetThroughSessionManager"]
     assert deny["Effect"] == "Deny" and deny["Resource"].endswith("::document/AWS-PasswordReset")
     assert policy["EncryptSessionData"]["Action"] == "kms:GenerateDataKey"
+
+
+def test_operator_may_open_the_data_channel_and_end_only_own_sessions(regional: dict[str, Any]) -> None:
+    """Issue 11: without OpenDataChannel the session client cannot connect; own sessions are found
+    by the tag Session Manager puts on each session, which works for every caller type."""
+    policy = _policy(regional, "SessionPrefsOperatorPolicy")
+    channel = policy["OpenTheSessionDataChannel"]
+    assert (channel["Effect"], channel["Action"], channel["Resource"]) == (
+        "Allow",
+        "ssmmessages:OpenDataChannel",
+        "*",
+    )
+    own = policy["OwnSessionsOnly"]
+    assert set(own["Action"]) == {"ssm:TerminateSession", "ssm:ResumeSession"}
+    assert own["Resource"] == "arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:session/*"
+    assert own["Condition"] == {"StringLike": {"ssm:resourceTag/aws:ssmmessages:session-id": "${aws:userid}"}}
+    session_actions = {a for s in policy.values() if s["Effect"] == "Allow" for a in as_list(s["Action"])}
+    assert {a for a in session_actions if a.startswith("ssmmessages:")} == {"ssmmessages:OpenDataChannel"}
+
+
+def test_data_key_is_tagged_for_just_in_time_sessions(regional: dict[str, Any]) -> None:
+    """AWSSystemsManagerJustInTimeAccessTokenSessionPolicy allows kms:GenerateDataKey only on keys
+    tagged SystemsManagerJustInTimeNodeAccessManaged=true; the logs key stays untagged."""
+    data_key = only_resource(regional, "AWS::KMS::Key", "SessionPrefsDataKey")["Properties"]
+    assert {"Key": "SystemsManagerJustInTimeNodeAccessManaged", "Value": "true"} in data_key.get("Tags", [])
+    logs_key = only_resource(regional, "AWS::KMS::Key", "SessionPrefsLogsKey")["Properties"]
+    assert "SystemsManagerJustInTimeNodeAccessManaged" not in json.dumps(logs_key.get("Tags", []))
+
+
+def test_without_session_encryption_there_is_no_data_key_and_no_key_grant(tmp_path: Path) -> None:
+    app = new_app(tmp_path)
+    stack = cdk.Stack(app, "Plain")
+    SessionPrefs(stack, "Prefs", operator_instance_tag=TAG, session_encryption=False)
+    template = app.synth().get_stack_by_name("Plain").template
+    aliases = {a["Properties"]["AliasName"] for a in resources_of(template, "AWS::KMS::Alias").values()}
+    assert "alias/session-manager/data" not in aliases
+    operator = _policy(template, "OperatorPolicy")
+    assert "EncryptSessionData" not in operator and "OpenTheSessionDataChannel" in operator
+    assert nag_findings(app) == []
 
 
 @pytest.fixture(scope="module")

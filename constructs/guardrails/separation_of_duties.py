@@ -17,7 +17,8 @@ permission disappears on its own. Three approval paths:
 
 For the tag-based paths, every operator role gets the managed policy ``AllowStartSsmSessionBasedOnIamTags``:
 ``ssm:StartSession`` only on the instance named by its own ``SecurityAllowSessionInstance`` tag and
-only through ``SSM-SessionManagerRunShell``, its own sessions to terminate/resume, and explicit denies
+only through ``SSM-SessionManagerRunShell``, the session data channel and data key (when sessions
+are encrypted), its own sessions to terminate/resume, and explicit denies
 so that it cannot tag itself (any case of the key), approve anything, or edit the control.
 
 IAM is global: the tag-based paths create account-wide names (policy, roles) and belong in the
@@ -42,7 +43,22 @@ from constructs import Construct
 from guardrails._documents import embed_script, load_document, pin_parameter
 from guardrails._nag import acknowledge_wildcard_action, acknowledge_wildcard_resource
 from guardrails._principals import systems_manager_of_this_account
-from guardrails._validation import DOCUMENT_NAME, REGION, PropsError, check_pattern, check_range, check_tag_filters
+from guardrails._sessions import (
+    OPEN_DATA_CHANNEL_REASON,
+    OWN_SESSIONS_CONDITION,
+    OWN_SESSIONS_REASON,
+    SESSION_DATA_KEY_ALIAS,
+    open_data_channel_statement,
+)
+from guardrails._validation import (
+    DOCUMENT_NAME,
+    REGION,
+    PropsError,
+    check_kms_alias,
+    check_pattern,
+    check_range,
+    check_tag_filters,
+)
 from guardrails.encrypted_topic import EncryptedTopic
 from guardrails.guardrail_function import GuardrailFunction
 
@@ -89,6 +105,11 @@ class SeparationOfDuties(Construct):
         closes (otherwise a session opened in time stays open, as published). Default: false.
     :param session_regions: Regions where an approved operator may start the session. Default: the
         stack's Region.
+    :param session_data_key_alias: alias of the KMS key that encrypts session data in every session
+        Region (Session Manager preference ``kmsKeyId``). Operators get ``kms:GenerateDataKey`` on
+        the key with this alias only (``kms:ResourceAliases``), in each of ``session_regions``, so
+        one policy covers a different key per Region. ``None`` when sessions are not encrypted.
+        Default: ``alias/session-manager/data`` (the key :class:`SessionPrefs` creates).
     :param sweep_interval: how often the sweeper removes expired tags, 1-60 minutes. Default: 5 minutes.
     :param policy_name: the operators' managed policy (contract). Default: ``AllowStartSsmSessionBasedOnIamTags``.
     :param role_name: the runbook role (contract: requesters pass it). Default: ``SsmSessionControlChangeMangerRole``
@@ -124,6 +145,7 @@ class SeparationOfDuties(Construct):
         approval_path: str = "approval_runbook",
         terminate_sessions_at_end: bool = False,
         session_regions: Sequence[str] | None = None,
+        session_data_key_alias: str | None = SESSION_DATA_KEY_ALIAS,
         sweep_interval: cdk.Duration | None = None,
         policy_name: str = "AllowStartSsmSessionBasedOnIamTags",
         role_name: str = "SsmSessionControlChangeMangerRole",
@@ -151,6 +173,7 @@ class SeparationOfDuties(Construct):
         _validate(
             operators=operators, approvers=approvers, operator_users=operator_users, min_approvals=min_approvals,
             validity_minutes=validity_minutes, approval_path=approval_path, session_regions=session_regions,
+            session_data_key_alias=session_data_key_alias,
             sweep_interval=sweep_interval, policy_name=policy_name, role_name=role_name,
             sweeper_role_name=sweeper_role_name, runbook_name=runbook_name,
             change_template_name=change_template_name, topic_name=topic_name if topic is None else None,
@@ -167,6 +190,7 @@ class SeparationOfDuties(Construct):
         self.runbook_name = runbook_name
         self.change_template_name = change_template_name
         self.session_regions = list(session_regions or [stack.region])
+        self.session_data_key_alias = session_data_key_alias
         self._operators = list(operators)
         self._operator_users = list(operator_users)
 
@@ -340,9 +364,12 @@ class SeparationOfDuties(Construct):
     def _create_change_template(self, min_approvals: int) -> ssm.CfnDocument:
         content = load_document("allow_ssm_session_start_template")
         content["executableRunBooks"] = [{"name": self.runbook_name, "version": "$DEFAULT"}]
-        approvals = content["mainSteps"][0]["inputs"]["EnhancedApprovals"]
+        # Per-level approval (see the comment in the template): the count sits under inputs, next
+        # to EnhancedApprovals; approvers carry minRequiredApprovals 0 ("may contribute").
+        inputs = content["mainSteps"][0]["inputs"]
+        inputs["MinRequiredApprovals"] = min_approvals
+        approvals = inputs["EnhancedApprovals"]
         approvals["NotificationArn"] = self.topic.topic_arn
-        approvals["MinRequiredApprovals"] = min_approvals
         approvals["Approvers"] = [
             {"approver": name, "type": f"Iam{kind.capitalize()}", "minRequiredApprovals": 0}
             for kind, name in (_approver_parts(arn) for arn in self.approvers)
@@ -532,11 +559,41 @@ class SeparationOfDuties(Construct):
                 resources=[self._arn("ssm", "document", SESSION_DOCUMENT, region=r) for r in self.session_regions],
                 conditions=access_check,
             ),
+            open_data_channel_statement(),
             iam.PolicyStatement(
                 sid="OwnSessionsOnly",
                 actions=["ssm:TerminateSession", "ssm:ResumeSession"],
-                resources=[self._arn("ssm", "session", "${aws:userid}-*", region=r) for r in self.session_regions],
+                resources=self._session_arns(),
+                conditions=OWN_SESSIONS_CONDITION,
             ),
+            *self._session_key_statements(),
+        ]
+
+    def _session_arns(self) -> list[str]:
+        return [self._arn("ssm", "session", "*", region=region) for region in self.session_regions]
+
+    def _session_key_arns(self) -> list[str]:
+        return [self._arn("kms", "key", "*", region=region) for region in self.session_regions]
+
+    def _session_key_statements(self) -> list[iam.PolicyStatement]:
+        """With session encryption on, starting a session needs ``kms:GenerateDataKey`` on the data key.
+
+        The key is regional (SessionPrefs creates one per account and Region, each with its own id)
+        while this policy is global, so the statement names no key id: any key of this account in
+        a session Region, only while it carries the session alias. ``kms:ResourceAliases`` is
+        multi-valued, hence ``ForAnyValue``; see "Use aliases to control access to KMS keys",
+        https://docs.aws.amazon.com/kms/latest/developerguide/alias-authorization.html, and
+        https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-resource-aliases.
+        """
+        if self.session_data_key_alias is None:
+            return []
+        return [
+            iam.PolicyStatement(
+                sid="EncryptSessionDataWithTheSessionKeyOnly",
+                actions=["kms:GenerateDataKey"],
+                resources=self._session_key_arns(),
+                conditions={"ForAnyValue:StringEquals": {"kms:ResourceAliases": self.session_data_key_alias}},
+            )
         ]
 
     def _request_statements(self) -> list[iam.PolicyStatement]:
@@ -662,15 +719,18 @@ class SeparationOfDuties(Construct):
                 "what a request may reach is decided by the approval policies."
             )  # fmt: skip
             return
-        reviewed: list[tuple[Any, str, str]] = [
-            (policy, self._arn("ssm", "session", "${aws:userid}-*", region=region),
-             "The caller's own sessions only (the ${aws:userid} prefix).")
-            for region in self.session_regions
-        ]  # fmt: skip
+        reviewed: list[tuple[Any, str, str]] = [(policy, arn, OWN_SESSIONS_REASON) for arn in self._session_arns()]
+        if self.session_data_key_alias is not None:
+            reviewed += [
+                (policy, arn, f"kms:GenerateDataKey only on the key that carries the alias "
+                 f"{self.session_data_key_alias} (condition kms:ResourceAliases); the key id differs per "
+                 "Region and is not known to this global stack.")
+                for arn in self._session_key_arns()
+            ]  # fmt: skip
         reviewed += [
             (policy, self._runbook_definition_arn(), "Any version of this one runbook (<name>:<version>)."),
             (policy, "*", "GetAutomationExecution, DescribeAutomationExecutions and DescribeSessions are read-only "
-             "status calls the console needs; DescribeSessions takes no resource ARN."),
+             f"status calls the console needs; DescribeSessions takes no resource ARN. {OPEN_DATA_CHANNEL_REASON}"),
         ]  # fmt: skip
         approver = self.approver_policy
         reviewed += [
@@ -780,6 +840,7 @@ def _validate(
     validity_minutes: int,
     approval_path: str,
     session_regions: Sequence[str] | None,
+    session_data_key_alias: str | None,
     sweep_interval: cdk.Duration,
     policy_name: str,
     role_name: str,
@@ -817,6 +878,8 @@ def _validate(
         check_pattern(f"{name}.session_regions", region, REGION, "Region names such as eu-west-1")
     if session_regions is not None and not session_regions:
         raise PropsError(f"{name}.session_regions", [], "at least one Region (or None for the stack's)")
+    if session_data_key_alias is not None:
+        check_kms_alias(f"{name}.session_data_key_alias", session_data_key_alias)
 
     operator_names = {
         (kind, principal.role_name if kind == "role" else principal.user_name)

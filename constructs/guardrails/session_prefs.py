@@ -32,11 +32,25 @@ from guardrails._nag import (
     acknowledge_wildcard_action,
     acknowledge_wildcard_resource,
 )
+from guardrails._sessions import (
+    OPEN_DATA_CHANNEL_REASON,
+    OWN_SESSIONS_CONDITION,
+    OWN_SESSIONS_REASON,
+    SESSION_DATA_KEY_ALIAS,
+    open_data_channel_statement,
+)
 from guardrails._validation import PropsError, check_parameter_path, check_pattern, check_range, check_tag_filters
 from guardrails.encrypted_log_group import EncryptedLogGroup
 from guardrails.encrypted_topic import EncryptedTopic
 from guardrails.guardrail_function import GuardrailFunction
 
+#: AWSSystemsManagerJustInTimeAccessTokenSessionPolicy allows kms:GenerateDataKey only on keys that
+#: carry this tag: https://docs.aws.amazon.com/aws-managed-policy/latest/reference/AWSSystemsManagerJustInTimeAccessTokenSessionPolicy.html
+#: ("SessionManagerKmsPermission"), and "You must tag the AWS KMS keys used for Session Manager
+#: encryption ... in just-in-time node access with the tag key SystemsManagerJustInTimeNodeAccessManaged
+#: and tag value true":
+#: https://docs.aws.amazon.com/systems-manager/latest/userguide/systems-manager-just-in-time-node-access-session-preferences.html
+JUST_IN_TIME_KEY_TAG = ("SystemsManagerJustInTimeNodeAccessManaged", "true")
 IDLE_TIMEOUT_RANGE_MINUTES = (1, 60)
 MAX_SESSION_RANGE_MINUTES = (1, 1440)
 BUCKET_NAME = re.compile(r"(?!xn--)(?!.*-s3alias$)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
@@ -75,7 +89,8 @@ class SessionPrefs(Construct):
     :param s3_key_prefix: prefix in the bucket; ``<account>/<region>/`` is appended. Default: ``session-logs``.
     :param s3_encryption_required: only write to the bucket if it is encrypted. Default: true.
     :param session_encryption: encrypt session data with the data key (alias
-        ``alias/session-manager/data``); required for AWS-PasswordReset. Default: true.
+        ``alias/session-manager/data``); required for AWS-PasswordReset. The key is tagged
+        ``SystemsManagerJustInTimeNodeAccessManaged=true`` so just-in-time sessions can use it. Default: true.
     :param run_as_enabled: Linux/macOS sessions run as an OS user of your choice instead of
         ``ssm-user``. Default: false.
     :param run_as_default_user: that user; required with ``run_as_enabled``. Default: none.
@@ -198,14 +213,21 @@ class SessionPrefs(Construct):
     # ----------------------------------------------------------------------------- keys and logs
 
     def _create_data_key(self) -> kms.Key:
-        return kms.Key(
+        key = kms.Key(
             self,
             "DataKey",
-            alias="alias/session-manager/data",
+            alias=SESSION_DATA_KEY_ALIAS,
             description="Encrypts Session Manager session data (never used for passwords)",
             enable_key_rotation=True,
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
+        # Always tagged, whichever approval path the account uses (this regional stack does not
+        # know it, and an account may switch paths): without the tag a just-in-time session cannot
+        # encrypt its data (see JUST_IN_TIME_KEY_TAG). The tag widens nothing else: the AWS policies
+        # that read it are the just-in-time access-token policies, usable only by a session that was
+        # approved; every other principal still needs an IAM allow for this key.
+        cdk.Tags.of(key).add(*JUST_IN_TIME_KEY_TAG)
+        return key
 
     def _log_group(self, enabled: bool, name: str | None, retention_days: int) -> logs.ILogGroup | None:
         if not enabled:
@@ -379,10 +401,12 @@ class SessionPrefs(Construct):
                 resources=documents,
                 conditions=access_check,
             ),
+            open_data_channel_statement(),
             iam.PolicyStatement(
                 sid="OwnSessionsOnly",
                 actions=["ssm:TerminateSession", "ssm:ResumeSession"],
-                resources=[stack.format_arn(service="ssm", resource="session", resource_name="${aws:userid}-*")],
+                resources=[stack.format_arn(service="ssm", resource="session", resource_name="*")],
+                conditions=OWN_SESSIONS_CONDITION,
             ),
             iam.PolicyStatement(
                 sid="WhatTheConsoleShows",
@@ -450,9 +474,10 @@ class SessionPrefs(Construct):
              "resource-level permissions."),
             (self.operator_policy, stack.format_arn(service="ec2", resource="instance", resource_name="*"),
              "Limited by condition to instances with the operator tag, through the allowed documents only."),
-            (self.operator_policy, stack.format_arn(service="ssm", resource="session", resource_name="${aws:userid}-*"),
-             "The caller's own sessions only (the ${aws:userid} prefix)."),
-            (self.operator_policy, "*", "Describe calls the console needs; they take no resource ARN."),
+            (self.operator_policy, stack.format_arn(service="ssm", resource="session", resource_name="*"),
+             OWN_SESSIONS_REASON),
+            (self.operator_policy, "*", f"Describe calls the console needs; they take no resource ARN. "
+             f"{OPEN_DATA_CHANNEL_REASON}"),
         ]  # fmt: skip
         if self.log_group is not None and not cdk.Token.is_unresolved(self.log_group.log_group_name):
             reviewed.append(
