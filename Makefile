@@ -31,12 +31,14 @@ endif
 export CDK_DISABLE_CLI_TELEMETRY := true
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 
-.PHONY: help bootstrap synth lint-templates test lint access-table snapshot-update benchmark benchmark-scale cdk clean
+.PHONY: help bootstrap lock preflight synth lint-templates test lint access-table snapshot-update benchmark benchmark-scale cdk clean
 
 help:
 	@echo "make synth            synthesize the '$(CONFIG)' config into cdk.out (CONFIG=name for config/name.yaml)"
 	@echo "make lint-templates   cfn-lint every template in cdk.out (run after make synth)"
 	@echo "make test             lint and run every test"
+	@echo "make lock             regenerate requirements.lock (hashes) after changing requirements*.txt"
+	@echo "make preflight        check the waves and asset buckets before a rollout (StackSet-account credentials)"
 	@echo "make access-table     rewrite the README's 'Who can do what' table from tests/access/scenarios.yaml"
 	@echo "make snapshot-update  rewrite the template snapshots after an intended change"
 	@echo "make benchmark        time make-synth against an empty CDK app"
@@ -46,11 +48,24 @@ help:
 
 bootstrap: $(VENV_STAMP) $(NODE_MODULES_STAMP)
 
-$(VENV_STAMP): requirements.txt requirements-dev.txt pyproject.toml
+# Every Python package comes from requirements.lock: exact versions, and pip refuses any file whose
+# hash is not in the lock (--require-hashes). The project itself is installed editable on top,
+# without dependencies and without build isolation (setuptools comes from the lock too), so no
+# unchecked file enters the venv. The build of the pipeline runs these same targets.
+$(VENV_STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required, found " + sys.version.split()[0])'
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/python -m pip install -qq --disable-pip-version-check -r requirements-dev.txt -e .
+	$(VENV)/bin/python -m pip install -qq --disable-pip-version-check --require-hashes -r requirements.lock
+	$(VENV)/bin/python -m pip install -qq --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $@
+
+# Regenerate the lock after changing requirements.txt or requirements-dev.txt (and to take
+# upgrades: LOCK_ARGS=--upgrade, or LOCK_ARGS="--upgrade-package NAME"). Pins that still satisfy
+# the ranges are kept. Review the diff and commit it with the requirement change.
+LOCK_ARGS ?=
+lock: $(VENV_STAMP)
+	$(VENV)/bin/uv pip compile --quiet --generate-hashes --python-version 3.11 --python-platform linux \
+		--no-header $(LOCK_ARGS) requirements-dev.txt -o requirements.lock
 
 $(LOCAL_NODE):
 	npm install --prefix .node --no-save --no-package-lock --no-audit --no-fund --loglevel=error node@$(LOCAL_NODE_VERSION)

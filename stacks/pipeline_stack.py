@@ -13,7 +13,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import pipelines
 from constructs import Construct
 
-from guardrails._nag import acknowledge, acknowledge_reviewed_wildcards
+from guardrails._nag import acknowledge, acknowledge_reviewed_wildcards, acknowledge_wildcard_resource
 from stacks.config import GuardrailsConfig, PipelineSourceConfig
 from stacks.stages import CentralStage, RolloutStage
 
@@ -48,10 +48,8 @@ _REVIEWED_RESOURCES = [
 _REVIEWED_UNSCOPED_ACTIONS = {
     "cloudformation:DescribeStacks": "the CDK CLI reads stack state before it assumes the bootstrap deploy role",
     "s3:ListBucket": "the CDK CLI locates the bootstrap bucket before it assumes the bootstrap roles",
-    "codebuild:BatchGetBuilds": "CDK Pipelines' asset publishing role follows its own CodeBuild builds",
-    "codebuild:StartBuild": "CDK Pipelines' asset publishing role starts its own CodeBuild builds",
-    "codebuild:StopBuild": "CDK Pipelines' asset publishing role stops its own CodeBuild builds",
 }
+_OWN_BUILD_ACTIONS = {"codebuild:BatchGetBuilds", "codebuild:StartBuild", "codebuild:StopBuild"}
 
 
 class PipelineStack(cdk.Stack):
@@ -115,7 +113,49 @@ class PipelineStack(cdk.Stack):
         steps = [pipelines.StackSteps(stack=rollout.waves[-1], pre=[approval])]
         self.pipeline.add_stage(rollout, stack_steps=steps if settings.approve_before_organization else None)
         self.pipeline.build_pipeline()
+        self._narrow_asset_role()
         self._acknowledge_generated_findings()
+
+    def _narrow_asset_role(self) -> None:
+        """CDK Pipelines lets its asset-publishing role start, stop and follow builds of every
+        project (``Resource: *``) and write every report group of the account. Narrow both to the
+        asset projects this pipeline generated (the role runs those projects and nothing else)."""
+        projects = [
+            construct
+            for construct in self.pipeline.node.find_all()
+            if isinstance(construct, codebuild.CfnProject) and "/Assets/" in construct.node.path
+        ]
+        if not projects:
+            return
+        report_group_wildcard = self.format_arn(service="codebuild", resource="report-group", resource_name="*")
+        for construct in self.pipeline.node.find_all():
+            if not isinstance(construct, iam.CfnPolicy):
+                continue
+            document = self.resolve(construct.policy_document)
+            changed = False
+            for statement in document["Statement"]:
+                actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                if statement["Resource"] == "*" and set(actions) <= _OWN_BUILD_ACTIONS:
+                    statement["Resource"] = [self.resolve(project.attr_arn) for project in projects]
+                elif statement["Resource"] == self.resolve(report_group_wildcard):
+                    statement["Resource"] = [
+                        self.resolve(
+                            self.format_arn(
+                                service="codebuild", resource="report-group", resource_name=f"{project.ref}-*"
+                            )
+                        )
+                        for project in projects
+                    ]
+                    for resource in statement["Resource"]:
+                        acknowledge_wildcard_resource(
+                            construct, resource, "Test report groups of the pipeline's own asset projects only."
+                        )
+                else:
+                    continue
+                changed = True
+            if changed:
+                # the policy is complete (build_pipeline() ran); cdk-nag reads this property
+                construct.policy_document = document
 
     def _acknowledge_generated_findings(self) -> None:
         for construct in self.pipeline.node.find_all():

@@ -55,22 +55,32 @@ def test_central_topic_has_the_contract_name_and_a_rotating_key(central: dict[st
     assert only_resource(central, "AWS::KMS::Key")["Properties"]["EnableKeyRotation"] is True
 
 
-def test_central_topic_accepts_publishes_from_the_organization_only_over_tls(central: dict[str, Any]) -> None:
+REMEDIATION_ROLES = "arn:aws:iam::*:role/SsmGuardrailsAccessKeyRemediation"
+
+
+def test_central_topic_accepts_publishes_from_remediation_roles_of_the_organization_only_over_tls(
+    central: dict[str, Any],
+) -> None:
     policy = statements(only_resource(central, "AWS::SNS::TopicPolicy")["Properties"]["PolicyDocument"])
     allows = [s for s in policy if s["Effect"] == "Allow"]
     assert len(allows) == 1
     assert allows[0]["Action"] == "sns:Publish"
-    assert allows[0]["Condition"] == {"StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}
-    deny = next(s for s in policy if s["Effect"] == "Deny")
-    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert allows[0]["Condition"] == {
+        "StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"},
+        "ArnLike": {"aws:PrincipalArn": REMEDIATION_ROLES},
+    }
+    denies = [s["Condition"] for s in policy if s["Effect"] == "Deny"]
+    assert {"Bool": {"aws:SecureTransport": "false"}} in denies
+    assert {"ArnNotLike": {"aws:PrincipalArn": REMEDIATION_ROLES}} in denies
 
 
-def test_central_key_lets_organization_publishers_use_it_through_sns_only(central: dict[str, Any]) -> None:
+def test_central_key_lets_remediation_roles_of_the_organization_use_it_through_sns_only(central: dict[str, Any]) -> None:
     policy = rendered(statements(only_resource(central, "AWS::KMS::Key")["Properties"]["KeyPolicy"]))
-    org = next(s for s in policy if s.get("Sid") == "OrganizationPublishersThroughSns")
+    org = next(s for s in policy if s.get("Sid") == "RemediationRolesPublishThroughSns")
     assert set(as_list(org["Action"])) == {"kms:GenerateDataKey*", "kms:Decrypt"}
     assert org["Condition"] == {
-        "StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5", "kms:ViaService": "sns.eu-west-1.amazonaws.com"}
+        "StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5", "kms:ViaService": "sns.eu-west-1.amazonaws.com"},
+        "ArnLike": {"aws:PrincipalArn": REMEDIATION_ROLES},
     }
 
 

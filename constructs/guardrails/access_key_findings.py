@@ -14,6 +14,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from guardrails._nag import acknowledge
+from guardrails.access_key_remediation import REMEDIATION_ROLE_NAME
 from guardrails._validation import ORGANIZATION_ID, check_pattern
 
 TOPIC_NAME = re.compile(r"[A-Za-z0-9_-]{1,256}")
@@ -23,8 +24,11 @@ EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 class AccessKeyFindings(Construct):
     """Central side of the access-key control: an org-wide, KMS-encrypted SNS topic.
 
-    Any principal of the organization may publish (``aws:PrincipalOrgID``), over TLS only, and
-    may use the topic's key for that through SNS only. Nobody outside the organization can.
+    Only the remediation role of member accounts publishes: a role named
+    ``SsmGuardrailsAccessKeyRemediation`` (:data:`REMEDIATION_ROLE_NAME`, ``aws:PrincipalArn``) in
+    an account of the organization (``aws:PrincipalOrgID``), over TLS only, and it may use the
+    topic's key for that through SNS only. Other principals of the organization, administrators
+    included, cannot publish findings; nobody outside the organization can.
 
     :param organization_id: the AWS Organizations id, ``o-...``.
     :param topic_name: a contract: member accounts build the topic ARN from it.
@@ -51,7 +55,12 @@ class AccessKeyFindings(Construct):
         for address in email_subscribers:
             check_pattern("AccessKeyFindings.email_subscribers", address, EMAIL, "an email address")
         region = cdk.Stack.of(self).region
-        in_org = {"StringEquals": {"aws:PrincipalOrgID": organization_id}}
+        partition = cdk.Stack.of(self).partition
+        remediation_role = f"arn:{partition}:iam::*:role/{REMEDIATION_ROLE_NAME}"
+        remediation_in_org = {
+            "StringEquals": {"aws:PrincipalOrgID": organization_id},
+            "ArnLike": {"aws:PrincipalArn": remediation_role},
+        }
         self.key = kms.Key(
             self,
             "Key",
@@ -61,7 +70,7 @@ class AccessKeyFindings(Construct):
         )
         self.key.add_to_resource_policy(
             iam.PolicyStatement(
-                sid="OrganizationPublishersThroughSns",
+                sid="RemediationRolesPublishThroughSns",
                 principals=[iam.AnyPrincipal()],
                 actions=["kms:GenerateDataKey*", "kms:Decrypt"],
                 resources=["*"],
@@ -69,18 +78,31 @@ class AccessKeyFindings(Construct):
                     "StringEquals": {
                         "aws:PrincipalOrgID": organization_id,
                         "kms:ViaService": f"sns.{region}.amazonaws.com",
-                    }
+                    },
+                    "ArnLike": {"aws:PrincipalArn": remediation_role},
                 },
             )
         )
         self.topic = sns.Topic(self, "Topic", topic_name=topic_name, master_key=self.key, enforce_ssl=True)
         self.topic.add_to_resource_policy(
             iam.PolicyStatement(
-                sid="PublishFromTheOrganizationOnly",
+                sid="OnlyRemediationRolesOfTheOrganizationPublish",
                 principals=[iam.AnyPrincipal()],
                 actions=["sns:Publish"],
                 resources=[self.topic.topic_arn],
-                conditions=in_org,
+                conditions=remediation_in_org,
+            )
+        )
+        # Same-account principals need no topic policy (their identity policy suffices): the deny
+        # keeps administrators of the security account from publishing fake findings as well.
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="NobodyElsePublishes",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions={"ArnNotLike": {"aws:PrincipalArn": remediation_role}},
             )
         )
         self.topic_arn = self.topic.topic_arn

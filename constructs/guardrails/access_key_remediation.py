@@ -43,6 +43,9 @@ _FREQUENCY = {
     "TwentyFour_Hours": config.MaximumExecutionFrequency.TWENTY_FOUR_HOURS,
 }
 FREQUENCIES = tuple(_FREQUENCY)
+#: A contract: the central topic (:class:`AccessKeyFindings`) admits publishes from a role of this
+#: name in any account of the organization, and from no other principal.
+REMEDIATION_ROLE_NAME = "SsmGuardrailsAccessKeyRemediation"
 TOPIC_ARN = re.compile(r"arn:aws[a-z-]*:sns:[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}:\d{12}:[A-Za-z0-9_-]{1,256}")
 TAG_KEY = re.compile(r"[\w.:/=+@ -]{1,128}")
 _REGISTRY_KEY = "guardrails:access-key-remediation"
@@ -146,6 +149,7 @@ class AccessKeyRemediation(Construct):
         role = iam.Role(
             self,
             "AutomationRole",
+            role_name=REMEDIATION_ROLE_NAME,
             description="Runs the access-key remediation: reads keys, reports them centrally",
             assumed_by=systems_manager_of_this_account(self),
         )

@@ -123,6 +123,8 @@ class World:
             "session_runbook": self.created_role(g, "SeparationOfDutiesRunbookRole"),
             "session_sweeper": self.created_role(g, "SeparationOfDutiesSweeperRole"),
             "access_key_remediation": self.created_role(g, "AccessKeyRemediationAutomationRole"),
+            # administrators with every IAM permission, in a member account and in the topic's account
+            "security_administrator": Principal("Administrator", [ADMINISTRATOR_ACCESS], account=CENTRAL.account),
             "outsider": Principal(
                 "Administrator", [ADMINISTRATOR_ACCESS], account=OUTSIDER_ACCOUNT, org_id=OUTSIDER_ORG
             ),
