@@ -52,11 +52,11 @@ bootstrap: $(VENV_STAMP) $(NODE_MODULES_STAMP)
 # hash is not in the lock (--require-hashes). The project itself is installed editable on top,
 # without dependencies and without build isolation (setuptools comes from the lock too), so no
 # unchecked file enters the venv. The build of the pipeline runs these same targets.
-$(VENV_STAMP): requirements.lock pyproject.toml
+$(VENV_STAMP): requirements.lock pyproject.toml cli/pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required, found " + sys.version.split()[0])'
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install -qq --disable-pip-version-check --require-hashes -r requirements.lock
-	$(VENV)/bin/python -m pip install -qq --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(VENV)/bin/python -m pip install -qq --disable-pip-version-check --no-deps --no-build-isolation -e . -e ./cli
 	@touch $@
 
 # Regenerate the lock after changing requirements.txt or requirements-dev.txt (and to take
@@ -73,6 +73,10 @@ $(LOCAL_NODE):
 $(NODE_MODULES_STAMP): package.json package-lock.json $(LOCAL_NODE)
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
+
+# Before a rollout, with StackSet-account credentials (the pipeline runs it before its Rollout stage).
+preflight: $(VENV_STAMP)
+	$(VENV)/bin/python scripts/preflight.py --config $(CONFIG)
 
 synth: bootstrap
 	npx cdk synth --quiet -c config=$(CONFIG)

@@ -41,6 +41,12 @@ _REVIEWED_RESOURCES = [
         "CodeBuild test report groups of this account and Region, named after the pipeline's projects.",
     ),
     (
+        re.compile(
+            r"arn:(<AWS::Partition>|aws[a-z-]*):cloudformation:[a-z0-9-]+:\d{12}:stackset/SsmGuardrails-[A-Za-z-]+:\*"
+        ),
+        "One wave StackSet by name (pre-flight); the trailing * is the StackSet id every StackSet ARN ends with.",
+    ),
+    (
         re.compile(r"arn:\*:iam::\d{12}:role/\*"),
         "Self-mutation assumes only roles tagged aws-cdk:bootstrap-role (the CDK bootstrap roles) of this account.",
     ),
@@ -111,10 +117,42 @@ class PipelineStack(cdk.Stack):
             "to every other account of the target OUs.",
         )
         steps = [pipelines.StackSteps(stack=rollout.waves[-1], pre=[approval])]
-        self.pipeline.add_stage(rollout, stack_steps=steps if settings.approve_before_organization else None)
+        self.pipeline.add_stage(
+            rollout,
+            pre=[
+                self._preflight(
+                    config, config_name, [s.stack_set_name for wave in rollout.waves for s in wave.stack_sets]
+                )
+            ],
+            stack_steps=steps if settings.approve_before_organization else None,
+        )
         self.pipeline.build_pipeline()
         self._narrow_asset_role()
         self._acknowledge_generated_findings()
+
+    def _preflight(
+        self, config: GuardrailsConfig, config_name: str, stack_set_names: list[str]
+    ) -> pipelines.CodeBuildStep:
+        """scripts/preflight.py before the waves: no account in both waves, every asset bucket owned
+        by the StackSet account. Its role may list the waves' stack instances and the buckets only."""
+        org = config.organization
+        # a StackSet ARN ends with ":<StackSet id>"; the names are the waves' own StackSets
+        stack_sets = [
+            f"arn:{self.partition}:cloudformation:{org.home_region}:{org.stack_set_account}:stackset/{name}:*"
+            for name in stack_set_names
+        ]
+        buckets = [
+            f"arn:{self.partition}:s3:::{config.rollout.asset_bucket_prefix}-{org.stack_set_account}-{region}"
+            for region in org.regions
+        ]
+        return pipelines.CodeBuildStep(
+            "Preflight",
+            commands=[f"make preflight CONFIG={config_name}"],
+            role_policy_statements=[
+                iam.PolicyStatement(actions=["cloudformation:ListStackInstances"], resources=stack_sets),
+                iam.PolicyStatement(actions=["s3:ListBucket"], resources=buckets),
+            ],
+        )
 
     def _narrow_asset_role(self) -> None:
         """CDK Pipelines lets its asset-publishing role start, stop and follow builds of every

@@ -412,6 +412,7 @@ def test_pipeline_tests_then_delivers_central_canary_approval_organization(examp
     central, rollout = _actions_in_order(stages[4]), _actions_in_order(stages[5])
     assert central == ["Prepare", "Deploy"]  # a stage of one stack: change set, then execute
     assert rollout == [
+        "Preflight",  # scripts/preflight.py: no account in both waves, buckets owned (issue 14)
         "SsmGuardrails-RolloutCanary.Prepare",
         "SsmGuardrails-RolloutCanary.Deploy",
         "SsmGuardrails-Rollout.ApproveOrganization",

@@ -14,8 +14,8 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from guardrails._nag import acknowledge
-from guardrails.access_key_remediation import REMEDIATION_ROLE_NAME
 from guardrails._validation import ORGANIZATION_ID, check_pattern
+from guardrails.access_key_remediation import REMEDIATION_ROLE_NAME
 
 TOPIC_NAME = re.compile(r"[A-Za-z0-9_-]{1,256}")
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
