@@ -84,3 +84,16 @@ def test_the_remediation_role_carries_the_contract_name(example_app: Synthesized
     template = example_app.template_json(MEMBER_GLOBAL_STACK_NAME)
     names = [r["Properties"].get("RoleName") for r in resources_of(template, "AWS::IAM::Role").values()]
     assert names.count(REMEDIATION_ROLE_NAME) == 1
+
+
+def test_only_the_cloudformation_execution_role_changes_an_asset_bucket_policy(example_app: SynthesizedApp) -> None:
+    """Everyone else is denied; the account's root user keeps Get/Put/DeleteBucketPolicy whatever the
+    policy says (https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteBucketPolicy.html)."""
+    template = example_app.template_json("SsmGuardrails-Assets-eu-west-1")
+    (policy,) = resources_of(template, "AWS::S3::BucketPolicy").values()
+    (deny,) = [s for s in _statements(policy["Properties"]) if s.get("Sid") == "OnlyCloudFormationChangesThePolicy"]
+    assert deny["Effect"] == "Deny"
+    assert deny["Principal"] == {"AWS": "*"}
+    assert set(deny["Action"]) == {"s3:PutBucketPolicy", "s3:DeleteBucketPolicy"}
+    role = deny["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]
+    assert json.dumps(role).endswith(':role/cdk-hnb659fds-cfn-exec-role-444444444444-eu-west-1"}')

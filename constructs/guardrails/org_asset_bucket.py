@@ -65,6 +65,13 @@ class OrgAssetLocation:
         """The bucket of ``region``; pass ``${AWS::Region}`` for a name that a template resolves."""
         return f"{self.prefix}-{self.account}-{region}"
 
+    def execution_role_arn(self, region: str) -> str:
+        """The CDK bootstrap CloudFormation execution role of ``region``: it deploys the bucket stack."""
+        return (
+            f"arn:${{AWS::Partition}}:iam::{self.account}:role/"
+            f"cdk-{self.qualifier}-cfn-exec-role-{self.account}-{region}"
+        )
+
     def publishing_role_arn(self, region: str) -> str:
         """The CDK bootstrap file-publishing role of ``region`` (``${AWS::Partition}`` left for cdk-assets)."""
         return (
@@ -125,6 +132,20 @@ class OrgAssetBucket(Construct):
         )
         publisher = cdk.Fn.sub(location.publishing_role_arn(stack.region))
         self._add_policy(organization_id, publisher)
+        # Only the stack changes the bucket policy. The account's root user can still delete a policy
+        # that denies everyone (https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteBucketPolicy.html).
+        self.bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="OnlyCloudFormationChangesThePolicy",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["s3:PutBucketPolicy", "s3:DeleteBucketPolicy"],
+                resources=[self.bucket.bucket_arn],
+                conditions={
+                    "ArnNotEquals": {"aws:PrincipalArn": cdk.Fn.sub(location.execution_role_arn(stack.region))}
+                },
+            )
+        )
         acknowledge(
             self.bucket,
             "AwsSolutions-S1",
