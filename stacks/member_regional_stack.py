@@ -11,6 +11,7 @@ from constructs import Construct
 
 from guardrails import BreakGlass, EncryptedTopic, PasswordRotationWindow, SessionPrefs
 from stacks.config import BreakGlassConfig, ControlsConfig, PasswordRotationConfig, SessionPrefsConfig
+from stacks.operator_settings import OperatorSettings
 
 
 class MemberRegionalStack(cdk.Stack):
@@ -18,7 +19,7 @@ class MemberRegionalStack(cdk.Stack):
     into the account and Region of the credentials that run ``cdk deploy`` and looks nothing up at
     synth. Nothing in it has an account-wide name, so it can land in every Region of an account."""
 
-    def __init__(self, scope: Construct, id: str, *, controls: ControlsConfig, **kwargs: Any) -> None:
+    def __init__(self, scope: Construct, id: str, *, controls: ControlsConfig, home_region: str, **kwargs: Any) -> None:
         super().__init__(
             scope, id, description="SSM Guardrails: regional privileged-access controls (member account)", **kwargs
         )
@@ -31,6 +32,7 @@ class MemberRegionalStack(cdk.Stack):
             self.rotation_windows = self._password_rotation(controls.password_rotation)
         if controls.session_prefs.enabled:
             self.session_prefs = self._session_prefs(controls.session_prefs)
+        self._operator_settings(controls, home_region)
         self._output_topic()
 
     def _break_glass(self, settings: BreakGlassConfig) -> BreakGlass:
@@ -133,6 +135,38 @@ class MemberRegionalStack(cdk.Stack):
         for name in settings.instance_roles:
             prefs.attach_to_instance_role(self._role("SessionInstanceRole", name))
         return prefs
+
+    def _operator_settings(self, controls: ControlsConfig, home_region: str) -> None:
+        """The settings parameter the operator CLI reads, readable by every operator role of the config;
+        password administrators may also run the freshness report now (`ssm-guardrails report rotation`)."""
+        windows = getattr(self, "rotation_windows", [])
+        self.operator_settings = OperatorSettings(
+            self,
+            "OperatorSettings",
+            controls=controls,
+            home_region=home_region,
+            break_glass=getattr(self, "break_glass", None),
+            rotation_windows=windows,
+            session_prefs=getattr(self, "session_prefs", None),
+        )
+        readers = {
+            *(controls.break_glass.operator_roles if controls.break_glass.enabled else []),
+            *(controls.session_prefs.operator_roles if controls.session_prefs.enabled else []),
+            *(controls.separation_of_duties.operator_roles if controls.separation_of_duties.enabled else []),
+            *(controls.separation_of_duties.approver_roles if controls.separation_of_duties.enabled else []),
+        }
+        administrators = set(controls.password_rotation.administrator_roles) if windows else set()
+        for name in sorted(readers | administrators):
+            role = self._role("SettingsReader", name)
+            self.operator_settings.grant_read(role)
+            if name in administrators:
+                role.add_to_principal_policy(
+                    iam.PolicyStatement(
+                        sid="RunTheFreshnessReportNow",
+                        actions=["lambda:InvokeFunction"],
+                        resources=[window.freshness_function.function.function_arn for window in windows],
+                    )
+                )
 
     def _output_topic(self) -> None:
         cdk.CfnOutput(self, "NotificationsTopicArn", value=self.notifications.topic_arn)

@@ -40,7 +40,11 @@ class MemberStage(cdk.Stage):
                 self, MEMBER_GLOBAL_STACK_NAME, stack_name=MEMBER_GLOBAL_STACK_NAME, config=config
             )
         self.member_regional = MemberRegionalStack(
-            self, MEMBER_REGIONAL_STACK_NAME, stack_name=MEMBER_REGIONAL_STACK_NAME, controls=config.controls
+            self,
+            MEMBER_REGIONAL_STACK_NAME,
+            stack_name=MEMBER_REGIONAL_STACK_NAME,
+            controls=config.controls,
+            home_region=config.organization.home_region,
         )
 
 

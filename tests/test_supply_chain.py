@@ -126,9 +126,9 @@ def test_make_installs_from_the_lock_only() -> None:
     installs = [line.strip() for line in recipe.splitlines() if "pip install" in line]
     assert installs, "the $(VENV_STAMP) recipe installs nothing"
     for line in installs:
-        # each install either checks every hash, or installs only this project without dependencies
+        # each install either checks every hash, or installs only this project (and its CLI) without dependencies
         assert ("--require-hashes" in line and "-r requirements.lock" in line) or (
-            "--no-deps" in line and "--no-build-isolation" in line and line.endswith("-e .")
+            "--no-deps" in line and "--no-build-isolation" in line and line.endswith("-e . -e ./cli")
         ), f"unlocked install in the Makefile: {line}"
     assert not re.search(r"pip install[^\n]*-r requirements(-dev)?\.txt", makefile)
 

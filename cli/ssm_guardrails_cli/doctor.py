@@ -1,0 +1,88 @@
+"""doctor: which controls this account and Region has, and whether the caller may run each command."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+from rich.table import Table
+from ssm_guardrails_cli.permissions import COMMANDS
+from ssm_guardrails_cli.runtime import Exit, Runtime
+from ssm_guardrails_cli.settings import ControlMissing, Settings, load_settings
+
+EXAMPLE_NODE = "i-0123456789abcdef0"
+
+
+def run_doctor(rt: Runtime) -> Exit:
+    identity = rt.client("sts").get_caller_identity()
+    try:
+        settings = load_settings(rt.client("ssm"))
+    except ControlMissing as missing:
+        return rt.fail(Exit.MISSING, str(missing))
+    checks = {command: _may_run(rt, identity, settings, command) for command in COMMANDS}
+    report = {"caller": identity["Arn"], "region": rt.region, "controls": settings.deployed(), "commands": checks}
+    rt.emit(report, lambda: _print(rt, report))
+    return Exit.OK
+
+
+def _may_run(rt: Runtime, identity: dict[str, Any], settings: Settings, command: str) -> str:
+    """allowed / denied: <action> / control missing / unknown (iam:SimulatePrincipalPolicy not allowed).
+
+    SimulatePrincipalPolicy evaluates the caller's identity policies (and SCPs are not included):
+    https://docs.aws.amazon.com/IAM/latest/APIReference/API_SimulatePrincipalPolicy.html"""
+    control, needs = COMMANDS[command]
+    try:
+        values = _values(rt, identity, settings.control(control))
+    except ControlMissing:
+        return "control missing"
+    iam = rt.client("iam")
+    for need in needs:
+        try:
+            result = iam.simulate_principal_policy(
+                PolicySourceArn=_policy_source(identity["Arn"]),
+                ActionNames=[need.action],
+                ResourceArns=[need.resource.format_map(values)],
+                ContextEntries=[
+                    {"ContextKeyName": k, "ContextKeyValues": [v.format_map(values)], "ContextKeyType": "string"}
+                    for k, v in need.context.items()
+                ],
+            )["EvaluationResults"][0]
+        except ClientError as error:
+            if error.response["Error"]["Code"] in ("AccessDenied", "AccessDeniedException"):
+                return "unknown (iam:SimulatePrincipalPolicy is not allowed)"
+            raise
+        if result["EvalDecision"] != "allowed":
+            return f"denied: {need.action}"
+    return "allowed"
+
+
+def _values(rt: Runtime, identity: dict[str, Any], control: dict[str, Any]) -> dict[str, str]:
+    functions = control.get("freshness_report_functions") or [""]
+    return {
+        "partition": identity["Arn"].split(":")[1],
+        "region": rt.region,
+        "account": identity["Account"],
+        "node": EXAMPLE_NODE,
+        "freshness_report_function": functions[0],
+        **{k: v for k, v in control.items() if isinstance(v, str)},
+    }
+
+
+def _policy_source(caller_arn: str) -> str:
+    """An assumed-role session is simulated as its role (arn:...:sts::A:assumed-role/R/S -> role/R)."""
+    parts = caller_arn.split(":")
+    if parts[2] == "sts" and parts[5].startswith("assumed-role/"):
+        return f"arn:{parts[1]}:iam::{parts[4]}:role/{parts[5].split('/')[1]}"
+    return caller_arn
+
+
+def _print(rt: Runtime, report: dict[str, Any]) -> None:
+    rt.console.print(f"Caller {report['caller']} in {report['region']}")
+    controls = Table("control", "deployed", title="Controls")
+    for control, deployed in report["controls"].items():
+        controls.add_row(control, "yes" if deployed else "[red]missing[/red]")
+    rt.console.print(controls)
+    commands = Table("command", "may run", title="Commands (identity policies)")
+    for command, verdict in report["commands"].items():
+        commands.add_row(command, verdict)
+    rt.console.print(commands)

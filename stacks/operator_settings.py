@@ -1,0 +1,101 @@
+"""OperatorSettings: what the operator CLI reads about the deployed controls, in one SSM parameter.
+
+The CLI (``cli/``) must use the names the stacks really deployed (a config may rename a document,
+a parameter path or a TTL), never its own defaults. The member regional stack writes them, per
+account and Region, to ``/guardrails/operator-settings``: a JSON String parameter that every
+operator role configured for a control may read (and nothing more).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_ssm as ssm
+from constructs import Construct
+
+from guardrails import BreakGlass, PasswordRotationWindow, SessionPrefs
+from stacks.config import ControlsConfig
+
+#: The contract with cli/ssm_guardrails_cli/settings.py.
+PARAMETER_NAME = "/guardrails/operator-settings"
+VERSION = 1
+SESSION_DOCUMENT = "SSM-SessionManagerRunShell"
+
+
+class OperatorSettings(Construct):
+    """Publishes the settings of the controls of this stack; grants their operators read access."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        controls: ControlsConfig,
+        home_region: str,
+        break_glass: BreakGlass | None,
+        rotation_windows: Sequence[PasswordRotationWindow],
+        session_prefs: SessionPrefs | None,
+    ) -> None:
+        super().__init__(scope, id)
+        settings: dict[str, Any] = {"version": VERSION}
+        if break_glass is not None:
+            settings["break_glass"] = _break_glass(controls, break_glass)
+        if rotation_windows:
+            settings["password_rotation"] = _password_rotation(rotation_windows)
+        if session_prefs is not None:
+            settings["session_prefs"] = {"document": session_prefs.document_name}
+        if controls.separation_of_duties.enabled:
+            settings["separation_of_duties"] = _separation_of_duties(controls, home_region, session_prefs)
+        if controls.access_key_remediation.enabled:
+            access_keys = controls.access_key_remediation
+            settings["access_key_remediation"] = {
+                "config_rule": "access-keys-rotated",
+                "max_access_key_age_days": access_keys.max_access_key_age_days,
+                "home_region": home_region,
+            }
+        self.parameter = ssm.StringParameter(
+            self,
+            "Parameter",
+            parameter_name=PARAMETER_NAME,
+            string_value=cdk.Stack.of(self).to_json_string(settings),
+            description="SSM Guardrails: names and settings of the deployed controls, for the operator CLI",
+        )
+
+    def grant_read(self, grantee: iam.IGrantable) -> None:
+        self.parameter.grant_read(grantee)
+
+
+def _break_glass(controls: ControlsConfig, break_glass: BreakGlass) -> dict[str, Any]:
+    config = controls.break_glass
+    return {
+        "document": break_glass.document_name,
+        "parameter_prefix": break_glass.parameter_prefix,
+        "ttl_seconds": config.ttl_seconds,
+        "reset_after_hours": config.reset_after_hours,
+        "sweep_interval_minutes": config.sweep_interval_minutes,
+        "key_arn": break_glass.key.key_arn,
+    }
+
+
+def _password_rotation(windows: Sequence[PasswordRotationWindow]) -> dict[str, Any]:
+    return {
+        "parameter_path": "/EC2Rescue/Passwords",
+        "key_arn": windows[0].key.key_arn,
+        "freshness_report_functions": [w.freshness_function.function.function_name for w in windows],
+    }
+
+
+def _separation_of_duties(controls: ControlsConfig, home_region: str, prefs: SessionPrefs | None) -> dict[str, Any]:
+    config = controls.separation_of_duties
+    return {
+        "approval_path": config.approval_path,
+        "runbook": "AllowStartSsmSession",
+        "grant_step": "GrantSession",
+        "home_region": home_region,
+        "validity_minutes": config.validity_minutes,
+        "approver_roles": list(config.approver_roles),
+        "session_document": prefs.document_name if prefs else SESSION_DOCUMENT,
+    }
