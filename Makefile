@@ -31,7 +31,7 @@ endif
 export CDK_DISABLE_CLI_TELEMETRY := true
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 
-.PHONY: help bootstrap lock preflight synth lint-templates test lint access-table snapshot-update benchmark benchmark-scale cdk clean
+.PHONY: help bootstrap lock preflight synth lint-templates test lint access-table demo-break-glass snapshot-update benchmark benchmark-scale cdk clean
 
 help:
 	@echo "make synth            synthesize the '$(CONFIG)' config into cdk.out (CONFIG=name for config/name.yaml)"
@@ -39,6 +39,7 @@ help:
 	@echo "make test             lint and run every test"
 	@echo "make lock             regenerate requirements.lock (hashes) after changing requirements*.txt"
 	@echo "make preflight        check the waves and asset buckets before a rollout (StackSet-account credentials)"
+	@echo "make demo-break-glass a break-glass run of the operator CLI against moto (docs/break-glass-session.txt)"
 	@echo "make access-table     rewrite the README's 'Who can do what' table from tests/access/scenarios.yaml"
 	@echo "make snapshot-update  rewrite the template snapshots after an intended change"
 	@echo "make benchmark        time make-synth against an empty CDK app"
@@ -90,6 +91,9 @@ lint: $(VENV_STAMP)
 
 test: bootstrap lint
 	$(VENV)/bin/python -m pytest
+
+demo-break-glass: $(VENV_STAMP)
+	$(VENV)/bin/python scripts/demo_break_glass.py
 
 access-table: $(VENV_STAMP)
 	$(VENV)/bin/python scripts/access_table.py

@@ -1,0 +1,1 @@
+"""ssm-guardrails: the operator CLI of SSM Guardrails."""
