@@ -171,7 +171,7 @@ class BreakGlassConfig(_Strict):
     password_length: Annotated[int, _range(*bg.PASSWORD_LENGTH_RANGE, "characters")] = 24
     ttl_seconds: Annotated[int, _range(*bg.TTL_RANGE_SECONDS, "seconds")] = 60
     reset_after_hours: Annotated[int, _zero_or_range(*bg.RESET_AFTER_RANGE_HOURS, "hours")] = 8
-    sweep_interval_minutes: Annotated[int, _range(*bg.SWEEP_INTERVAL_RANGE_MINUTES, "minutes")] = 5
+    sweep_interval_minutes: Annotated[int, _range(*bg.SWEEP_INTERVAL_RANGE_MINUTES, "minutes")] = 1
     parameter_prefix: Annotated[str, _rule(check_parameter_path)] = "/BreakGlass"
     key_alias: Annotated[str, _rule(check_kms_alias)] = "alias/ssm-guardrails/break-glass"
     document_name: Annotated[str, _pattern(DOCUMENT_NAME.pattern, "3-128 letters, digits, _ . -")] = (

@@ -65,9 +65,9 @@ def test_key_policy_lets_only_operators_decrypt_and_nodes_only_encrypt_via_ssm(m
         "KeyAdministrationWithoutUse",
         "EncryptPasswordsThroughParameterStore",
         "NamedReadersDecryptPasswordsThroughParameterStore",
+        "NoDecryptForAnyoneButNamedReaders",
+        "NoGrantsForAnyone",
     }
-    admin_actions = as_list(by_sid["KeyAdministrationWithoutUse"]["Action"])
-    assert not {"kms:*", "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:ReEncrypt*"} & set(admin_actions)
     for sid, action in [
         ("EncryptPasswordsThroughParameterStore", "kms:Encrypt"),
         ("NamedReadersDecryptPasswordsThroughParameterStore", "kms:Decrypt"),
@@ -78,6 +78,58 @@ def test_key_policy_lets_only_operators_decrypt_and_nodes_only_encrypt_via_ssm(m
         assert statement["Condition"]["ArnLike"]["kms:EncryptionContext:PARAMETER_ARN"] == PASSWORD_ARN
     readers = by_sid["NamedReadersDecryptPasswordsThroughParameterStore"]["Condition"]["ArnLike"]["aws:PrincipalArn"]
     assert readers == ["arn:<AWS::Partition>:iam::<AWS::AccountId>:role/BreakGlassOperator"]
+
+
+def test_key_administrators_may_not_use_the_key_or_create_grants(member: dict[str, Any]) -> None:
+    """Issue 13 item 1: kms:Create* included kms:CreateGrant, and a grant is decrypt in disguise."""
+    policy = rendered(
+        statements(only_resource(member, "AWS::KMS::Key", "BreakGlassVaultKey")["Properties"]["KeyPolicy"])
+    )
+    admin = next(s for s in policy if s["Sid"] == "KeyAdministrationWithoutUse")
+    actions = as_list(admin["Action"])
+    assert not [a for a in actions if "*" in a], "admin actions are listed one by one"
+    assert not {"kms:CreateGrant", "kms:Decrypt", "kms:Encrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo"} & set(actions)
+    assert not [a for a in actions if a.startswith(("kms:GenerateDataKey", "kms:Sign", "kms:Verify"))]
+    # CloudFormation keeps managing the key: the lockout safety check needs PutKeyPolicy for the deployer
+    assert {"kms:PutKeyPolicy", "kms:ScheduleKeyDeletion", "kms:EnableKeyRotation", "kms:TagResource"} <= set(actions)
+    assert not [s for s in policy if s["Effect"] == "Allow" and "kms:CreateGrant" in as_list(s["Action"])]
+
+
+def test_key_policy_denies_decrypt_to_everyone_but_the_readers_and_grants_to_everyone(member: dict[str, Any]) -> None:
+    policy = rendered(
+        statements(only_resource(member, "AWS::KMS::Key", "BreakGlassVaultKey")["Properties"]["KeyPolicy"])
+    )
+    by_sid = {statement["Sid"]: statement for statement in policy}
+    use = by_sid["NoDecryptForAnyoneButNamedReaders"]
+    assert (use["Effect"], use["Principal"]) == ("Deny", {"AWS": "*"})
+    assert sorted(as_list(use["Action"])) == ["kms:Decrypt", "kms:ReEncrypt*"]
+    readers = by_sid["NamedReadersDecryptPasswordsThroughParameterStore"]["Condition"]["ArnLike"]["aws:PrincipalArn"]
+    assert use["Condition"] == {"ArnNotLike": {"aws:PrincipalArn": readers}}
+    grants = by_sid["NoGrantsForAnyone"]
+    assert (grants["Effect"], grants["Principal"], grants["Action"]) == ("Deny", {"AWS": "*"}, "kms:CreateGrant")
+    assert "Condition" not in grants
+    # nothing denies what CloudFormation needs to manage the key
+    denied = {a for s in policy if s["Effect"] == "Deny" for a in as_list(s["Action"])}
+    assert denied == {"kms:Decrypt", "kms:ReEncrypt*", "kms:CreateGrant"}
+
+
+def test_key_policy_changes_grants_and_deletion_reach_the_audit_topic(member: dict[str, Any]) -> None:
+    rule = only_resource(member, "AWS::Events::Rule", "BreakGlassVaultKeyChangedRule")["Properties"]
+    key_id = next(k for k in resources_of(member, "AWS::KMS::Key") if k.startswith("BreakGlassVaultKey"))
+    assert rule["EventPattern"] == {
+        "source": ["aws.kms"],
+        "detail-type": ["AWS API Call via CloudTrail"],
+        "detail": {
+            "eventSource": ["kms.amazonaws.com"],
+            "eventName": ["PutKeyPolicy", "CreateGrant", "ScheduleKeyDeletion"],
+            "requestParameters": {"keyId": [{"Ref": key_id}, {"Fn::GetAtt": [key_id, "Arn"]}]},
+        },
+    }
+    (target,) = rule["Targets"]
+    assert target["Arn"]["Ref"].startswith("NotificationsTopic")
+    assert {"$.detail.userIdentity.arn", "$.detail.eventName", "$.detail.requestParameters.keyId"} <= set(
+        target["InputTransformer"]["InputPathsMap"].values()
+    )
 
 
 # ------------------------------------------------------------------------------------------ document
@@ -181,15 +233,40 @@ def test_caller_is_audited_from_cloudtrail(member: dict[str, Any]) -> None:
 
 def test_sweeper_runs_on_schedule(member: dict[str, Any]) -> None:
     rule = only_resource(member, "AWS::Events::Rule", "SweepRule")["Properties"]
-    assert rule["ScheduleExpression"] == "rate(5 minutes)"
+    assert rule["ScheduleExpression"] == "rate(1 minute)"  # exposure bound: TTL + about a minute
     assert "CleanupFunction" in rule["Targets"][0]["Arn"]["Fn::GetAtt"][0]
 
 
 def test_cleanup_function_knows_prefix_and_ttl(member: dict[str, Any]) -> None:
     function = only_resource(member, "AWS::Lambda::Function", "BreakGlass")["Properties"]
-    assert function["Environment"]["Variables"] == {"PARAMETER_PREFIX": "/BreakGlass", "TTL_SECONDS": "60"}
+    assert function["Environment"]["Variables"] == {
+        "PARAMETER_PREFIX": "/BreakGlass",
+        "TTL_SECONDS": "60",
+        "TOPIC_ARN": {"Ref": next(k for k in resources_of(member, "AWS::SNS::Topic") if k.startswith("Notifications"))},
+    }
     assert function["Runtime"] == "python3.14"
     assert function["Handler"] == "index.handler"
+
+
+def test_cleanup_function_may_publish_alerts_to_the_audit_topic_and_use_its_key(member: dict[str, Any]) -> None:
+    policy = rendered(
+        statements(
+            only_resource(member, "AWS::IAM::Policy", "BreakGlassCleanupRoleDefaultPolicy")["Properties"][
+                "PolicyDocument"
+            ]
+        )
+    )
+    topic = next(k for k in resources_of(member, "AWS::SNS::Topic") if k.startswith("Notifications"))
+    topic_key = next(k for k in resources_of(member, "AWS::KMS::Key") if k.startswith("NotificationsKey"))
+    publish = next(s for s in policy if "sns:Publish" in as_list(s["Action"]))
+    assert publish["Resource"] == f"<{topic}>"
+    assert as_list(publish["Action"]) == ["sns:Publish"]
+    key_use = next(s for s in policy if "kms:GenerateDataKey*" in as_list(s["Action"]))
+    assert key_use["Resource"] == f"<{topic_key}.Arn>"
+    # and no other key: in particular not the password key
+    assert {s["Resource"] for s in policy if any(a.startswith("kms:") for a in as_list(s["Action"]))} == {
+        f"<{topic_key}.Arn>"
+    }
 
 
 def _definition(template: dict[str, Any]) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from types import ModuleType
 from typing import Any
 
 import boto3
+import botocore.session
 import pytest
 from aws_helpers import ParameterWriters, fail_first, instance_session, topic_with_inbox
 from botocore.exceptions import ClientError
@@ -196,6 +197,49 @@ def test_sweep_deletes_only_expired_break_glass_passwords(ssm: Any, cleanup: Mod
     assert [len(call["Names"]) for call in deletes] == [10, 10, 7]
     assert not any(_exists(ssm, name) for name in old)
     assert all(_exists(ssm, name) for name in fresh + untouched)
+
+
+def _operations(client: Any) -> list[str]:
+    """The name of every API call the client makes, in order."""
+    seen: list[str] = []
+    client.meta.events.register("before-call.ssm.*", lambda model, **kwargs: seen.append(model.name))
+    return seen
+
+
+def test_a_sweep_is_one_describe_page_at_the_usual_number_of_passwords(ssm: Any, cleanup: ModuleType) -> None:
+    """Issue 13 item 8: the sweeper runs every minute, so a run must stay one metadata page.
+
+    A password lives TTL + at most about a minute, so only nodes broken into in the last minutes
+    have one; the sweeper asks for the largest page DescribeParameters allows (50, botocore's model
+    of the API: https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_DescribeParameters.html).
+    moto pages by 10 whatever MaxResults says, so nine passwords are one page here (AWS: up to 50,
+    best effort; a full page may come with a token for an empty next one, as moto's does). No value
+    is read: no GetParameter*, no GetParametersByPath.
+    """
+    names = [f"/BreakGlass/pwd-i-{n:017x}" for n in range(9)]
+    for name in names:
+        _put(ssm, name)
+    _clock_at(cleanup, datetime.now(UTC) + timedelta(seconds=TTL + 1))
+    client = cleanup._ssm()
+    operations, describes = _operations(client), _calls(client, "DescribeParameters")
+
+    result = cleanup.handler(SCHEDULED, None)
+
+    assert sorted(result["deleted"]) == names
+    assert operations == ["DescribeParameters", "DeleteParameters"]
+    assert describes == [
+        {"ParameterFilters": [{"Key": "Path", "Option": "OneLevel", "Values": ["/BreakGlass"]}], "MaxResults": 50}
+    ]
+    model = botocore.session.get_session().get_service_model("ssm").operation_model("DescribeParameters")
+    assert model.input_shape.members["MaxResults"].metadata["max"] == cleanup.DESCRIBE_PAGE == 50
+
+
+def test_a_sweep_with_nothing_expired_makes_one_call(ssm: Any, cleanup: ModuleType) -> None:
+    _put(ssm)
+    _clock_at(cleanup, datetime.now(UTC))
+    operations = _operations(cleanup._ssm())
+    assert cleanup.handler(SCHEDULED, None) == _outcome("sweep", kept=[NAME])
+    assert operations == ["DescribeParameters"]
 
 
 def test_sweep_counts_passwords_already_gone_as_absent(ssm: Any, cleanup: ModuleType) -> None:

@@ -40,6 +40,7 @@ EVENTS = Path(__file__).parent / "events"
 INVOCATION = "run_command_invocation_status_change.json"
 COMMAND = "run_command_status_change.json"
 CLOUDTRAIL = "ssm_api_call_via_cloudtrail.json"
+KMS_CLOUDTRAIL = "kms_api_call_via_cloudtrail.json"
 WINDOW_TASK = "maintenance_window_task_execution_state_change.json"
 WINDOW_TARGET = "maintenance_window_task_target_invocation_state_change.json"
 WINDOW_EXECUTION = "maintenance_window_execution_state_change.json"
@@ -71,6 +72,11 @@ def _at(document: dict[str, Any], path: str) -> Any:
     for key in path.split("."):
         document = document[key]
     return document
+
+
+def _key_arn(pattern: dict[str, Any]) -> str:
+    """The key ARN the pattern accepts (its keyId list is [key id, key ARN])."""
+    return next(value for value in _at(pattern, "detail.requestParameters.keyId") if value.startswith("arn:"))
 
 
 def _document_arn(pattern: dict[str, Any]) -> str:
@@ -120,6 +126,37 @@ CASES: dict[str, list[Case]] = {
                     "Copy" + literal(p, "detail.requestParameters.documentName")
                 )
             },
+        ),
+    ],
+    "*VaultKeyChangedRule*": [
+        Case(KMS_CLOUDTRAIL, True, "PutKeyPolicy on our password key, by key id", ("detail.requestParameters.keyId",)),
+        Case(
+            KMS_CLOUDTRAIL,
+            True,
+            "CreateGrant on our password key, by key ARN (as the CreateGrant page shows it)",
+            change={"detail.eventName": "CreateGrant", "detail.requestParameters.keyId": _key_arn},
+        ),
+        Case(
+            KMS_CLOUDTRAIL,
+            True,
+            "ScheduleKeyDeletion on our password key",
+            ("detail.requestParameters.keyId",),
+            {"detail.eventName": "ScheduleKeyDeletion"},
+        ),
+        Case(KMS_CLOUDTRAIL, False, "as documented: PutKeyPolicy on another key"),
+        Case(
+            KMS_CLOUDTRAIL,
+            False,
+            "a read of our key's policy",
+            ("detail.requestParameters.keyId",),
+            {"detail.eventName": "GetKeyPolicy"},
+        ),
+        Case(
+            KMS_CLOUDTRAIL,
+            False,
+            "PutKeyPolicy on our key, but an SSM event",
+            ("detail.requestParameters.keyId",),
+            {"source": "aws.ssm"},
         ),
     ],
     "PasswordRotation*InstanceFailedRule*": [
@@ -238,7 +275,14 @@ def _render(value: Any, resources: dict[str, Any]) -> Any:
         target = resources[value["Ref"]]["Type"]
         if target == "AWS::SSM::MaintenanceWindow":  # window ids are mw- and 17 hex digits
             return "mw-" + hashlib.sha256(value["Ref"].encode()).hexdigest()[:17]
+        if target == "AWS::KMS::Key":  # key ids are UUIDs
+            return _key_id(value["Ref"])
         raise ValueError(f"no concrete value for a Ref to {target}: teach _render")
+    if isinstance(value, dict) and set(value) == {"Fn::GetAtt"}:
+        logical_id, attribute = value["Fn::GetAtt"]
+        if resources[logical_id]["Type"] == "AWS::KMS::Key" and attribute == "Arn":
+            return f"arn:aws:kms:us-west-2:111122223333:key/{_key_id(logical_id)}"
+        raise ValueError(f"no concrete value for {value}: teach _render")
     if isinstance(value, dict):
         if any(key.startswith("Fn::") for key in value):
             raise ValueError(f"no concrete value for {value}: teach _render")
@@ -246,6 +290,11 @@ def _render(value: Any, resources: dict[str, Any]) -> Any:
     if isinstance(value, list):
         return [_render(item, resources) for item in value]
     return value
+
+
+def _key_id(logical_id: str) -> str:
+    digest = hashlib.sha256(logical_id.encode()).hexdigest()
+    return f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
 
 
 @pytest.fixture(scope="module")

@@ -116,9 +116,42 @@ def test_administrators_read_through_ssm_only(member: dict[str, Any]) -> None:
     resource = only_resource(member, "AWS::IAM::ManagedPolicy", f"{WINDOW}AdministratorPolicy")["Properties"]
     assert resource["Roles"] == ["PasswordAdministrator"]
     policy = rendered(statements(resource["PolicyDocument"]))
-    assert _actions(policy) == {"ssm:GetParameter", "kms:Decrypt"}
+    assert {a for s in policy if s["Effect"] == "Allow" for a in as_list(s["Action"])} == {
+        "ssm:GetParameter",
+        "kms:Decrypt",
+    }
     decrypt = next(s for s in policy if s["Action"] == "kms:Decrypt")
     assert decrypt["Condition"] == {"StringEquals": {"kms:ViaService": VIA_SSM}}
+
+
+def test_administrators_may_not_retag_instances_out_of_the_rotation(member: dict[str, Any]) -> None:
+    """Issue 12 item 5: a reader who removes or changes the target tag stops the rotation of the password read."""
+    resource = only_resource(member, "AWS::IAM::ManagedPolicy", f"{WINDOW}AdministratorPolicy")["Properties"]
+    denies = {s["Sid"]: s for s in rendered(statements(resource["PolicyDocument"])) if s["Effect"] == "Deny"}
+    keys = {"ForAnyValue:StringEqualsIgnoreCase": {"aws:TagKeys": ["Environment"]}}
+    ec2 = denies["NoRetaggingOfRotationTargets"]
+    assert sorted(as_list(ec2["Action"])) == ["ec2:CreateTags", "ec2:DeleteTags"]
+    assert ec2["Resource"].endswith(":ec2:<AWS::Region>:<AWS::AccountId>:instance/*")
+    assert ec2["Condition"] == {**keys, "Null": {"ec2:CreateAction": "true"}}
+    every_tag = denies["NoDeletingEveryTagOfRotationTargets"]
+    assert (every_tag["Action"], every_tag["Condition"]) == ("ec2:DeleteTags", {"Null": {"aws:TagKeys": "true"}})
+    hybrid = denies["NoRetaggingOfRotationTargetsHybrid"]
+    assert sorted(as_list(hybrid["Action"])) == ["ssm:AddTagsToResource", "ssm:RemoveTagsFromResource"]
+    assert hybrid["Resource"].endswith(":managed-instance/*")
+    assert hybrid["Condition"] == keys
+
+
+def test_password_key_changes_reach_the_alert_topic(member: dict[str, Any]) -> None:
+    rule = only_resource(member, "AWS::Events::Rule", f"{WINDOW}VaultKeyChangedRule")["Properties"]
+    assert rule["EventPattern"]["detail"]["eventName"] == ["PutKeyPolicy", "CreateGrant", "ScheduleKeyDeletion"]
+    key_id = next(k for k in resources_of(member, "AWS::KMS::Key") if k.startswith(f"{WINDOW}VaultKey"))
+    assert rule["EventPattern"]["detail"]["requestParameters"]["keyId"][0] == {"Ref": key_id}
+    assert rule["Targets"][0]["Arn"]["Ref"].startswith("NotificationsTopic")
+    policy = {s["Sid"]: s for s in rendered(statements(member["Resources"][key_id]["Properties"]["KeyPolicy"]))}
+    assert policy["NoGrantsForAnyone"]["Effect"] == "Deny"
+    assert policy["NoDecryptForAnyoneButNamedReaders"]["Condition"] == {
+        "ArnNotLike": {"aws:PrincipalArn": ["arn:<AWS::Partition>:iam::<AWS::AccountId>:role/PasswordAdministrator"]}
+    }
 
 
 def test_failures_of_the_window_and_of_each_instance_alert_the_topic(member: dict[str, Any]) -> None:
@@ -176,6 +209,11 @@ def shared(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 def test_several_environments_share_one_key(shared: dict[str, Any]) -> None:
     assert len(resources_of(shared, "AWS::SSM::MaintenanceWindow")) == 2
+    # the key is watched once, by the window that created it
+    assert [k for k in resources_of(shared, "AWS::Events::Rule") if "KeyChanged" in k] == [
+        k for k in resources_of(shared, "AWS::Events::Rule") if k.startswith("ProdVaultKeyChangedRule")
+    ]
+    assert len([k for k in resources_of(shared, "AWS::Events::Rule") if "KeyChanged" in k]) == 1
     assert len([k for k in resources_of(shared, "AWS::KMS::Key") if "VaultKey" in k]) == 1
     assert len(resources_of(shared, "AWS::SNS::Topic")) == 1
     tasks = list(resources_of(shared, "AWS::SSM::MaintenanceWindowTask").values())

@@ -7,8 +7,14 @@ after a short TTL by two independent paths:
 
 * the per-instance Run Command status event starts a state machine that waits the TTL and then
   deletes the parameter if it is at least TTL old (a newer run on the same node is left alone);
-* a scheduled sweeper deletes every break-glass parameter older than the TTL, so the parameter
-  outlives its TTL by at most one sweep interval (plus one run) if the event path fails.
+* a scheduled sweeper (every minute by default) deletes every break-glass parameter older than the
+  TTL, so a password outlives its TTL by at most about a minute (one sweep interval plus one run)
+  when the event path fails.
+
+A parameter last written by anyone but its own node is deleted at once by either path, with an
+alert to the audit topic. The key admits only the operators (and readers granted later) to decrypt,
+and nobody to create grants; every PutKeyPolicy, CreateGrant and ScheduleKeyDeletion on it is
+notified to the audit topic (see ``PasswordVault``).
 
 Optionally the state machine runs the document again after ``reset_after`` so that the revealed
 password stops working (like Windows LAPS post-authentication reset).
@@ -33,7 +39,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from guardrails._documents import load_document, pin_parameter
-from guardrails._nag import acknowledge_grant, acknowledge_wildcard_resource
+from guardrails._nag import acknowledge_grant, acknowledge_wildcard_action, acknowledge_wildcard_resource
 from guardrails._validation import (
     DOCUMENT_NAME,
     PropsError,
@@ -83,7 +89,7 @@ class BreakGlass(Construct):
         revealed password stops working; ``Duration.seconds(0)`` disables it. 1 to 168 hours.
         Default: 8 hours.
     :param sweep_interval: how often the sweeper deletes expired passwords; this bounds how long a
-        password can outlive its TTL if the event path fails. 1 to 60 minutes. Default: 5 minutes.
+        password can outlive its TTL if the event path fails. 1 to 60 minutes. Default: 1 minute.
     :param document_name: name of the Command document operators run (a contract: operators type
         it). Default: ``SsmGuardrails-BreakGlass``.
     :param key: bring your own KMS key; its policy is then yours to scope (see README). Default: a
@@ -91,8 +97,10 @@ class BreakGlass(Construct):
     :param key_alias: alias of the created key. Default: ``alias/ssm-guardrails/break-glass``.
     :param key_admins: principals that administer (never use) the created key. Default: the
         account root, i.e. IAM policies in this account decide.
-    :param audit_topic: SNS topic for audit notifications and clean-up alarms. Default: a new
-        topic encrypted with a new KMS key.
+    :param audit_topic: SNS topic for audit notifications, clean-up alarms and alerts (a password
+        written by another principal, a change to the key). Default: a new topic encrypted with a
+        new KMS key. The clean-up function may publish to it (and use its key, for a topic created
+        with ``master_key``).
     """
 
     def __init__(
@@ -115,7 +123,7 @@ class BreakGlass(Construct):
         super().__init__(scope, id)
         ttl = ttl or cdk.Duration.seconds(60)
         reset_after = cdk.Duration.hours(8) if reset_after is None else reset_after
-        sweep_interval = sweep_interval or cdk.Duration.minutes(5)
+        sweep_interval = sweep_interval or cdk.Duration.minutes(1)
         _validate(
             operators,
             ttl,
@@ -160,6 +168,7 @@ class BreakGlass(Construct):
             self.vault.allow_reader(role)
 
         self.audit_topic = audit_topic or EncryptedTopic(self, "Audit", description="break-glass audit").topic
+        self.key_changed_rule = self.vault.notify_key_changes(self.audit_topic)
         self.cleanup_function = self._create_cleanup_function()
         self.state_machine = self._create_state_machine(reset_after)
         self._create_rules(sweep_interval)
@@ -231,6 +240,11 @@ class BreakGlass(Construct):
         ]
         for policy, resource, reason in reviewed:
             acknowledge_wildcard_resource(policy, resource, reason)
+        acknowledge_wildcard_action(
+            cleanup_policy,
+            "kms:GenerateDataKey*",
+            "Granted by topic.grant_publish on the audit topic's own key: SNS needs a data key to accept the alert.",
+        )
 
     # ----------------------------------------------------------------------------- public API
 
@@ -306,8 +320,13 @@ class BreakGlass(Construct):
             environment={
                 "PARAMETER_PREFIX": self.parameter_prefix,
                 "TTL_SECONDS": str(int(self.ttl.to_seconds())),
+                # alerts for passwords written by another principal than their node (deleted at once)
+                "TOPIC_ARN": self.audit_topic.topic_arn,
             },
         )
+        # sns:Publish on this topic only; for a topic with its own key, also GenerateDataKey*/Decrypt
+        # on that key (SNS encrypts the message with a data key of the topic's key).
+        self.audit_topic.grant_publish(cleanup.role)
         cleanup.role.add_to_policy(
             iam.PolicyStatement(
                 sid="DeleteBreakGlassPasswords",

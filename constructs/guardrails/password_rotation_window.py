@@ -126,6 +126,7 @@ class PasswordRotationWindow(Construct):
         self.key = self.vault.key
         self.log_group = log_group or EncryptedLogGroup(self, "Output", description="password rotation").log_group
         self.alert_topic = alert_topic or EncryptedTopic(self, "Alerts", description="password rotation alerts").topic
+        self.key_changed_rule = self.vault.notify_key_changes(self.alert_topic)
         self.window = ssm.CfnMaintenanceWindow(
             self,
             "Window",
@@ -160,7 +161,7 @@ class PasswordRotationWindow(Construct):
             self,
             "AdministratorPolicy",
             description="Lets a password administrator read rotated Windows Administrator passwords",
-            statements=self.vault.reader_statements(),
+            statements=[*self.vault.reader_statements(), *self.no_retagging_statements()],
             roles=list(administrators),
         )
         for administrator in administrators:
@@ -176,8 +177,50 @@ class PasswordRotationWindow(Construct):
         self.instance_policy.attach_to_role(role)
 
     def grant_read_passwords(self, grantee: iam.IGrantable) -> None:
-        """Let ``grantee`` read and decrypt rotated passwords, through Parameter Store only."""
+        """Let ``grantee`` read and decrypt rotated passwords, through Parameter Store only; it may
+        not re-tag instances with the window's target tag keys either."""
         self.vault.grant_read(grantee)
+        for statement in self.no_retagging_statements():
+            grantee.grant_principal.add_to_principal_policy(statement)
+
+    def no_retagging_statements(self) -> list[iam.PolicyStatement]:
+        """Readers may not change or remove the window's target tags on a node.
+
+        A reader who could untag an instance (or change its tag value) would take it out of the
+        rotation, so the password they read would never change. Tag keys are compared ignoring case
+        (the stricter reading). Tagging at launch (``ec2:CreateAction`` set) stays possible: a new
+        instance that carries the tags is only rotated too. ``DeleteTags`` without tags deletes every
+        tag and carries no ``aws:TagKeys``, so it is denied on its own. Condition keys:
+        https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2.html and
+        https://docs.aws.amazon.com/service-authorization/latest/reference/list_awssystemsmanager.html
+        """
+        stack = cdk.Stack.of(self)
+        instances = stack.format_arn(service="ec2", resource="instance", resource_name="*")
+        managed_instances = stack.format_arn(service="ssm", resource="managed-instance", resource_name="*")
+        target_keys = {"ForAnyValue:StringEqualsIgnoreCase": {"aws:TagKeys": sorted(self.tag_filters)}}
+        return [
+            iam.PolicyStatement(
+                sid="NoRetaggingOfRotationTargets",
+                effect=iam.Effect.DENY,
+                actions=["ec2:CreateTags", "ec2:DeleteTags"],
+                resources=[instances],
+                conditions={**target_keys, "Null": {"ec2:CreateAction": "true"}},
+            ),
+            iam.PolicyStatement(
+                sid="NoDeletingEveryTagOfRotationTargets",
+                effect=iam.Effect.DENY,
+                actions=["ec2:DeleteTags"],
+                resources=[instances],
+                conditions={"Null": {"aws:TagKeys": "true"}},
+            ),
+            iam.PolicyStatement(
+                sid="NoRetaggingOfRotationTargetsHybrid",
+                effect=iam.Effect.DENY,
+                actions=["ssm:AddTagsToResource", "ssm:RemoveTagsFromResource"],
+                resources=[managed_instances],
+                conditions=target_keys,
+            ),
+        ]
 
     # ----------------------------------------------------------------------------- window
 

@@ -6,43 +6,73 @@ from collections.abc import Sequence
 
 import aws_cdk as cdk
 import jsii
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from guardrails._nag import acknowledge_grant
 from guardrails._validation import PropsError, check_parameter_path
 
+#: Key administration, action by action. Not kms:CreateGrant (a grant is a use permission that the
+#: key policy's reader condition never sees: https://docs.aws.amazon.com/kms/latest/developerguide/grants.html),
+#: and nothing that encrypts or decrypts. kms:PutKeyPolicy stays: CloudFormation must be able to
+#: update the policy, and the KMS lockout safety check refuses a policy that takes it away from the
+#: principal that sets it (https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html).
+#: Every PutKeyPolicy, CreateGrant and ScheduleKeyDeletion call is notified (``notify_key_changes``).
 KEY_ADMIN_ACTIONS = [
-    "kms:Create*",
-    "kms:Describe*",
-    "kms:Enable*",
-    "kms:List*",
-    "kms:Put*",
-    "kms:Update*",
-    "kms:Revoke*",
-    "kms:Disable*",
-    "kms:Get*",
-    "kms:Delete*",
+    "kms:CreateAlias",
+    "kms:DeleteAlias",
+    "kms:UpdateAlias",
+    "kms:DescribeKey",
+    "kms:GetKeyPolicy",
+    "kms:GetKeyRotationStatus",
+    "kms:ListGrants",
+    "kms:ListKeyPolicies",
+    "kms:ListKeyRotations",
+    "kms:ListResourceTags",
+    "kms:PutKeyPolicy",
+    "kms:UpdateKeyDescription",
+    "kms:EnableKey",
+    "kms:DisableKey",
+    "kms:EnableKeyRotation",
+    "kms:DisableKeyRotation",
+    "kms:RotateKeyOnDemand",
+    "kms:RevokeGrant",
     "kms:TagResource",
     "kms:UntagResource",
     "kms:ScheduleKeyDeletion",
     "kms:CancelKeyDeletion",
-    "kms:RotateKeyOnDemand",
 ]
+
+#: Key-policy calls that could open the passwords to someone else, or destroy them: each one reaches
+#: the audit topic through its CloudTrail management event.
+WATCHED_KEY_CALLS = ["PutKeyPolicy", "CreateGrant", "ScheduleKeyDeletion"]
 
 
 class PasswordVault(Construct):
     """Passwords stored as SecureString parameters under one path, encrypted with a dedicated key.
 
-    The created key's policy has three statements and nothing else:
+    The created key's policy has five statements and nothing else:
 
-    * key administrators manage the key but cannot use it;
+    * key administrators manage the key but cannot use it, and cannot create grants;
     * principals of the account may *encrypt* only through Parameter Store and only for
       parameters matching ``parameter_name_pattern`` (their IAM policy must allow it too);
     * *decrypt* is allowed the same way, and only to the principals registered with
       :meth:`allow_reader` (matched on ``aws:PrincipalArn``, so a role that does not exist yet
-      does not break the deployment).
+      does not break the deployment);
+    * an explicit deny of ``kms:Decrypt`` and ``kms:ReEncrypt*`` to every principal that is not a
+      registered reader, whatever IAM policy or grant it holds (Parameter Store decrypts with the
+      caller's own identity, so a reader reading through it is still that reader);
+    * an explicit deny of ``kms:CreateGrant`` to everyone: Parameter Store never uses grants
+      (https://docs.aws.amazon.com/kms/latest/developerguide/services-parameter-store.html), and a
+      grant would hand decrypt to a principal the reader condition never sees.
+
+    An explicit deny wins over every allow, grants included ("No AWS principal has any permissions
+    to a KMS key unless that permission is provided explicitly and never denied":
+    https://docs.aws.amazon.com/kms/latest/developerguide/control-access.html).
 
     :param parameter_name_pattern: parameter names, without the leading ``/``, e.g.
         ``BreakGlass/pwd-*``.
@@ -74,6 +104,8 @@ class PasswordVault(Construct):
         )
         self._via_service = f"ssm.{stack.region}.amazonaws.com"
         self._reader_arns: list[str] = []
+        self._description = description
+        self._created_key = key is None
         self.key = key or self._create_key(description, key_alias, key_admins or [iam.AccountRootPrincipal()])
 
     def writer_statements(self) -> list[iam.PolicyStatement]:
@@ -113,6 +145,50 @@ class PasswordVault(Construct):
             "ArnLike": {"kms:EncryptionContext:PARAMETER_ARN": self.parameter_arn_pattern},
         }
 
+    def notify_key_changes(self, topic: sns.ITopic) -> events.Rule | None:
+        """Send every PutKeyPolicy, CreateGrant and ScheduleKeyDeletion call on the created key to
+        ``topic`` (denied attempts included), from its CloudTrail management event.
+
+        Only for a key this vault created (a key passed in is watched where it was created, so a key
+        shared by several vaults is reported once). Needs a CloudTrail trail that records management
+        events in the Region ("To record events with a detail-type value of AWS API Call via
+        CloudTrail, a CloudTrail trail with logging enabled is required":
+        https://docs.aws.amazon.com/eventbridge/latest/userguide/event-types.html).
+        """
+        if not self._created_key:
+            return None
+        detail = events.EventField.from_path
+        key = self.key
+        rule = events.Rule(
+            self,
+            "KeyChangedRule",
+            description="Someone changed the policy of, granted on, or scheduled the deletion of a password key",
+            event_pattern=events.EventPattern(
+                # KMS calls reach EventBridge as source aws.kms through CloudTrail; requestParameters.keyId
+                # is the key id or key ARN exactly as the caller passed it (these calls take no alias):
+                # https://docs.aws.amazon.com/kms/latest/developerguide/ct-put-key-policy.html
+                source=["aws.kms"],
+                detail_type=["AWS API Call via CloudTrail"],
+                detail={
+                    "eventSource": ["kms.amazonaws.com"],
+                    "eventName": WATCHED_KEY_CALLS,
+                    "requestParameters": {"keyId": [key.key_id, key.key_arn]},
+                },
+            ),
+        )
+        rule.add_target(
+            targets.SnsTopic(
+                topic,
+                message=events.RuleTargetInput.from_text(
+                    f"{detail('$.detail.userIdentity.arn')} called {detail('$.detail.eventName')} on the "
+                    f"{self._description} key {detail('$.detail.requestParameters.keyId')} at "
+                    f"{detail('$.detail.eventTime')} (a denied attempt is reported too: see errorCode in "
+                    "CloudTrail). Check the key policy now."
+                ),
+            )
+        )
+        return rule
+
     def _create_key(self, description: str, alias: str | None, admins: Sequence[iam.IPrincipal]) -> kms.Key:
         through_ssm = self._through_parameter_store()
         readers = cdk.Lazy.list(_GrowingList(self._reader_arns))
@@ -137,6 +213,21 @@ class PasswordVault(Construct):
                     actions=["kms:Decrypt"],
                     resources=["*"],
                     conditions={**through_ssm, "ArnLike": {**through_ssm["ArnLike"], "aws:PrincipalArn": readers}},
+                ),
+                iam.PolicyStatement(
+                    sid="NoDecryptForAnyoneButNamedReaders",
+                    effect=iam.Effect.DENY,
+                    principals=[iam.AnyPrincipal()],
+                    actions=["kms:Decrypt", "kms:ReEncrypt*"],
+                    resources=["*"],
+                    conditions={"ArnNotLike": {"aws:PrincipalArn": readers}},
+                ),
+                iam.PolicyStatement(
+                    sid="NoGrantsForAnyone",
+                    effect=iam.Effect.DENY,
+                    principals=[iam.AnyPrincipal()],
+                    actions=["kms:CreateGrant"],
+                    resources=["*"],
                 ),
             ]
         )

@@ -39,6 +39,16 @@ OUTSIDER_ACCOUNT, OUTSIDER_ORG = "999999999999", "o-outsider000"
 INSTANCE_ID, OTHER_INSTANCE_ID = "i-0123456789abcdef0", "i-0fedcba9876543210"
 ADMINISTRATOR_ACCESS = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
 SOURCES = ("stage", "stackset")
+TAG_ANY_NODE = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Action": ["ec2:CreateTags", "ec2:DeleteTags", "ssm:AddTagsToResource", "ssm:RemoveTagsFromResource"],
+            "Resource": "*",
+        }
+    ],
+}
 
 
 @dataclass(frozen=True)
@@ -116,6 +126,11 @@ class World:
                 session=INSTANCE_ID,  # instance-profile sessions are named for the instance
             ),
             "administrator": Principal("Administrator", [ADMINISTRATOR_ACCESS]),
+            # the password administrator role, also allowed to tag any EC2 or hybrid node
+            "password_administrator_who_tags": Principal(
+                CONFIG.controls.password_rotation.administrator_roles[0],
+                [*self.role_policies(CONFIG.controls.password_rotation.administrator_roles[0]), TAG_ANY_NODE],
+            ),
             "break_glass_cleanup": self.created_role(r, "BreakGlassCleanupRole"),
             "break_glass_state_machine": self.created_role(r, "BreakGlassCleanupStateMachineRole"),
             "rotation_window": self.created_role(r, "PasswordRotationproductionWindowRole"),
@@ -183,6 +198,7 @@ class World:
             "requester_session": arn("ssm", f"session/{requester.userid.split(':')[1]}-0a1b2c3d4e5f6a7b8"),
             "other_session": arn("ssm", "session/mallory-0a1b2c3d4e5f6a7b8"),
             "other_userid": other.userid,
+            "administrator_role": principals["administrator"].role_arn,
             "session_operator_userid": operator.userid,
             "session_requester_userid": requester.userid,
             "runbook_default": arn("ssm", "automation-definition/AllowStartSsmSession:$DEFAULT"),
