@@ -278,12 +278,32 @@ def test_key_aliases_name_rotating_keys(deployed: dict[str, Deployed]) -> None:
     assert {"TagKey": "SystemsManagerJustInTimeNodeAccessManaged", "TagValue": "true"} in tags
 
 
+def parameter_value(deployed: dict[str, Deployed], name: str) -> str:
+    names = [physical for _, physical, _ in resources(deployed, "AWS::SSM::Parameter")]
+    assert name in names
+    return boto3.client("ssm", region_name=REGION).get_parameter(Name=name)["Parameter"]["Value"]
+
+
 def test_data_key_id_is_published_under_an_accepted_name(deployed: dict[str, Deployed]) -> None:
-    ((_, name, _),) = resources(deployed, "AWS::SSM::Parameter")
-    key_id = boto3.client("ssm", region_name=REGION).get_parameter(Name=name)["Parameter"]["Value"]
+    key_id = parameter_value(deployed, "/guardrails/session-manager/data-key-id")
     # (moto's DescribeKey cannot read a key policy that CloudFormation created: ListAliases instead)
     aliases = boto3.client("kms", region_name=REGION).list_aliases()["Aliases"]
     assert key_id == next(a["TargetKeyId"] for a in aliases if a["AliasName"] == "alias/session-manager/data")
+
+
+def test_operator_settings_resolve_to_what_was_deployed(deployed: dict[str, Deployed]) -> None:
+    """The CLI reads this parameter instead of defaults: every name in it must be the deployed one."""
+    settings = json.loads(parameter_value(deployed, "/guardrails/operator-settings"))
+    ssm = boto3.client("ssm", region_name=REGION)
+    assert ssm.get_document(Name=settings["break_glass"]["document"])["DocumentType"] == "Command"
+    aliases = {
+        a["AliasName"]: a["TargetKeyId"] for a in boto3.client("kms", region_name=REGION).list_aliases()["Aliases"]
+    }
+    assert settings["break_glass"]["key_arn"].endswith(f":key/{aliases[CONFIG.controls.break_glass.key_alias]}")
+    awslambda = boto3.client("lambda", region_name=REGION)
+    for function in settings["password_rotation"]["freshness_report_functions"]:
+        assert awslambda.get_function(FunctionName=function)["Configuration"]["FunctionName"] == function
+    assert settings["separation_of_duties"]["home_region"] == REGION
 
 
 def test_named_roles_and_policies_exist_and_attach_to_the_config_roles(deployed: dict[str, Deployed]) -> None:

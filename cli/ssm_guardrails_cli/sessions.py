@@ -9,6 +9,7 @@ from typing import Any
 
 from rich.markup import escape
 from rich.table import Table
+
 from ssm_guardrails_cli.runtime import Exit, Runtime
 from ssm_guardrails_cli.settings import load_settings
 
@@ -35,7 +36,9 @@ def run_request(rt: Runtime, node: str, minutes: int | None, connect: bool) -> E
         return _explain_other_path(rt, settings, node)
     ssm = rt.client("ssm", region=settings["home_region"])
     parameters = {"InstanceId": [node], "ValidityMinutes": [str(minutes or settings["validity_minutes"])]}
-    execution_id = ssm.start_automation_execution(DocumentName=settings["runbook"], Parameters=parameters)[
+    # The request tag is required by the operator policy and is what lets approvers signal it (issue 12).
+    tags = [{"Key": "SsmGuardrailsRequest", "Value": settings["runbook"]}]
+    execution_id = ssm.start_automation_execution(DocumentName=settings["runbook"], Parameters=parameters, Tags=tags)[
         "AutomationExecutionId"
     ]
     approvers = ", ".join(settings.get("approver_roles", [])) or "the configured approvers"
