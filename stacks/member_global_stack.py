@@ -51,6 +51,16 @@ class MemberGlobalStack(cdk.Stack):
         # operators need kms:GenerateDataKey on it, found by its alias.
         prefs = config.controls.session_prefs
         data_key_alias = SESSION_DATA_KEY_ALIAS if prefs.enabled and prefs.session_encryption else None
+        # Node tag keys that scope other controls: operators may not set them (issue 12).
+        rotation = config.controls.password_rotation
+        protected = sorted(
+            {*(prefs.operator_instance_tag if prefs.enabled else {})}
+            | {key for window in (rotation.windows if rotation.enabled else []) for key in window.tag_filters}
+        )
+        readers = [
+            *(prefs.operator_roles if prefs.enabled else []),
+            *(rotation.administrator_roles if rotation.enabled else []),
+        ]
         control = SeparationOfDuties(
             self,
             "SeparationOfDuties",
@@ -62,6 +72,8 @@ class MemberGlobalStack(cdk.Stack):
             terminate_sessions_at_end=settings.terminate_sessions_at_end,
             session_regions=config.organization.regions,
             session_data_key_alias=data_key_alias,
+            protected_tag_keys=protected,
+            scp_principals=readers,
             sweep_interval=cdk.Duration.minutes(settings.sweep_interval_minutes),
             just_in_time_approvers=[(a.type, a.id) for a in settings.just_in_time_approvers],
             just_in_time_node_tags=settings.just_in_time_node_tags,

@@ -1,5 +1,5 @@
-"""SeparationOfDuties: templates of the three approval paths, the documents, the scripts and sweeper
-(moto / stubbed clients), cdk-nag, cfn-lint and the prop checks."""
+"""SeparationOfDuties: templates of the three approval paths, the runbook and its grant script
+(moto IAM, stubbed Automation), the grant sweeper (moto), cdk-nag, cfn-lint and the prop checks."""
 
 from __future__ import annotations
 
@@ -15,30 +15,16 @@ from typing import Any
 
 import aws_cdk as cdk
 import boto3
-import botocore.session
 import pytest
 from aws_cdk import aws_iam as iam
 from botocore.stub import Stubber
-from cdk_helpers import (
-    ROOT,
-    SynthesizedApp,
-    as_list,
-    nag_findings,
-    new_app,
-    only_resource,
-    rendered,
-    resources_of,
-    statements,
-)
+from cdk_helpers import ROOT, as_list, nag_findings, new_app, only_resource, rendered, resources_of, statements
 from moto import mock_aws
 from ssm_docs import references, render
 
 from guardrails import PropsError
 from guardrails._documents import load_document
-from guardrails.separation_of_duties import EXPIRY_TAG_KEY, TAG_KEY, SeparationOfDuties, check_cedar
-from stacks.build import MEMBER_GLOBAL_STACK_NAME
-from stacks.config import load_config
-from stacks.member_global_stack import MemberGlobalStack
+from guardrails.separation_of_duties import GRANT_PREFIX, REQUEST_TAG_KEY, SeparationOfDuties, check_cedar
 
 ACCOUNT = "111111111111"
 APPROVER = f"arn:aws:iam::{ACCOUNT}:role/Approver"
@@ -51,13 +37,15 @@ CEDAR = (
     'when { resource.hasTag("Environment") && resource.getTag("Environment") == "Development" };'
 )
 STACKS = {"Runbook": "approval_runbook", "ChangeManager": "change_manager", "JustInTime": "just_in_time"}
-UNTAG_STEPS = {"ChooseUntag", "UntagUser", "UntagRole"}
+PROTECTED = ["SessionOperators", "PatchGroup"]
 
 
 def _props(stack: cdk.Stack, path: str) -> dict[str, Any]:
     props: dict[str, Any] = {
         "operators": [iam.Role.from_role_name(stack, "Operator", "Operator")],
         "approval_path": path,
+        "protected_tag_keys": PROTECTED,
+        "scp_principals": ["PasswordReader"],
     }
     if path == "just_in_time":
         props.update(
@@ -84,6 +72,7 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
                 operator_users=[iam.User.from_user_name(stack, "OperatorUser", "bob")],
                 terminate_sessions_at_end=True,
                 min_approvals=2,
+                session_regions=["eu-west-1", "us-east-1"],
             )
         if path == "change_manager":
             props["min_approvals"] = 2
@@ -115,6 +104,10 @@ def _document(template: dict[str, Any], document_type: str) -> dict[str, Any]:
     return matches[0]
 
 
+def _arns(statement: dict[str, Any], key: str = "Resource") -> list[str]:
+    return [json.dumps(r) if not isinstance(r, str) else r for r in as_list(statement[key])]
+
+
 # ------------------------------------------------------------------------------------------ nag, cfn-lint
 
 
@@ -132,174 +125,105 @@ def test_cfn_lint_reports_no_error(synthesized: dict[str, Any]) -> None:
     assert errors == [], "\n".join(errors)
 
 
+def test_every_construct_file_stays_small() -> None:
+    for name in ("separation_of_duties", "approval_runbook", "change_manager", "just_in_time", "session_grant",
+                 "session_operators"):  # fmt: skip
+        lines = (ROOT / "constructs" / "guardrails" / f"{name}.py").read_text().count("\n")
+        assert lines < 300, (name, lines)
+
+
 # ------------------------------------------------------------------------------------------ operator policy
 
 
-def test_operator_policy_has_the_contract_name_and_is_attached_to_every_operator(runbook_stack: dict) -> None:
-    policy = only_resource(runbook_stack, "AWS::IAM::ManagedPolicy", "SodOperatorPolicy")["Properties"]
-    assert policy["ManagedPolicyName"] == "AllowStartSsmSessionBasedOnIamTags"
+@pytest.mark.parametrize("stack_name", list(STACKS))
+def test_operator_policy_grants_no_start_session_on_any_path(synthesized: dict[str, Any], stack_name: str) -> None:
+    """Tags, session tags and old runbook versions give nothing: only a grant policy allows StartSession."""
+    policy = only_resource(synthesized[stack_name], "AWS::IAM::ManagedPolicy", "SodOperatorPolicy")["Properties"]
+    assert policy["ManagedPolicyName"] == "SsmGuardrailsSessionRequester"
+    allowed = {a for s in statements(policy["PolicyDocument"]) if s["Effect"] == "Allow" for a in as_list(s["Action"])}
+    assert not {a for a in allowed if a.lower().startswith("ssm:startsession") or a in ("ssm:*", "*")}
+    assert not any("PrincipalTag" in json.dumps(s) for s in statements(policy["PolicyDocument"]))
     assert policy["Roles"] == ["Operator"]
-    assert policy["Users"] == ["bob"]
 
 
-def test_start_session_only_on_the_instance_named_by_the_principal_tag(runbook_stack: dict) -> None:
+def test_operators_start_only_the_runbook_tagged_as_a_request(runbook_stack: dict) -> None:
     policy = _statements(runbook_stack, "AWS::IAM::ManagedPolicy", "SodOperatorPolicy")
-    start = policy["StartSessionOnlyOnTheApprovedInstance"]
-    assert start["Effect"] == "Allow" and start["Action"] == "ssm:StartSession"
-    assert start["Resource"] == [
-        f"arn:aws:ec2:eu-west-1:{ACCOUNT}:instance/${{aws:PrincipalTag/SecurityAllowSessionInstance}}",
-        f"arn:aws:ssm:eu-west-1:{ACCOUNT}:managed-instance/${{aws:PrincipalTag/SecurityAllowSessionInstance}}",
-    ]
-    assert start["Condition"] == {"BoolIfExists": {"ssm:SessionDocumentAccessCheck": "true"}}
-    document = policy["ThroughTheDefaultSessionDocumentOnly"]
-    assert document["Resource"] == f"arn:aws:ssm:eu-west-1:{ACCOUNT}:document/SSM-SessionManagerRunShell"
-    assert document["Condition"] == {"BoolIfExists": {"ssm:SessionDocumentAccessCheck": "true"}}
-    allowed = {a for s in policy.values() if s["Effect"] == "Allow" for a in as_list(s["Action"])}
-    assert not {a for a in allowed if a.startswith(("iam:Tag", "iam:Untag", "sts:", "ssm:SendAutomationSignal"))}
+    start = policy["RequestAccessWithTheRunbookTaggedAsARequest"]
+    assert start["Condition"] == {"StringEquals": {f"aws:RequestTag/{REQUEST_TAG_KEY}": "AllowStartSsmSession"}}
+    assert _arns(start) == ["arn:aws:ssm:eu-west-1:111111111111:automation-definition/AllowStartSsmSession:*"]
+    others = policy["NoAutomationButTheRunbook"]
+    assert others["Effect"] == "Deny" and others["Action"] == "ssm:StartAutomationExecution"
+    assert {a.split(":", 5)[-1] for a in _arns(others, "NotResource")} == {
+        "automation-definition/AllowStartSsmSession:*", "document/AllowStartSsmSession", "automation-execution/*"
+    }  # fmt: skip
+    lend = policy["NoLendingTheRunbookRole"]
+    assert {"ssm:CreateDocument", "ssm:CreateAssociation", "ssm:RegisterTaskWithMaintenanceWindow",
+            "ssm:UpdateMaintenanceWindowTask"} <= set(lend["Action"]) and lend["Resource"] == "*"  # fmt: skip
+    assert policy["NoChangeRequests"]["Resource"] == "*"
+    signal = policy["NoApprovingOrStoppingAnyAutomation"]
+    assert set(signal["Action"]) == {"ssm:SendAutomationSignal", "ssm:StopAutomationExecution"}
 
 
-@pytest.mark.parametrize("stack_name", ["Runbook", "ChangeManager"])
-def test_approved_operators_can_open_the_channel_encrypt_and_end_only_own_sessions(
-    synthesized: dict[str, Any], stack_name: str
-) -> None:
-    """Issue 11: an approved operator must be able to finish opening the session (data channel,
-    session data key) and to end only the sessions they started (AWS's session-id tag)."""
-    policy = _statements(synthesized[stack_name], "AWS::IAM::ManagedPolicy", "SodOperatorPolicy")
-    channel = policy["OpenTheSessionDataChannel"]
-    assert (channel["Effect"], channel["Action"], channel["Resource"]) == ("Allow", "ssmmessages:OpenDataChannel", "*")
-    own = policy["OwnSessionsOnly"]
-    assert set(own["Action"]) == {"ssm:TerminateSession", "ssm:ResumeSession"}
-    assert own["Resource"] == f"arn:aws:ssm:eu-west-1:{ACCOUNT}:session/*"
-    assert own["Condition"] == {"StringLike": {"ssm:resourceTag/aws:ssmmessages:session-id": "${aws:userid}"}}
-    key = policy["EncryptSessionDataWithTheSessionKeyOnly"]
-    assert (key["Effect"], key["Action"]) == ("Allow", "kms:GenerateDataKey")
-    assert key["Resource"] == f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/*"
-    assert key["Condition"] == {"ForAnyValue:StringEquals": {"kms:ResourceAliases": "alias/session-manager/data"}}
-    kms_actions = {a for s in policy.values() if s["Effect"] == "Allow" for a in as_list(s["Action"]) if "kms:" in a}
-    assert kms_actions == {"kms:GenerateDataKey"}
-
-
-def test_just_in_time_operators_get_no_session_permissions(synthesized: dict[str, Any]) -> None:
-    """On the just-in-time path the access token carries the session permissions (the data key is
-    tagged for it by SessionPrefs); the operator policy itself grants none."""
-    policy = _statements(synthesized["JustInTime"], "AWS::IAM::ManagedPolicy", "SodOperatorPolicy")
-    allowed = {a for s in policy.values() if s["Effect"] == "Allow" for a in as_list(s["Action"])}
-    assert not {a for a in allowed if a.startswith(("kms:", "ssmmessages:", "ssm:StartSession", "ssm:Terminate"))}
-
-
-def test_session_key_grant_covers_every_session_region_or_none(tmp_path: Path) -> None:
-    app = new_app(tmp_path)
-    regions = ["eu-west-1", "eu-central-1"]
-    for name, alias in (("TwoRegions", "alias/custom/sessions"), ("Unencrypted", None)):
-        stack = cdk.Stack(app, name, env=cdk.Environment(account=ACCOUNT, region="eu-west-1"))
-        props = {**_props(stack, "approval_runbook"), "session_regions": regions, "session_data_key_alias": alias}
-        SeparationOfDuties(stack, "Sod", **props)
-    assert nag_findings(app) == []
-    assembly = app.synth()
-    policy = _statements(assembly.get_stack_by_name("TwoRegions").template, "AWS::IAM::ManagedPolicy", "OperatorPolicy")
-    key = policy["EncryptSessionDataWithTheSessionKeyOnly"]
-    assert sorted(key["Resource"]) == sorted(f"arn:aws:kms:{region}:{ACCOUNT}:key/*" for region in regions)
-    assert key["Condition"] == {"ForAnyValue:StringEquals": {"kms:ResourceAliases": "alias/custom/sessions"}}
-    assert sorted(policy["OwnSessionsOnly"]["Resource"]) == sorted(
-        f"arn:aws:ssm:{region}:{ACCOUNT}:session/*" for region in regions
-    )
-    plain = _statements(assembly.get_stack_by_name("Unencrypted").template, "AWS::IAM::ManagedPolicy", "OperatorPolicy")
-    assert "EncryptSessionDataWithTheSessionKeyOnly" not in plain and "OpenTheSessionDataChannel" in plain
-
-
-def test_member_stack_grants_the_session_key_of_every_configured_region(example_app: SynthesizedApp) -> None:
-    """The example encrypts sessions (SessionPrefs, regional stack); the global stack's operators get
-    the data key of both configured Regions by alias."""
-    template = example_app.template_json(MEMBER_GLOBAL_STACK_NAME)
-    key = _statements(template, "AWS::IAM::ManagedPolicy", "OperatorPolicy")["EncryptSessionDataWithTheSessionKeyOnly"]
-    assert sorted(key["Resource"]) == [
-        f"arn:<AWS::Partition>:kms:{region}:<AWS::AccountId>:key/*" for region in ("eu-central-1", "eu-west-1")
-    ]
-    assert key["Condition"] == {"ForAnyValue:StringEquals": {"kms:ResourceAliases": "alias/session-manager/data"}}
-
-
-@pytest.mark.parametrize("session_prefs", [{"session_encryption": False}, {"enabled": False}])
-def test_member_stack_grants_no_session_key_when_sessions_are_not_encrypted(
-    tmp_path: Path, session_prefs: dict[str, Any]
-) -> None:
-    config = load_config("example")
-    controls = config.controls.model_copy(
-        update={"session_prefs": config.controls.session_prefs.model_copy(update=session_prefs)}
-    )
-    app = new_app(tmp_path)
-    MemberGlobalStack(app, "Global", config=config.model_copy(update={"controls": controls}))
-    template = app.synth().get_stack_by_name("Global").template
-    policy = _statements(template, "AWS::IAM::ManagedPolicy", "OperatorPolicy")
-    assert "EncryptSessionDataWithTheSessionKeyOnly" not in policy and "OwnSessionsOnly" in policy
-
-
-def test_operators_cannot_tag_themselves_with_the_key_in_any_case(runbook_stack: dict) -> None:
-    deny = _statements(runbook_stack, "AWS::IAM::ManagedPolicy", "SodOperatorPolicy")[
-        "NoSelfTaggingWithTheSessionKeysInAnyCase"
-    ]
-    assert deny["Effect"] == "Deny" and deny["Resource"] == "*"
-    assert {"iam:TagRole", "iam:UntagRole", "iam:TagUser", "iam:UntagUser", "sts:TagSession"} <= set(deny["Action"])
-    assert deny["Condition"] == {"ForAnyValue:StringEqualsIgnoreCase": {"aws:TagKeys": [TAG_KEY, EXPIRY_TAG_KEY]}}
-
-
-def test_operators_cannot_approve_or_edit_the_control(runbook_stack: dict) -> None:
+def test_operators_cannot_re_tag_nodes_or_grant_themselves(runbook_stack: dict) -> None:
     policy = _statements(runbook_stack, "AWS::IAM::ManagedPolicy", "SodOperatorPolicy")
-    signal = policy["NoApprovingAnyAutomation"]
-    assert (signal["Effect"], signal["Action"]) == ("Deny", "ssm:SendAutomationSignal")
-    assert signal["Resource"] == f"arn:aws:ssm:eu-west-1:{ACCOUNT}:automation-execution/*"
-    edit = policy["NoEditingTheControl"]
-    assert edit["Effect"] == "Deny"
-    assert f"arn:aws:iam::{ACCOUNT}:role/SsmSessionControlChangeMangerRole" in edit["Resource"]
-    assert f"arn:aws:ssm:eu-west-1:{ACCOUNT}:document/AllowStartSsmSession" in edit["Resource"]
-    start = policy["RequestAccessWithTheRunbook"]
-    assert start["Resource"] == f"arn:aws:ssm:eu-west-1:{ACCOUNT}:automation-definition/AllowStartSsmSession:*"
-    assert policy["PassTheRunbookRoleToSystemsManager"]["Condition"] == {
-        "StringEquals": {"iam:PassedToService": "ssm.amazonaws.com"}
+    tagging = policy["NoReTaggingNodesOrRequests"]
+    assert set(tagging["Action"]) == {"ec2:CreateTags", "ec2:DeleteTags", "ssm:AddTagsToResource",
+                                      "ssm:RemoveTagsFromResource"}  # fmt: skip
+    assert tagging["Condition"] == {
+        "ForAnyValue:StringEqualsIgnoreCase": {"aws:TagKeys": sorted([*PROTECTED, REQUEST_TAG_KEY])}
     }
+    self_grant = policy["NoGrantingThemselves"]
+    assert "iam:PutRolePolicy" in self_grant["Action"] and len(as_list(self_grant["Resource"])) == 2
 
 
-def test_change_manager_operators_cannot_start_the_runbook_directly(synthesized: dict[str, Any]) -> None:
+def test_operators_cannot_touch_the_sweeper_or_the_control(runbook_stack: dict) -> None:
+    policy = _statements(runbook_stack, "AWS::IAM::ManagedPolicy", "SodOperatorPolicy")
+    function = policy["NoTouchingTheSweeperFunction"]
+    assert {"lambda:Update*", "lambda:Invoke*", "lambda:Delete*", "lambda:Put*"} <= set(function["Action"])
+    assert all("SodSweeperFunction" in arn for arn in _arns(function))
+    rule = policy["NoTouchingTheSweeperSchedule"]
+    assert {"events:DisableRule", "events:DeleteRule", "events:PutTargets", "events:RemoveTargets"} <= set(
+        rule["Action"]
+    )
+    assert "SodSweeperSchedule" in _arns(rule)[0]
+    control = " ".join(_arns(policy["NoEditingTheControl"]))
+    for name in ("SsmGuardrailsSessionRequester", "SsmSessionControlChangeMangerRole", "SsmSessionTagSweeperRole",
+                 "document/AllowStartSsmSession", "document/SSM-SessionManagerRunShell"):  # fmt: skip
+        assert name in control
+
+
+def test_change_manager_operators_start_no_automation_and_only_the_template(synthesized: dict[str, Any]) -> None:
     policy = _statements(synthesized["ChangeManager"], "AWS::IAM::ManagedPolicy", "SodOperatorPolicy")
-    deny = policy["NoStartingTheRunbookWithoutChangeManager"]
-    assert (deny["Effect"], deny["Action"]) == ("Deny", "ssm:StartAutomationExecution")
-    assert deny["Resource"].endswith(":automation-definition/AllowStartSsmSession:*")
-    assert policy["RequestAccessThroughChangeManager"]["Action"] == "ssm:StartChangeRequestExecution"
-    assert "NoApprovingAnyAutomation" in policy
+    assert policy["NoAutomationButTheChangeTemplate"]["Resource"] == "*"
+    assert "AllowSsmSessionStartTemplate" in " ".join(_arns(policy["NoChangeRequestButTheTemplate"], "NotResource"))
 
 
-def test_approver_policy_can_signal_but_is_not_attached(runbook_stack: dict) -> None:
-    resource = only_resource(runbook_stack, "AWS::IAM::ManagedPolicy", "SodApproverPolicy")["Properties"]
-    assert "Roles" not in resource and "ManagedPolicyName" not in resource
-    policy = {s["Sid"]: s for s in rendered(statements(resource["PolicyDocument"]))}
-    assert policy["ApproveOrRejectRequests"]["Action"] == "ssm:SendAutomationSignal"
+def test_approvers_signal_only_executions_tagged_as_requests(runbook_stack: dict) -> None:
+    policy = _statements(runbook_stack, "AWS::IAM::ManagedPolicy", "SodApproverPolicy")
+    signal = policy["ApproveOrRejectRequestsOfThisRunbookOnly"]
+    assert signal["Condition"] == {"StringEquals": {f"aws:ResourceTag/{REQUEST_TAG_KEY}": "AllowStartSsmSession"}}
+    approver = only_resource(runbook_stack, "AWS::IAM::ManagedPolicy", "SodApproverPolicy")["Properties"]
+    assert "Roles" not in approver and "Users" not in approver  # attached by the stack
 
 
 # ------------------------------------------------------------------------------------------ runbook role
 
 
-def test_runbook_role_has_the_contract_name_and_trusts_ssm_of_this_account(runbook_stack: dict) -> None:
+def test_runbook_role_writes_grants_on_the_operators_only(runbook_stack: dict) -> None:
     role = only_resource(runbook_stack, "AWS::IAM::Role", "SodRunbookRole")["Properties"]
     assert role["RoleName"] == "SsmSessionControlChangeMangerRole"
-    trust = role["AssumeRolePolicyDocument"]["Statement"][0]
-    assert trust["Principal"] == {"Service": "ssm.amazonaws.com"}
-    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
-
-
-def test_runbook_role_tags_operators_only_and_only_with_the_session_keys(runbook_stack: dict) -> None:
-    policy = _statements(runbook_stack, "AWS::IAM::Policy", "SodRunbookRoleDefaultPolicy")
-    tag = policy["TagRoleOperatorsWithTheSessionKeysOnly"]
-    assert tag["Action"] == "iam:TagRole"
-    assert tag["Resource"] == f"arn:aws:iam::{ACCOUNT}:role/Operator"
-    assert tag["Condition"] == {
-        "ForAllValues:StringEquals": {"aws:TagKeys": [TAG_KEY, EXPIRY_TAG_KEY]},
-        "Null": {"aws:TagKeys": "false"},
-        "StringLike": {f"aws:RequestTag/{TAG_KEY}": ["i-*", "mi-*"]},
+    assert role["AssumeRolePolicyDocument"]["Statement"][0]["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": ACCOUNT}
     }
-    untag = policy["UntagUserOperatorsSessionKeysOnly"]
-    assert untag["Resource"] == f"arn:aws:iam::{ACCOUNT}:user/bob"
-    assert untag["Condition"]["ForAllValues:StringEquals"] == {"aws:TagKeys": [TAG_KEY, EXPIRY_TAG_KEY]}
-    assert policy["ReadOwnExecutionForTheSelfApprovalCheck"]["Action"] == "ssm:GetAutomationExecution"
-    assert policy["EndTheOperatorsSessions"]["Action"] == "ssm:TerminateSession"
+    policy = _statements(runbook_stack, "AWS::IAM::Policy", "SodRunbookRoleDefaultPolicy")
+    roles, users = policy["WriteSessionGrantsOnRoleOperatorsOnly"], policy["WriteSessionGrantsOnUserOperatorsOnly"]
+    assert set(roles["Action"]) == {"iam:GetRole", "iam:PutRolePolicy", "iam:DeleteRolePolicy",
+                                    "iam:ListRolePolicies", "iam:GetRolePolicy"}  # fmt: skip
+    assert _arns(roles) == ["arn:aws:iam::111111111111:role/Operator"]
+    assert _arns(users) == ["arn:aws:iam::111111111111:user/bob"]
+    actions = {a for s in policy.values() for a in as_list(s["Action"])}
+    assert not {a for a in actions if a.startswith(("iam:Tag", "iam:Untag", "iam:Attach", "iam:PassRole"))}
+    assert policy["ReadTheRunbooksDefaultVersion"]["Action"] == "ssm:DescribeDocument"
 
 
 # ------------------------------------------------------------------------------------------ topic
@@ -320,58 +244,61 @@ def test_approvals_topic_is_encrypted_tls_only_and_ssm_may_publish(synthesized: 
         ssm_publish = next(s for s in policy if s.get("Sid") == "SystemsManagerOfThisAccountPublishes")
         assert ssm_publish["Principal"] == {"Service": "ssm.amazonaws.com"}
         assert ssm_publish["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
-        key = statements(only_resource(template, "AWS::KMS::Key")["Properties"]["KeyPolicy"])
-        assert any(s.get("Sid") == "SystemsManagerPublishesApprovals" for s in key)
     assert not resources_of(synthesized["JustInTime"], "AWS::SNS::Topic")
 
 
 # ------------------------------------------------------------------------------------------ documents in templates
 
 
-def test_runbook_pins_role_approvers_topic_and_validity(runbook_stack: dict) -> None:
+def test_runbook_pins_role_approvers_topic_validity_and_the_grants_inputs(runbook_stack: dict) -> None:
     document = _document(runbook_stack, "Automation")
     assert (document["Name"], document["UpdateMethod"]) == ("AllowStartSsmSession", "NewVersion")
     content = document["Content"]
-    role = content["parameters"]["AutomationAssumeRole"]["allowedValues"][0]
-    assert role["Fn::GetAtt"][0].startswith("SodRunbookRole")
+    assert set(content["parameters"]) == {"InstanceId", "ValidityMinutes", "AutomationAssumeRole"}
+    assert content["parameters"]["AutomationAssumeRole"]["allowedValues"][0]["Fn::GetAtt"][0].startswith(
+        "SodRunbookRole"
+    )
     assert content["parameters"]["ValidityMinutes"]["allowedValues"] == [str(m) for m in range(1, 11)]
-    assert content["parameters"]["PrincipalType"]["allowedValues"] == ["user", "role"]
-    approve = content["mainSteps"][0]
-    assert approve["action"] == "aws:approve"
-    assert approve["inputs"]["Approvers"] == [APPROVER, SECOND_APPROVER]
+    approve, grant = content["mainSteps"][:2]
+    assert approve["action"] == "aws:approve" and approve["inputs"]["Approvers"] == [APPROVER, SECOND_APPROVER]
     assert approve["inputs"]["MinRequiredApprovals"] == 2
-    assert approve["inputs"]["NotificationArn"]["Ref"].startswith("SodApprovalsTopic")
+    payload = grant["inputs"]["InputPayload"]
+    assert (grant["name"], grant["inputs"]["Handler"]) == ("GrantSession", "grant")
+    assert payload | {"ExecutionId": "", "InstanceId": "", "ValidityMinutes": ""} == {
+        "ExecutionId": "", "InstanceId": "", "ValidityMinutes": "", "RunbookName": "AllowStartSsmSession",
+        "ChangeTemplateName": "", "ApproveStepName": "Approve", "MaxValidityMinutes": "10",
+        "OperatorRoles": ["Operator"], "OperatorUsers": ["bob"], "Regions": ["eu-west-1", "us-east-1"],
+        "SessionDocument": "SSM-SessionManagerRunShell", "KeyAlias": "alias/session-manager/data",
+    }  # fmt: skip
     scripts = [s for s in content["mainSteps"] if s["action"] == "aws:executeScript"]
-    assert {s["name"] for s in scripts} == {"CheckNotSelfApproved", "ComputeExpiry", "TerminateSessions"}
+    assert [s["name"] for s in scripts] == ["GrantSession", "Revoke", "TerminateSessions"]
     assert all(s["inputs"]["Script"] == SCRIPT.read_text() for s in scripts)
 
 
-def test_change_manager_runbook_has_no_approval_step_and_the_template_approves(synthesized: dict) -> None:
+def test_change_manager_runbook_grants_on_the_change_requests_approval(synthesized: dict) -> None:
     template = synthesized["ChangeManager"]
     runbook = _document(template, "Automation")["Content"]
     names = [step["name"] for step in runbook["mainSteps"]]
-    assert names[0] == "ComputeExpiry" and "Approve" not in names and "TerminateSessions" not in names
-    assert runbook["parameters"]["PrincipalType"]["allowedValues"] == ["role"]
+    assert names == ["GrantSession", "WaitForWindow", "Revoke"]
+    payload = runbook["mainSteps"][0]["inputs"]["InputPayload"]
+    assert (payload["ChangeTemplateName"], payload["ApproveStepName"]) == (
+        "AllowSsmSessionStartTemplate", "ApproveSessionAccess"
+    )  # fmt: skip
     change = _document(template, "Automation.ChangeTemplate")
     assert (change["Name"], change["UpdateMethod"]) == ("AllowSsmSessionStartTemplate", "NewVersion")
     content = change["Content"]
-    assert content["schemaVersion"] == "0.3" and content["emergencyChange"] is False
-    assert content["autoApprovable"] is False
     assert content["executableRunBooks"] == [{"name": "AllowStartSsmSession", "version": "$DEFAULT"}]
+    assert content["mainSteps"][0]["name"] == "ApproveSessionAccess"
     # Per-level approval, as AWS's sample: MinRequiredApprovals directly under inputs, next to
     # EnhancedApprovals; each approver "may contribute" (0).
     # https://docs.aws.amazon.com/systems-manager/latest/userguide/approval-type-samples.html#per-level-approvals
     inputs = content["mainSteps"][0]["inputs"]
-    assert content["mainSteps"][0]["action"] == "aws:approve"
     assert set(inputs) == {"Message", "MinRequiredApprovals", "EnhancedApprovals"}
     assert inputs["MinRequiredApprovals"] == 2
-    approvals = inputs["EnhancedApprovals"]
-    assert set(approvals) == {"NotificationArn", "Approvers"}
-    assert approvals["Approvers"] == [
+    assert inputs["EnhancedApprovals"]["Approvers"] == [
         {"approver": "Approver", "type": "IamRole", "minRequiredApprovals": 0},
         {"approver": "alice", "type": "IamUser", "minRequiredApprovals": 0},
     ]
-    assert approvals["NotificationArn"]["Ref"].startswith("SodApprovalsTopic")
 
 
 def test_just_in_time_deploys_approval_policies_and_no_start_session(synthesized: dict[str, Any]) -> None:
@@ -387,37 +314,50 @@ def test_just_in_time_deploys_approval_policies_and_no_start_session(synthesized
     policy = _statements(template, "AWS::IAM::ManagedPolicy", "SodOperatorPolicy")
     allowed = {a for s in policy.values() if s["Effect"] == "Allow" for a in as_list(s["Action"])}
     assert "ssm:StartSession" not in allowed and "ssm:StartAccessRequest" in allowed
-    assert "NoSelfTaggingWithTheSessionKeysInAnyCase" in policy
+    assert "NoReTaggingNodesOrRequests" in policy
     assert not resources_of(template, "AWS::Lambda::Function")
 
 
-def test_sweeper_runs_on_a_schedule_and_removes_only_the_session_keys(runbook_stack: dict) -> None:
+def test_sweeper_runs_on_a_schedule_and_reads_only_the_operators(runbook_stack: dict) -> None:
     function = only_resource(runbook_stack, "AWS::Lambda::Function", "SodSweeper")["Properties"]
     assert function["Environment"]["Variables"] == {
-        "TAG_KEY": TAG_KEY, "EXPIRY_TAG_KEY": EXPIRY_TAG_KEY, "MAX_VALIDITY_MINUTES": "10",
+        "GRANT_PREFIX": GRANT_PREFIX, "OPERATOR_ROLES": "Operator", "OPERATOR_USERS": "bob",
+        "MAX_VALIDITY_MINUTES": "10",
     }  # fmt: skip
-    rule = only_resource(runbook_stack, "AWS::Events::Rule", "SodSweepRule")["Properties"]
+    rule = only_resource(runbook_stack, "AWS::Events::Rule", "SodSweeperSchedule")["Properties"]
     assert rule["ScheduleExpression"] == "rate(5 minutes)"
-    role = only_resource(runbook_stack, "AWS::IAM::Role", "SodSweeperRole")["Properties"]
+    role = only_resource(runbook_stack, "AWS::IAM::Role", "SodSweeperFunctionRole")["Properties"]
     assert role["RoleName"] == "SsmSessionTagSweeperRole"
-    untag = _statements(runbook_stack, "AWS::IAM::Policy", "SodSweeperRoleDefaultPolicy")["RemoveSessionKeysOnly"]
-    assert untag["Condition"]["ForAllValues:StringEqualsIgnoreCase"] == {"aws:TagKeys": [TAG_KEY, EXPIRY_TAG_KEY]}
+    policy = _statements(runbook_stack, "AWS::IAM::Policy", "SodSweeperFunctionRoleDefaultPolicy")
+    assert _arns(policy["DeleteExpiredGrantsOfRoleOperators"]) == ["arn:aws:iam::111111111111:role/Operator"]
+    assert not [s for s in policy.values() if "iam" in json.dumps(s["Action"]) and "*" in json.dumps(s["Resource"])]
 
 
-def test_scp_document_exempts_only_the_runbook_and_sweeper_roles(synthesized: dict[str, Any]) -> None:
+def test_scp_keeps_the_runbook_role_with_operators_and_nodes_untagged(synthesized: dict[str, Any]) -> None:
     construct = synthesized["constructs"]["Runbook"]
-    [statement] = construct.scp_document["Statement"]
-    assert statement["Effect"] == "Deny"
-    assert statement["Condition"] == {
-        "ForAnyValue:StringEqualsIgnoreCase": {"aws:TagKeys": [TAG_KEY, EXPIRY_TAG_KEY]},
-        "ArnNotLike": {
-            "aws:PrincipalArn": [
-                "arn:*:iam::*:role/SsmSessionControlChangeMangerRole",
-                "arn:*:iam::*:role/SsmSessionTagSweeperRole",
-            ]
-        },
+    pass_role, tagging = construct.scp_document["Statement"]
+    assert pass_role["Action"] == "iam:PassRole"
+    assert pass_role["Resource"] == "arn:*:iam::*:role/SsmSessionControlChangeMangerRole"
+    assert pass_role["Condition"] == {
+        "ArnNotLike": {"aws:PrincipalArn": ["arn:*:iam::*:role/Operator", "arn:*:iam::*:user/bob"]}
     }
+    assert tagging["Condition"] == {
+        "ForAnyValue:StringEqualsIgnoreCase": {"aws:TagKeys": sorted([*PROTECTED, REQUEST_TAG_KEY])},
+        "ArnLike": {"aws:PrincipalArn": ["arn:*:iam::*:role/Operator", "arn:*:iam::*:user/bob",
+                                          "arn:*:iam::*:role/PasswordReader"]},
+    }  # fmt: skip
     assert json.dumps(construct.scp_document, indent=2) in construct.scp_readme
+    assert [s["Sid"] for s in synthesized["constructs"]["JustInTime"].scp_document["Statement"]] == [
+        "NoReTaggingNodesAroundTheControls"
+    ]
+
+
+def test_readme_shows_the_example_configurations_scp(example_app: Any) -> None:
+    [control] = [c for c in example_app.app.node.find_all() if isinstance(c, SeparationOfDuties)]
+    assert json.dumps(control.scp_document, indent=2) in (ROOT / "README.md").read_text()
+    assert control.scp_document["Statement"][1]["Condition"]["ForAnyValue:StringEqualsIgnoreCase"]["aws:TagKeys"] == [
+        "Environment", "SessionAccess", REQUEST_TAG_KEY
+    ]  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------------ documents
@@ -444,24 +384,14 @@ def test_document_references_resolve_to_parameters_variables_or_earlier_outputs(
         assert output in outputs[step_name]
 
 
-def test_every_step_before_the_untag_fails_and_cancels_into_the_untag_steps() -> None:
+def test_every_step_before_the_revoke_fails_and_cancels_into_it() -> None:
     steps = load_document("allow_start_ssm_session")["mainSteps"]
-    names = {step["name"] for step in steps}
-    for step in steps:
-        if step["name"] in UNTAG_STEPS or step.get("isEnd"):
-            continue
-        assert step["onFailure"] == "step:ChooseUntag", step["name"]
-        assert step["onCancel"] == "step:ChooseUntag", step["name"]
-    choose_untag = next(step for step in steps if step["name"] == "ChooseUntag")
-    assert choose_untag["onFailure"] == choose_untag["onCancel"] == "step:UntagRole"
+    names = [step["name"] for step in steps]
+    for step in steps[: names.index("Revoke")]:
+        assert (step["onFailure"], step["onCancel"]) == ("step:Revoke", "step:Revoke"), step["name"]
     for step in steps:  # every jump lands on a step that exists
-        jumps = [step.get("nextStep"), step.get("onFailure"), step.get("onCancel")]
-        jumps += [c["NextStep"] for c in step["inputs"].get("Choices", [])] + [step["inputs"].get("Default")]
-        for jump in filter(None, jumps):
-            target = jump.removeprefix("step:")
-            assert target in names or target == "Abort", f"{step['name']} -> {jump}"
-    untag = {step["name"]: step for step in steps if step["name"] in ("UntagUser", "UntagRole")}
-    assert all(step["inputs"]["TagKeys"] == [TAG_KEY, EXPIRY_TAG_KEY] for step in untag.values())
+        for jump in filter(None, [step.get("nextStep"), step.get("onFailure"), step.get("onCancel")]):
+            assert jump.removeprefix("step:") in names or jump == "Abort", f"{step['name']} -> {jump}"
 
 
 def test_sleep_duration_is_iso8601_for_every_allowed_validity() -> None:
@@ -476,219 +406,250 @@ def test_sleep_duration_is_iso8601_for_every_allowed_validity() -> None:
         )
 
 
-def test_executeawsapi_steps_name_real_iam_request_fields() -> None:
-    model = botocore.session.get_session().get_service_model("iam")
-    for step in load_document("allow_start_ssm_session")["mainSteps"]:
-        if step["action"] == "aws:executeAwsApi":
-            operation = model.operation_model(step["inputs"]["Api"])
-            assert {k for k in step["inputs"] if k not in ("Service", "Api")} <= set(operation.input_shape.members)
+# ------------------------------------------------------------------------------------------ grant script (moto IAM)
 
-
-def _api_call(step: dict[str, Any], parameters: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """The boto3 method and arguments an aws:executeAwsApi step sends, with references substituted."""
-    inputs = json.loads(render(json.dumps(step["inputs"]), parameters))
-    method = re.sub(r"(?<!^)(?=[A-Z])", "_", inputs.pop("Api")).lower()
-    inputs.pop("Service")
-    return method, inputs
-
-
-def test_tag_and_untag_steps_work_against_the_iam_api() -> None:
-    steps = {step["name"]: step for step in load_document("allow_start_ssm_session")["mainSteps"]}
-    with mock_aws():
-        client = boto3.client("iam", region_name="us-east-1")
-        client.create_role(RoleName="Operator", AssumeRolePolicyDocument="{}", Tags=[{"Key": "team", "Value": "ops"}])
-        client.create_user(UserName="bob")
-        for kind, name in (("Role", "Operator"), ("User", "bob")):
-            values = {"InstanceId": "i-0123456789abcdef0", "PrincipalName": name,
-                      "ComputeExpiry.ExpiresAt": "2030-01-01T00:10:00Z"}  # fmt: skip
-            method, arguments = _api_call(steps[f"Tag{kind}"], values)
-            getattr(client, method)(**arguments)
-            listed = getattr(client, f"list_{kind.lower()}_tags")(**{f"{kind}Name": name})["Tags"]
-            assert {TAG_KEY: "i-0123456789abcdef0", EXPIRY_TAG_KEY: "2030-01-01T00:10:00Z"}.items() <= {
-                t["Key"]: t["Value"] for t in listed
-            }.items()
-            method, arguments = _api_call(steps[f"Untag{kind}"], values)
-            getattr(client, method)(**arguments)
-            left = {t["Key"] for t in getattr(client, f"list_{kind.lower()}_tags")(**{f"{kind}Name": name})["Tags"]}
-            assert not left & {TAG_KEY, EXPIRY_TAG_KEY}
-        assert client.list_role_tags(RoleName="Operator")["Tags"] == [{"Key": "team", "Value": "ops"}]
-
-
-# ------------------------------------------------------------------------------------------ scripts
+EXECUTION_ID = "4f9b0c1e-1111-2222-3333-444455556666"
+NOW = datetime(2030, 1, 1, 12, 0, 0, tzinfo=UTC)
+REQUESTER = f"arn:aws:sts::{ACCOUNT}:assumed-role/Operator/alice"
+CAROL = f"arn:aws:sts::{ACCOUNT}:assumed-role/Approver/carol"
+NODE = "i-0123456789abcdef0"
 
 
 def _load(path: Path, name: str) -> ModuleType:
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up
     spec.loader.exec_module(module)
     return module
 
 
-@pytest.fixture(scope="module")
-def script() -> ModuleType:
-    return _load(SCRIPT, "session_window")
+@pytest.fixture
+def runbook(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The script with moto's IAM (an operator role and user exist) and a stubbed Automation API."""
+    with mock_aws():
+        module = _load(SCRIPT, "session_window")
+        iam_client = boto3.client("iam", region_name="us-east-1")
+        ssm_client = boto3.client("ssm", region_name="eu-west-1")
+        stubber = Stubber(ssm_client)
+        stubber.activate()
+        monkeypatch.setattr(module, "_ssm", lambda: ssm_client)
+        monkeypatch.setattr(module, "_iam", lambda: iam_client)
+        monkeypatch.setattr(module, "_now", lambda: NOW)
+        iam_client.create_role(RoleName="Operator", AssumeRolePolicyDocument="{}")
+        iam_client.create_user(UserName="bob")
+        yield module, iam_client, stubber
 
 
-def _stubbed_ssm(script: ModuleType, monkeypatch: pytest.MonkeyPatch) -> Stubber:
-    client = boto3.client("ssm", region_name="eu-west-1")
-    stubber = Stubber(client)
-    monkeypatch.setattr(script, "_ssm", lambda: client)
-    stubber.activate()
-    return stubber
-
-
-def _execution(executed_by: str, approvers: list[str], decision: str = "Approve") -> dict[str, Any]:
+def _execution(executed_by: str, approvers: list[str], *, decision: str = "Approve", version: str = "3",
+               document: str = "AllowStartSsmSession", step: str = "Approve", **extra: Any) -> dict[str, Any]:  # fmt: skip
     decisions = [json.dumps({"Approver": a, "Decision": decision, "Comment": "ok"}) for a in approvers]
     return {
         "AutomationExecution": {
-            "AutomationExecutionId": "0123456789abcdef-0123-4567-89ab-0123456789ab",
+            "AutomationExecutionId": EXECUTION_ID, "DocumentName": document, "DocumentVersion": version,
             "ExecutedBy": executed_by,
-            "StepExecutions": [
-                {"StepName": "Approve", "Outputs": {"ApprovalStatus": ["Approved"], "ApproverDecisions": decisions}}
-            ],
+            "StepExecutions": [{"StepName": step, "Outputs": {"ApproverDecisions": decisions}}], **extra,
         }
-    }
+    }  # fmt: skip
 
 
-def _check(script: ModuleType, stubber: Stubber, executed_by: str, approvers: list[str], **kw: str) -> Any:
-    execution_id = "0123456789abcdef-0123-4567-89ab-0123456789ab"
-    stubber.add_response(
-        "get_automation_execution", _execution(executed_by, approvers, **kw), {"AutomationExecutionId": execution_id}
-    )
-    events = {
-        "ExecutionId": execution_id,
-        "ApproveStepName": "Approve",
-        "PrincipalType": "role",
-        "PrincipalName": "Operator",
-    }
-    return script.check_not_self_approved(events, None)
+def _events(execution_id: str = EXECUTION_ID, **changes: Any) -> dict[str, Any]:
+    return {
+        "ExecutionId": execution_id, "InstanceId": NODE, "ValidityMinutes": "10", "MaxValidityMinutes": "10",
+        "RunbookName": "AllowStartSsmSession", "ChangeTemplateName": "", "ApproveStepName": "Approve",
+        "OperatorRoles": ["Operator"], "OperatorUsers": ["bob"], "Regions": ["eu-west-1", "us-east-1"],
+        "SessionDocument": "SSM-SessionManagerRunShell", "KeyAlias": "alias/session-manager/data", **changes,
+    }  # fmt: skip
 
 
-REQUESTER = f"arn:aws:sts::{ACCOUNT}:assumed-role/Operator/alice-session"
+def _grant(module: ModuleType, stubber: Stubber, execution: dict[str, Any], default: str = "3", **events: Any) -> Any:
+    stubber.add_response("get_automation_execution", execution)
+    stubber.add_response("describe_document", {"Document": {"Name": "AllowStartSsmSession", "DefaultVersion": default}})
+    return module.grant(_events(**events), None)
 
 
-def test_approval_by_someone_else_passes(script: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
-    stubber = _stubbed_ssm(script, monkeypatch)
-    result = _check(script, stubber, REQUESTER, [f"arn:aws:sts::{ACCOUNT}:assumed-role/Approver/carol"])
-    assert result == {"Requester": REQUESTER, "Approvers": [f"arn:aws:sts::{ACCOUNT}:assumed-role/Approver/carol"]}
-    stubber.assert_no_pending_responses()
+def test_grant_writes_a_policy_for_the_requesting_session_until_the_expiry(runbook: Any) -> None:
+    module, client, stubber = runbook
+    result = _grant(module, stubber, _execution(REQUESTER, [CAROL]))
+    name = GRANT_PREFIX + EXECUTION_ID
+    assert result == {"PolicyName": name, "Principal": "role/Operator", "Session": "alice",
+                      "ExpiresAt": "2030-01-01T12:10:00Z"}  # fmt: skip
+    role_id = client.get_role(RoleName="Operator")["Role"]["RoleId"]
+    written = client.get_role_policy(RoleName="Operator", PolicyName=name)["PolicyDocument"]
+    assert written == module.grant_policy(
+        userid=f"{role_id}:alice", node_id=NODE, account=ACCOUNT, regions=["eu-west-1", "us-east-1"],
+        expires_at="2030-01-01T12:10:00Z", key_alias="alias/session-manager/data",
+    )  # fmt: skip
+    assert module.expiry_of(written) == NOW + timedelta(minutes=10)
+    stubber.add_response("get_automation_execution", _execution(REQUESTER, [CAROL]))
+    assert module.revoke({"ExecutionId": EXECUTION_ID, **_events()}, None)["Removed"] is True
+    assert client.list_role_policies(RoleName="Operator")["PolicyNames"] == []
+    stubber.add_response("get_automation_execution", _execution(REQUESTER, [CAROL]))
+    assert module.revoke(_events(), None)["Removed"] is False  # already gone: no error
+
+
+def test_user_operators_get_a_grant_for_their_user_id(runbook: Any) -> None:
+    module, client, stubber = runbook
+    _grant(module, stubber, _execution(f"arn:aws:iam::{ACCOUNT}:user/bob", [CAROL]))
+    written = client.get_user_policy(UserName="bob", PolicyName=GRANT_PREFIX + EXECUTION_ID)["PolicyDocument"]
+    user_id = client.get_user(UserName="bob")["User"]["UserId"]
+    assert {s["Condition"]["StringEquals"]["aws:userid"] for s in written["Statement"]} == {user_id}
 
 
 @pytest.mark.parametrize(
-    ("requester", "approver", "why"),
+    ("requester", "approver"),
     [
-        (f"arn:aws:iam::{ACCOUNT}:user/dave", f"arn:aws:iam::{ACCOUNT}:user/Dave", "approved its own request"),
-        (
-            f"arn:aws:sts::{ACCOUNT}:assumed-role/Approver/s1",
-            f"arn:aws:iam::{ACCOUNT}:role/approver",
-            "its own request",
-        ),
-        (f"arn:aws:iam::{ACCOUNT}:user/dave", f"arn:aws:sts::{ACCOUNT}:assumed-role/Operator/x", "access for itself"),
+        (REQUESTER, f"arn:aws:sts::{ACCOUNT}:assumed-role/Approver/alice"),  # a second role, same person
+        (REQUESTER, f"arn:aws:sts::{ACCOUNT}:assumed-role/Approver/ALICE"),
+        (REQUESTER, f"arn:aws:iam::{ACCOUNT}:user/alice"),
+        (f"arn:aws:iam::{ACCOUNT}:user/bob", f"arn:aws:sts::{ACCOUNT}:assumed-role/Approver/bob"),
     ],
 )
-def test_self_approval_fails_the_step(
-    script: ModuleType, monkeypatch: pytest.MonkeyPatch, requester: str, approver: str, why: str
+def test_self_approval_by_another_role_of_the_same_person_is_rejected(
+    runbook: Any, requester: str, approver: str
 ) -> None:
-    stubber = _stubbed_ssm(script, monkeypatch)
-    with pytest.raises(script.SelfApprovalError, match=why):
-        _check(script, stubber, requester, [approver])
+    module, client, stubber = runbook
+    with pytest.raises(module.SelfApprovalError, match="same person as the requester"):
+        _grant(module, stubber, _execution(requester, [CAROL, approver]))
+    assert client.list_role_policies(RoleName="Operator")["PolicyNames"] == []
+    assert client.list_user_policies(UserName="bob")["PolicyNames"] == []
 
 
-def test_no_recorded_approval_fails_closed(script: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
-    stubber = _stubbed_ssm(script, monkeypatch)
-    with pytest.raises(script.SelfApprovalError, match="no approval decision"):
-        _check(script, stubber, REQUESTER, [f"arn:aws:iam::{ACCOUNT}:role/Approver"], decision="Reject")
-
-
-def test_expiry_is_the_end_of_the_window_in_utc(script: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(script, "_now", lambda: datetime(2030, 1, 1, 12, 0, 30, 999, tzinfo=UTC))
-    assert script.expiry({"ValidityMinutes": "10"}, None) == {"ExpiresAt": "2030-01-01T12:10:30Z"}
-    with pytest.raises(ValueError, match="1-60"):
-        script.expiry({"ValidityMinutes": "61"}, None)
-
-
-def test_terminate_sessions_ends_only_the_principals_sessions(
-    script: ModuleType, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("execution", "default", "error", "message"),
+    [
+        (_execution(REQUESTER, [CAROL], version="2"), "3", "ExecutionCheckError", "version 2 is not the default version 3"),
+        (_execution(REQUESTER, [CAROL], document="MyOwnRunbook"), "3", "ExecutionCheckError", "not AllowStartSsmSession"),
+        (_execution(f"arn:aws:sts::{ACCOUNT}:assumed-role/Approver/dave", [CAROL]), "3", "ExecutionCheckError",
+         "not an operator"),
+        (_execution(f"arn:aws:sts::{ACCOUNT}:assumed-role/Operator", [CAROL]), "3", "ExecutionCheckError",
+         "not an operator"),
+        (_execution(REQUESTER, [f"arn:aws:iam::{ACCOUNT}:role/Approver"]), "3", "SelfApprovalError", "names no person"),
+        (_execution(REQUESTER, [CAROL], decision="Reject"), "3", "SelfApprovalError", "no approval decision"),
+        (_execution(REQUESTER, [CAROL], step="Other"), "3", "SelfApprovalError", "no step Approve"),
+    ],
+)  # fmt: skip
+def test_the_grant_checks_document_version_requester_and_approvals(
+    runbook: Any, execution: dict[str, Any], default: str, error: str, message: str
 ) -> None:
-    stubber = _stubbed_ssm(script, monkeypatch)
-    request = {"State": "Active", "Filters": [{"key": "Target", "value": "i-0123456789abcdef0"}]}
+    module, client, stubber = runbook
+    if "MyOwnRunbook" in json.dumps(execution):
+        stubber.add_response("get_automation_execution", execution)
+        with pytest.raises(module.ExecutionCheckError, match=message):
+            module.grant(_events(), None)
+    else:
+        with pytest.raises(getattr(module, error), match=re.escape(message)):
+            _grant(module, stubber, execution, default)
+    assert client.list_role_policies(RoleName="Operator")["PolicyNames"] == []
+
+
+def test_change_manager_grant_reads_the_parent_change_requests_approval(runbook: Any) -> None:
+    module, _, stubber = runbook
+    parent_id = "0a0a0a0a-1111-2222-3333-444455556666"
+    change = {"ChangeTemplateName": "AllowSsmSessionStartTemplate", "ApproveStepName": "ApproveSessionAccess"}
+    child = _execution(REQUESTER, [], step="GrantSession", ParentAutomationExecutionId=parent_id)
+    parent = _execution(REQUESTER, [f"arn:aws:sts::{ACCOUNT}:assumed-role/Approver/alice"],
+                        document="AllowSsmSessionStartTemplate", step="ApproveSessionAccess")  # fmt: skip
+    stubber.add_response("get_automation_execution", child)
+    stubber.add_response("get_automation_execution", parent)
+    stubber.add_response("describe_document", {"Document": {"DefaultVersion": "3"}})
+    with pytest.raises(module.SelfApprovalError, match="same person"):
+        module.grant(_events(**change), None)
+    stubber.add_response("get_automation_execution", _execution(REQUESTER, [CAROL]))  # started directly
+    with pytest.raises(module.ExecutionCheckError, match="not started by a change request"):
+        module.grant(_events(**change), None)
+    approved = _execution(REQUESTER, [CAROL], document="AllowSsmSessionStartTemplate", step="ApproveSessionAccess")
+    stubber.add_response("get_automation_execution", child)
+    stubber.add_response("get_automation_execution", approved)
+    stubber.add_response("describe_document", {"Document": {"DefaultVersion": "3"}})
+    assert module.grant(_events(**change), None)["Session"] == "alice"
+
+
+def test_concurrent_grants_fit_and_one_more_than_fits_is_a_clear_error(runbook: Any) -> None:
+    module, client, stubber = runbook
+    granted = []
+    with pytest.raises(module.GrantTooLargeError) as caught:
+        for index in range(40):
+            execution_id = f"4f9b0c1e-1111-2222-3333-{index:012d}"
+            _grant(module, stubber, _execution(REQUESTER, [CAROL]), ExecutionId=execution_id)
+            granted.append(GRANT_PREFIX + execution_id)
+    assert len(granted) >= 10  # a role holds many concurrent grants (10,240 characters)
+    message = str(caught.value)
+    assert "IAM role Operator has" in message and "of 10240 characters" in message and "Wait for one" in message
+    assert sorted(client.list_role_policies(RoleName="Operator")["PolicyNames"]) == sorted(granted)
+    used = sum(module.policy_size(client.get_role_policy(RoleName="Operator", PolicyName=n)["PolicyDocument"])
+               for n in granted)  # fmt: skip
+    assert used <= module.INLINE_LIMITS["role"]
+    # once the running grants have expired, the next grant removes them and fits
+    module._now = lambda: NOW + timedelta(minutes=11)
+    _grant(module, stubber, _execution(REQUESTER, [CAROL]), ExecutionId="4f9b0c1e-1111-2222-3333-999999999999")
+    assert client.list_role_policies(RoleName="Operator")["PolicyNames"] == [
+        GRANT_PREFIX + "4f9b0c1e-1111-2222-3333-999999999999"
+    ]
+
+
+def test_terminate_sessions_ends_only_the_requesting_sessions_sessions(runbook: Any) -> None:
+    module, _, stubber = runbook
+    stubber.add_response("get_automation_execution", _execution(REQUESTER, [CAROL]))
+    owner = f"arn:aws:sts::{ACCOUNT}:assumed-role/Operator/"
     stubber.add_response(
         "describe_sessions",
-        {"Sessions": [{"SessionId": "Operator-1", "Owner": f"arn:aws:sts::{ACCOUNT}:assumed-role/Operator/a"}],
-         "NextToken": "page2"},
-        request,
+        {"Sessions": [{"SessionId": "alice-1", "Owner": owner + "alice"}, {"SessionId": "bob-1", "Owner": owner + "bob"}]},
     )  # fmt: skip
-    stubber.add_response(
-        "describe_sessions",
-        {"Sessions": [{"SessionId": "other-1", "Owner": f"arn:aws:sts::{ACCOUNT}:assumed-role/Other/b"}]},
-        {**request, "NextToken": "page2"},
-    )
-    stubber.add_response("terminate_session", {"SessionId": "Operator-1"}, {"SessionId": "Operator-1"})
-    events = {"InstanceId": "i-0123456789abcdef0", "PrincipalType": "role", "PrincipalName": "Operator"}
-    assert script.terminate_sessions(events, None) == {"Terminated": ["Operator-1"]}
+    stubber.add_response("terminate_session", {"SessionId": "alice-1"}, {"SessionId": "alice-1"})
+    assert module.terminate_sessions(_events(), None) == {"Terminated": ["alice-1"]}
     stubber.assert_no_pending_responses()
 
 
 # ------------------------------------------------------------------------------------------ sweeper (moto)
 
-
-@pytest.fixture
-def sweeper(monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setenv("TAG_KEY", TAG_KEY)
-    monkeypatch.setenv("EXPIRY_TAG_KEY", EXPIRY_TAG_KEY)
-    monkeypatch.setenv("MAX_VALIDITY_MINUTES", "10")
-    with mock_aws():
-        module = _load(SWEEPER, "session_tag_sweeper")
-        now = datetime(2030, 1, 1, 12, 0, 0, tzinfo=UTC)
-        module._now = lambda: now
-        yield module, boto3.client("iam", region_name="us-east-1"), now
-
-
-def _stamp(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 SCHEDULED = {"source": "aws.events", "detail-type": "Scheduled Event"}
 
 
-def test_sweeper_removes_expired_missing_and_implausible_expiries_only(sweeper: Any) -> None:
-    module, client, now = sweeper
-    grant = {"Key": TAG_KEY, "Value": "i-0123456789abcdef0"}
-    cases = {
-        "expired": [grant, {"Key": EXPIRY_TAG_KEY, "Value": _stamp(now - timedelta(seconds=1))}],
-        "valid": [grant, {"Key": EXPIRY_TAG_KEY, "Value": _stamp(now + timedelta(minutes=5))}],
-        "no-expiry": [grant],
-        "too-far": [grant, {"Key": EXPIRY_TAG_KEY, "Value": _stamp(now + timedelta(hours=2))}],
-        "garbage": [grant, {"Key": EXPIRY_TAG_KEY, "Value": "tomorrow"}],
-        "lower-case-key": [{"Key": TAG_KEY.lower(), "Value": "i-0123456789abcdef0"}],
-        "untouched": [{"Key": "team", "Value": "ops"}],
-    }
-    for name, tags in cases.items():
-        client.create_role(RoleName=name, AssumeRolePolicyDocument="{}", Tags=tags)
-    client.create_user(UserName="expired-user", Tags=cases["expired"])
+@pytest.fixture
+def sweeper(monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("GRANT_PREFIX", GRANT_PREFIX)
+    monkeypatch.setenv("OPERATOR_ROLES", "Operator")
+    monkeypatch.setenv("OPERATOR_USERS", "bob")
+    monkeypatch.setenv("MAX_VALIDITY_MINUTES", "10")
+    with mock_aws():
+        module = _load(SWEEPER, "session_tag_sweeper")
+        module._now = lambda: NOW
+        script = _load(SCRIPT, "session_window_for_sweeper")
+        yield module, boto3.client("iam", region_name="us-east-1"), script
+
+
+def test_sweeper_removes_expired_grants_only_and_only_of_operators(sweeper: Any) -> None:
+    module, client, script = sweeper
+    for role in ("Operator", "NotAnOperator"):
+        client.create_role(RoleName=role, AssumeRolePolicyDocument="{}")
+    client.create_user(UserName="bob")
+
+    def policy(minutes: float) -> str:
+        end = (NOW + timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return json.dumps(script.grant_policy(userid="AROAEXAMPLE:alice", node_id=NODE, account=ACCOUNT,
+                                              regions=["eu-west-1"], expires_at=end))  # fmt: skip
+
+    grants = {"expired": policy(-1), "valid": policy(5), "too-far": policy(120), "garbage": '{"Version": "2012-10-17", '
+              '"Statement": [{"Effect": "Allow", "Action": "ssm:StartSession", "Resource": "*"}]}'}  # fmt: skip
+    for name, document in grants.items():
+        client.put_role_policy(RoleName="Operator", PolicyName=GRANT_PREFIX + name, PolicyDocument=document)
+    client.put_role_policy(RoleName="Operator", PolicyName="Keep", PolicyDocument=policy(-1))
+    client.put_role_policy(RoleName="NotAnOperator", PolicyName=GRANT_PREFIX + "x", PolicyDocument=policy(-1))
+    client.put_user_policy(UserName="bob", PolicyName=GRANT_PREFIX + "expired", PolicyDocument=policy(-1))
     result = module.handler(SCHEDULED, None)
-    removed = {entry["arn"].split("/")[-1] for entry in result["untagged"]}
-    assert removed == {"expired", "no-expiry", "too-far", "garbage", "lower-case-key", "expired-user"}
-    assert {t["Key"] for t in client.list_role_tags(RoleName="valid")["Tags"]} == {TAG_KEY, EXPIRY_TAG_KEY}
-    assert client.list_role_tags(RoleName="expired")["Tags"] == []
-    assert client.list_user_tags(UserName="expired-user")["Tags"] == []
-    assert client.list_role_tags(RoleName="untouched")["Tags"] == [{"Key": "team", "Value": "ops"}]
+    assert {(r["principal"], r["policy"].removeprefix(GRANT_PREFIX)) for r in result["removed"]} == {
+        ("role/Operator", "expired"), ("role/Operator", "too-far"), ("role/Operator", "garbage"),
+        ("user/bob", "expired"),
+    }  # fmt: skip
+    assert sorted(client.list_role_policies(RoleName="Operator")["PolicyNames"]) == ["Keep", GRANT_PREFIX + "valid"]
+    assert client.list_role_policies(RoleName="NotAnOperator")["PolicyNames"] == [GRANT_PREFIX + "x"]
 
 
-def test_sweeper_reads_every_page_of_roles(sweeper: Any) -> None:
-    module, client, _ = sweeper
-    for index in range(130):  # ListRoles returns 100 per page
-        client.create_role(RoleName=f"role-{index:03d}", AssumeRolePolicyDocument="{}")
-    client.tag_role(RoleName="role-129", Tags=[{"Key": TAG_KEY, "Value": "i-0123456789abcdef0"}])
-    result = module.sweep(TAG_KEY, EXPIRY_TAG_KEY, 10)
-    assert result["checked"] == 130
-    assert [entry["arn"].split("/")[-1] for entry in result["untagged"]] == ["role-129"]
-
-
-def test_sweeper_rejects_other_events(sweeper: Any) -> None:
+def test_sweeper_skips_a_deleted_operator_and_rejects_other_events(sweeper: Any) -> None:
     module, _, _ = sweeper
+    assert module.handler(SCHEDULED, None) == {"checked": 0, "removed": []}  # Operator, bob do not exist
     with pytest.raises(module.UnsupportedEvent):
-        module.handler({"instance_id": "i-0123456789abcdef0"}, None)
+        module.handler({"instance_id": NODE}, None)
 
 
 # ------------------------------------------------------------------------------------------ props

@@ -1,18 +1,18 @@
-"""Removes session-access tags whose window has ended (SeparationOfDuties back-stop).
+"""Removes expired session grants (SeparationOfDuties back-stop).
 
-IAM tags cannot expire. The AllowStartSsmSession runbook tags the operator's principal with
-``<TAG_KEY>=<instance-id>`` and ``<EXPIRY_TAG_KEY>=<UTC end of window>`` and removes both when
-the window ends; if that removal never runs (execution stopped, step throttled, runbook edited),
-this function, run on a schedule, removes them:
+The AllowStartSsmSession runbook puts an inline policy ``<GRANT_PREFIX><execution id>`` on the
+requesting operator role or user and removes it when the window ends. IAM already refuses the
+grant after its expiry (``DateLessThan aws:CurrentTime``), so a leftover policy grants nothing;
+this function, run on a schedule, removes leftovers (execution stopped, step throttled) so that
+they do not use up the principal's inline-policy quota:
 
-* every IAM user and role is listed (paginated) and its tags read (paginated);
-* a principal with ``TAG_KEY`` is untagged when its expiry is in the past, missing, unreadable,
-  or further away than ``MAX_VALIDITY_MINUTES`` (nobody can be granted more than that);
-* a lone expiry tag (no ``TAG_KEY``) is removed too.
+* only the operator roles and users named in ``OPERATOR_ROLES`` / ``OPERATOR_USERS`` are read;
+* only inline policies whose name starts with ``GRANT_PREFIX`` are considered;
+* one is deleted when its expiry is in the past, missing, unreadable, or further away than
+  ``MAX_VALIDITY_MINUTES`` (nobody can be granted more than that); a running grant stays.
 
-Only the two keys are ever removed. A principal deleted while being processed is skipped. Any
-other event than an EventBridge Scheduled Event is rejected before an AWS call is made. Only
-boto3 and the standard library.
+A principal deleted while being processed is skipped. Any other event than an EventBridge
+Scheduled Event is rejected before an AWS call is made. Only boto3 and the standard library.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
@@ -55,69 +54,59 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         and event.get("detail-type") == "Scheduled Event"
     ):
         raise UnsupportedEvent("expected an EventBridge Scheduled Event")
-    result = sweep(os.environ["TAG_KEY"], os.environ["EXPIRY_TAG_KEY"], int(os.environ["MAX_VALIDITY_MINUTES"]))
+    result = sweep(
+        prefix=os.environ["GRANT_PREFIX"],
+        roles=_names("OPERATOR_ROLES"),
+        users=_names("OPERATOR_USERS"),
+        max_validity_minutes=int(os.environ["MAX_VALIDITY_MINUTES"]),
+    )
     LOGGER.info(json.dumps(result))
     return result
 
 
-def expired(expiry: str | None, now: datetime, max_validity: timedelta) -> bool:
-    """True unless ``expiry`` is a well-formed UTC time in the future and within ``max_validity``."""
-    if not expiry:
-        return True
+def _names(variable: str) -> list[str]:
+    return [name for name in os.environ.get(variable, "").split(",") if name]
+
+
+def expired(document: Any, now: datetime, max_validity: timedelta) -> bool:
+    """True unless every statement ends at the same well-formed UTC time, in the future and within
+    ``max_validity``."""
     try:
-        end = datetime.strptime(expiry, EXPIRY_FORMAT).replace(tzinfo=UTC)
-    except ValueError:
+        parsed = json.loads(document) if isinstance(document, str) else document
+        ends = {s["Condition"]["DateLessThan"]["aws:CurrentTime"] for s in parsed["Statement"]}
+        if len(ends) != 1:
+            return True
+        end = datetime.strptime(ends.pop(), EXPIRY_FORMAT).replace(tzinfo=UTC)
+    except (KeyError, TypeError, ValueError):
         return True
     return not now < end <= now + max_validity
 
 
-def _principals() -> Iterator[tuple[str, str, str]]:
-    iam = _iam()
-    for page in iam.get_paginator("list_users").paginate():
-        for user in page["Users"]:
-            yield "user", user["UserName"], user["Arn"]
-    for page in iam.get_paginator("list_roles").paginate():
-        for role in page["Roles"]:
-            yield "role", role["RoleName"], role["Arn"]
+def _policies(kind: str, name: str) -> list[str]:
+    noun = kind.capitalize()
+    names: list[str] = []
+    for page in _iam().get_paginator(f"list_{kind}_policies").paginate(**{f"{noun}Name": name}):
+        names += page["PolicyNames"]
+    return names
 
 
-def _tags(kind: str, name: str) -> dict[str, str]:
-    iam = _iam()
-    operation, argument = ("list_user_tags", "UserName") if kind == "user" else ("list_role_tags", "RoleName")
-    tags: dict[str, str] = {}
-    kwargs: dict[str, Any] = {argument: name}
-    while True:
-        page = getattr(iam, operation)(**kwargs)
-        tags.update({tag["Key"]: tag["Value"] for tag in page.get("Tags", [])})
-        if not page.get("IsTruncated"):
-            return tags
-        kwargs["Marker"] = page["Marker"]
-
-
-def _untag(kind: str, name: str, keys: list[str]) -> None:
-    if kind == "user":
-        _iam().untag_user(UserName=name, TagKeys=keys)
-    else:
-        _iam().untag_role(RoleName=name, TagKeys=keys)
-
-
-def sweep(tag_key: str, expiry_tag_key: str, max_validity_minutes: int) -> dict[str, Any]:
+def sweep(*, prefix: str, roles: list[str], users: list[str], max_validity_minutes: int) -> dict[str, Any]:
     now, max_validity = _now(), timedelta(minutes=max_validity_minutes)
-    # IAM tag keys are case-insensitive: match them that way.
-    wanted = {tag_key.lower(), expiry_tag_key.lower()}
-    checked, untagged = 0, []
-    for kind, name, arn in _principals():
-        checked += 1
-        try:
-            tags = {key.lower(): (key, value) for key, value in _tags(kind, name).items() if key.lower() in wanted}
-            if not tags:
-                continue
-            grant = tags.get(tag_key.lower())
-            expiry = tags.get(expiry_tag_key.lower())
-            if grant is None or expired(expiry and expiry[1], now, max_validity):
-                _untag(kind, name, [key for key, _ in tags.values()])
-                untagged.append({"arn": arn, "instance": grant and grant[1], "expires": expiry and expiry[1]})
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "NoSuchEntity":
-                raise
-    return {"checked": checked, "untagged": untagged}
+    iam, checked, removed = _iam(), 0, []
+    for kind, names in (("role", roles), ("user", users)):
+        noun = kind.capitalize()
+        for name in names:
+            try:
+                for policy in _policies(kind, name):
+                    if not policy.startswith(prefix):
+                        continue
+                    checked += 1
+                    arguments = {f"{noun}Name": name, "PolicyName": policy}
+                    document = getattr(iam, f"get_{kind}_policy")(**arguments)["PolicyDocument"]
+                    if expired(document, now, max_validity):
+                        getattr(iam, f"delete_{kind}_policy")(**arguments)
+                        removed.append({"principal": f"{kind}/{name}", "policy": policy})
+            except ClientError as error:
+                if error.response["Error"]["Code"] != "NoSuchEntity":
+                    raise
+    return {"checked": checked, "removed": removed}

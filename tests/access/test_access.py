@@ -13,6 +13,7 @@ import hashlib
 import importlib.util
 import json
 import re
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,19 @@ OUTSIDER_ACCOUNT, OUTSIDER_ORG = "999999999999", "o-outsider000"
 INSTANCE_ID, OTHER_INSTANCE_ID = "i-0123456789abcdef0", "i-0fedcba9876543210"
 ADMINISTRATOR_ACCESS = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
 SOURCES = ("stage", "stackset")
+
+
+def _session_window() -> Any:
+    """The runbook's grant script: scenarios with ``grant:`` get the policy it would write."""
+    spec = importlib.util.spec_from_file_location("session_window", ROOT / "ssm_documents/scripts/session_window.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["session_window"] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+SESSION_WINDOW = _session_window()
 TAG_ANY_NODE = {
     "Version": "2012-10-17",
     "Statement": [
@@ -114,8 +128,18 @@ class World:
             "password_administrator": self._config_role(CONFIG.controls.password_rotation.administrator_roles[0]),
             "session_requester": self._config_role(sod.operator_roles[0]),
             "session_approver": self._config_role(sod.approver_roles[0]),
+            # another person (session) in the same requester role; and a requester who may tag nodes
+            "session_requester_colleague": Principal(
+                sod.operator_roles[0], self.role_policies(sod.operator_roles[0]), session="bob"
+            ),
+            "session_requester_who_tags": Principal(
+                sod.operator_roles[0], [*self.role_policies(sod.operator_roles[0]), TAG_ANY_NODE]
+            ),
             # the example names no SessionPrefs operator or instance role: the policies as attached
             "session_operator": Principal("SessionOperator", [r.managed_policy("SessionPrefsOperatorPolicy")]),
+            "session_operator_who_tags": Principal(
+                "SessionOperator", [r.managed_policy("SessionPrefsOperatorPolicy"), TAG_ANY_NODE]
+            ),
             "instance": Principal(
                 "AppInstanceRole",
                 [
@@ -136,7 +160,7 @@ class World:
             "rotation_window": self.created_role(r, "PasswordRotationproductionWindowRole"),
             "freshness_report": self.created_role(r, "PasswordRotationproductionFreshnessReportRole"),
             "session_runbook": self.created_role(g, "SeparationOfDutiesRunbookRole"),
-            "session_sweeper": self.created_role(g, "SeparationOfDutiesSweeperRole"),
+            "session_sweeper": self.created_role(g, "SeparationOfDutiesSweeperFunctionRole"),
             "access_key_remediation": self.created_role(g, "AccessKeyRemediationAutomationRole"),
             # administrators with every IAM permission, in a member account and in the topic's account
             "security_administrator": Principal("Administrator", [ADMINISTRATOR_ACCESS], account=CENTRAL.account),
@@ -189,6 +213,8 @@ class World:
             "shell_document": arn("ssm", "document/SSM-SessionManagerRunShell"),
             "interactive_command_document": arn("ssm", "document/AWS-StartInteractiveCommand", account=""),
             "port_forwarding_document": arn("ssm", "document/AWS-StartPortForwardingSession", account=""),
+            "ssh_document": arn("ssm", "document/AWS-StartSSHSession", account=""),
+            "session_prefs_function": r.arn_of("AWS::Lambda::Function", "SessionPrefsHandlerFunction"),
             "password_reset_document": arn("ssm", "document/AWS-PasswordReset", account=""),
             "data_key": r.key_with_alias("alias/session-manager/data")[0],
             "other_region_data_key": self.other_region.key_with_alias("alias/session-manager/data")[0],
@@ -202,6 +228,11 @@ class World:
             "session_operator_userid": operator.userid,
             "session_requester_userid": requester.userid,
             "runbook_default": arn("ssm", "automation-definition/AllowStartSsmSession:$DEFAULT"),
+            "other_runbook": arn("ssm", "automation-definition/LendMeTheRole:$DEFAULT"),
+            "other_document": arn("ssm", "document/LendMeTheRole"),
+            "maintenance_window": arn("ssm", "maintenancewindow/mw-0123456789abcdef0"),
+            "sweeper_function": g.arn_of("AWS::Lambda::Function", "SeparationOfDutiesSweeperFunction"),
+            "sweeper_rule": g.arn_of("AWS::Events::Rule", "SeparationOfDutiesSweeperSchedule"),
             "runbook_document": g.arn_of("AWS::SSM::Document", "SeparationOfDutiesRunbook"),
             "runbook_role": principals["session_runbook"].role_arn,
             "requester_role": requester.role_arn,
@@ -255,6 +286,20 @@ def weakened(policies: PolicySet, expect: str) -> PolicySet:
     return PolicySet(identity=[ADMINISTRATOR_ACCESS], resource=policies.resource and ALLOW_EVERYTHING_TO_ANYONE)
 
 
+def grant_policy(grant: Mapping[str, str], principals: Mapping[str, Principal], default: str) -> dict[str, Any]:
+    """``grant: {instance, expires, for}``: the Grant step's policy for the session of ``for`` (default:
+    the scenario's principal), rendered by the runbook script itself."""
+    prefs = CONFIG.controls.session_prefs
+    return SESSION_WINDOW.grant_policy(
+        userid=principals[grant.get("for", default)].userid,
+        node_id=grant["instance"],
+        account=MEMBER.account,
+        regions=list(ORG.regions),
+        expires_at=grant["expires"],
+        key_alias="alias/session-manager/data" if prefs.enabled and prefs.session_encryption else "",
+    )
+
+
 def scenario_batch(world: World, suffix: str) -> list[tuple[str, PolicySet, Request]]:
     principals = world.principals()
     values = world.values(principals)
@@ -265,6 +310,11 @@ def scenario_batch(world: World, suffix: str) -> list[tuple[str, PolicySet, Requ
         tags = _formatted(scenario.get("tags", {}), values)
         resource = _formatted(scenario["resource"], values)
         context = {**principal.context(tags), **_formatted(scenario.get("context", {}), values)}
+        identity = principal.policies
+        if "grant" in scenario:  # the inline policy the runbook's Grant step writes on the role
+            identity = [*identity, grant_policy(_formatted(scenario["grant"], values), principals, scenario["as"])]
+            # AWS sends the Region of every request (aws:RequestedRegion), here the resource's
+            context.setdefault("aws:RequestedRegion", resource.split(":")[3] if resource != "*" else MEMBER.region)
         # AWS-owned documents are evaluated like resources of the caller's account (no resource policy)
         request = Request(
             principal.session_arn,
@@ -273,7 +323,7 @@ def scenario_batch(world: World, suffix: str) -> list[tuple[str, PolicySet, Requ
             context,
             resource_account=principal.account if _AWS_OWNED_DOCUMENT.match(resource) else None,
         )
-        policies = PolicySet(identity=aws_owned_stand_in(principal.policies), resource=resource_policies.get(resource))
+        policies = PolicySet(identity=aws_owned_stand_in(identity), resource=resource_policies.get(resource))
         batch.append((f"{scenario['id']}@{suffix}", policies, request))
         if suffix == "stage":
             batch.append((f"{scenario['id']}@weakened", weakened(policies, scenario["expect"]), request))

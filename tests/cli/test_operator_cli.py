@@ -313,7 +313,11 @@ def test_request_session_waits_for_approval(aws: Any) -> None:
     stub.add_response(
         "start_automation_execution",
         {"AutomationExecutionId": "4f9b0c1e-1111-2222-3333-444455556666"},
-        {"DocumentName": "AllowStartSsmSession", "Parameters": {"InstanceId": [NODE], "ValidityMinutes": ["15"]}},
+        {
+            "DocumentName": "AllowStartSsmSession",
+            "Parameters": {"InstanceId": [NODE], "ValidityMinutes": ["15"]},
+            "Tags": [{"Key": "SsmGuardrailsRequest", "Value": "AllowStartSsmSession"}],
+        },
     )
     stub.add_response("get_automation_execution", _execution("Waiting", {"Approve": "Waiting"}), None)
     stub.add_response(
