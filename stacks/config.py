@@ -272,7 +272,7 @@ class SessionPrefsConfig(_Strict):
     run_as_default_user: Annotated[str, _pattern(prefs.LINUX_USER.pattern, "a Linux user name")] | None = None
     shell_profile_linux: str = ""
     shell_profile_windows: str = ""
-    allow_port_forwarding: bool = True
+    allow_port_forwarding: bool = False
     allow_remote_host_port_forwarding: bool = False
     allow_password_reset: bool = False
     vpc: VpcConfig | None = None

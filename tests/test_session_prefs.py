@@ -76,12 +76,40 @@ def test_handler_may_touch_the_preferences_document_only(regional: dict[str, Any
     assert "ssm:DeleteDocument" not in as_list(ssm["Action"])
 
 
-def test_drift_is_reconciled_daily_with_the_same_settings(regional: dict[str, Any]) -> None:
+def _handler_environment(template: dict[str, Any]) -> dict[str, Any]:
+    function = only_resource(template, "AWS::Lambda::Function", "SessionPrefsHandlerFunction")["Properties"]
+    return function["Environment"]["Variables"]
+
+
+def test_drift_is_reconciled_daily_and_the_schedule_passes_no_settings(regional: dict[str, Any]) -> None:
+    """Issue 13 item 5: the scheduled event carries only the action; the handler ignores the rest."""
     rule = only_resource(regional, "AWS::Events::Rule", "SessionPrefsReconcileRule")["Properties"]
     assert rule["ScheduleExpression"] == "rate(1 day)"
-    payload = json.loads(flatten(rule["Targets"][0]["Input"]))
-    assert payload["action"] == "reconcile" and payload["DocumentName"] == "SSM-SessionManagerRunShell"
-    assert json.loads(payload["InputsJson"]) == _inputs(regional)
+    assert json.loads(flatten(rule["Targets"][0]["Input"])) == {"action": "reconcile"}
+
+
+def test_handler_reads_the_preferences_and_its_stack_from_its_own_environment(regional: dict[str, Any]) -> None:
+    environment = _handler_environment(regional)
+    assert environment["DOCUMENT_NAME"] == "SSM-SessionManagerRunShell"
+    assert json.loads(flatten(environment["INPUTS_JSON"])) == _inputs(regional)
+    assert environment["STACK_ID"] == {"Ref": "AWS::StackId"}
+    [logical_id] = resources_of(regional, "Custom::SessionManagerPreferences")
+    assert environment["RESOURCE_LOGICAL_ID"] == logical_id
+
+
+def test_only_the_schedule_may_invoke_the_handler_through_its_resource_policy(regional: dict[str, Any]) -> None:
+    """The Provider framework invokes through its role's IAM policy; the schedule rule through the
+    one resource-based permission, for that rule only. Nothing else is admitted by the function."""
+    [handler_id] = [i for i in resources_of(regional, "AWS::Lambda::Function") if i.startswith("SessionPrefsHandler")]
+    permissions = [
+        p["Properties"]
+        for p in resources_of(regional, "AWS::Lambda::Permission").values()
+        if handler_id in json.dumps(p["Properties"]["FunctionName"])
+    ]
+    assert len(permissions) == 1
+    [permission] = permissions
+    assert (permission["Principal"], permission["Action"]) == ("events.amazonaws.com", "lambda:InvokeFunction")
+    assert permission["SourceArn"]["Fn::GetAtt"][0].startswith("SessionPrefsReconcileRule")
 
 
 def test_keys_have_the_contract_aliases_rotation_and_logs_access(regional: dict[str, Any]) -> None:
@@ -96,7 +124,7 @@ def test_keys_have_the_contract_aliases_rotation_and_logs_access(regional: dict[
     assert service["Principal"] == {"Service": "logs.<AWS::Region>.amazonaws.com"}
     group = only_resource(regional, "AWS::Logs::LogGroup", "SessionPrefsLogsLogGroup")
     assert group["Properties"]["RetentionInDays"] == 90 and group["DeletionPolicy"] == "Retain"
-    parameter = only_resource(regional, "AWS::SSM::Parameter")["Properties"]
+    parameter = only_resource(regional, "AWS::SSM::Parameter", "SessionPrefsDataKeyIdParameter")["Properties"]
     assert parameter["Name"] == "/guardrails/session-manager/data-key-id"
     assert parameter["Value"]["Ref"].startswith("SessionPrefsDataKey")
 
@@ -124,8 +152,13 @@ def test_operator_policy_limits_sessions_to_tagged_instances_and_safe_documents(
     }
     documents = policy["ThroughDocumentsThatKeepThePreferences"]
     assert documents["Condition"] == {"BoolIfExists": {"ssm:SessionDocumentAccessCheck": "true"}}
-    names = sorted(arn.rsplit("/", 1)[1] for arn in documents["Resource"])
-    assert names == ["AWS-StartPortForwardingSession", "AWS-StartSSHSession", "SSM-SessionManagerRunShell"]
+    assert documents["Resource"] == (
+        "arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:document/SSM-SessionManagerRunShell"
+    )
+    # Issue 13 item 6: port forwarding and SSH (never logged by Session Manager) are off by default.
+    assert "PortForwardingAndSshWithoutSessionLogs" not in policy
+    started = [r for s in policy.values() if "ssm:StartSession" in as_list(s["Action"]) for r in as_list(s["Resource"])]
+    assert not [r for r in started if "PortForwarding" in r or "SSH" in r]
     deny = policy["NoPasswordResetThroughSessionManager"]
     assert deny["Effect"] == "Deny" and deny["Resource"].endswith("::document/AWS-PasswordReset")
     assert policy["EncryptSessionData"]["Action"] == "kms:GenerateDataKey"
@@ -170,6 +203,43 @@ def test_without_session_encryption_there_is_no_data_key_and_no_key_grant(tmp_pa
     assert nag_findings(app) == []
 
 
+def test_operators_may_not_retag_instances_with_the_operator_tag_keys(regional: dict[str, Any]) -> None:
+    """Issue 12 item 5: re-tagging would move the operators' reach to any instance."""
+    policy = _policy(regional, "SessionPrefsOperatorPolicy")
+    retag = policy["NoRetaggingWithTheOperatorTagKeys"]
+    assert retag["Effect"] == "Deny"
+    assert set(retag["Action"]) == {
+        "ec2:CreateTags", "ec2:DeleteTags", "ssm:AddTagsToResource", "ssm:RemoveTagsFromResource",
+    }  # fmt: skip
+    assert retag["Condition"] == {"ForAnyValue:StringEqualsIgnoreCase": {"aws:TagKeys": ["SessionAccess"]}}
+    nodes = ["ec2:<AWS::Region>:<AWS::AccountId>:instance/*", "ssm:<AWS::Region>:<AWS::AccountId>:managed-instance/*"]
+    assert [arn.split("<AWS::Partition>:", 1)[1] for arn in retag["Resource"]] == nodes
+    every_tag = policy["NoRemovingEveryTagAtOnce"]
+    assert (every_tag["Effect"], every_tag["Action"]) == ("Deny", "ec2:DeleteTags")
+    assert every_tag["Condition"] == {"Null": {"aws:TagKeys": "true"}}
+
+
+def test_both_functions_alarm_on_errors_and_the_reconcile_on_a_missed_day(regional: dict[str, Any]) -> None:
+    """Issue 13 item 7, for SessionPrefs: the handler and the Provider framework's own function."""
+    alarms = [
+        a["Properties"] for i, a in resources_of(regional, "AWS::CloudWatch::Alarm").items() if "SessionPrefs" in i
+    ]
+    by_metric: dict[str, list[dict[str, Any]]] = {}
+    for alarm in alarms:
+        by_metric.setdefault(alarm["MetricName"], []).append(alarm)
+        assert alarm["AlarmActions"] == [{"Ref": next(iter(resources_of(regional, "AWS::SNS::Topic")))}]
+    watched = {next(d["Value"]["Ref"] for d in a["Dimensions"]) for a in by_metric["Errors"]}
+    assert sorted(w.rstrip("0123456789ABCDEF") for w in watched) == [
+        "SessionPrefsHandlerFunction",
+        "SessionPrefsProviderframeworkonEvent",
+    ]
+    [missed] = by_metric["Invocations"]
+    assert missed["Dimensions"][0]["Value"]["Ref"].startswith("SessionPrefsHandlerFunction")
+    assert (missed["Period"], missed["EvaluationPeriods"], missed["DatapointsToAlarm"]) == (3600, 26, 26)
+    assert (missed["ComparisonOperator"], missed["Threshold"]) == ("LessThanThreshold", 1)
+    assert missed["TreatMissingData"] == "breaching"
+
+
 @pytest.fixture(scope="module")
 def variant(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedApp:
     app = new_app(tmp_path_factory.mktemp("prefs.out"))
@@ -183,6 +253,7 @@ def variant(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedApp:
         stack,
         "Prefs",
         operator_instance_tag={"Team": ["Ops", "Dba"]},
+        allow_port_forwarding=True,
         s3_logging=True,
         s3_bucket_name="my-session-logs",
         run_as_enabled=True,
@@ -208,8 +279,17 @@ def test_variant_s3_runas_password_reset_and_endpoints(variant: SynthesizedApp) 
     )
     operator = _policy(template, "OperatorPolicy")
     assert "NoPasswordResetThroughSessionManager" not in operator
-    names = {arn.rsplit("/", 1)[1] for arn in operator["ThroughDocumentsThatKeepThePreferences"]["Resource"]}
-    assert {"AWS-PasswordReset", "AWS-StartPortForwardingSessionToRemoteHost"} <= names
+    assert operator["ResetLocalPasswordsWithAwsPasswordReset"]["Resource"].endswith("::document/AWS-PasswordReset")
+    unlogged = operator["PortForwardingAndSshWithoutSessionLogs"]
+    assert sorted(arn.rsplit("/", 1)[1] for arn in unlogged["Resource"]) == [
+        "AWS-StartPortForwardingSession",
+        "AWS-StartPortForwardingSessionToRemoteHost",
+        "AWS-StartSSHSession",
+    ]
+    assert unlogged["Condition"] == {"BoolIfExists": {"ssm:SessionDocumentAccessCheck": "true"}}
+    assert operator["NoRetaggingWithTheOperatorTagKeys"]["Condition"] == {
+        "ForAnyValue:StringEqualsIgnoreCase": {"aws:TagKeys": ["Team"]}
+    }
     endpoints = [e["Properties"]["ServiceName"] for e in resources_of(template, "AWS::EC2::VPCEndpoint").values()]
     rendered = json.dumps(endpoints)
     for service in ("ssm", "ssmmessages", "ec2messages", "kms", "logs", "s3"):
@@ -260,6 +340,11 @@ def test_variant_passes_cdk_nag(variant: SynthesizedApp) -> None:
         (
             {"allow_password_reset": True, "session_encryption": False},
             "allow_password_reset: got True; allowed: only with session_encryption",
+        ),
+        (
+            {"shell_profile_linux": "x" * 1500, "shell_profile_windows": "y" * 549},
+            "SessionPrefs.shell_profile_linux/shell_profile_windows: got '2049 characters together (JSON-escaped)'; "
+            "allowed: at most 2048",
         ),
         (
             # Parameter Store refuses names that begin with aws or ssm, in any letter case:

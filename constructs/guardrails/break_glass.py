@@ -323,6 +323,8 @@ class BreakGlass(Construct):
                 # alerts for passwords written by another principal than their node (deleted at once)
                 "TOPIC_ARN": self.audit_topic.topic_arn,
             },
+            alarm_topic=self.audit_topic,
+            alarm_on_throttles=True,
         )
         # sns:Publish on this topic only; for a topic with its own key, also GenerateDataKey*/Decrypt
         # on that key (SNS encrypts the message with a data key of the topic's key).
@@ -490,10 +492,6 @@ class BreakGlass(Construct):
         )
         alarms = {
             "CleanupStateMachineFailedAlarm": (failed_cleanups, "A break-glass clean-up execution failed"),
-            "CleanupFunctionErrorsAlarm": (
-                self.cleanup_function.function.metric_errors(period=cdk.Duration.minutes(5)),
-                "The break-glass clean-up or sweeper function failed",
-            ),
             "CleanupNotStartedAlarm": (undelivered_events, "EventBridge could not start a break-glass clean-up"),
         }
         for alarm_id, (metric, description) in alarms.items():

@@ -365,6 +365,8 @@ class PasswordRotationWindow(Construct):
                 "WINDOW_NAME": self.window.name,
             },
             timeout=cdk.Duration.minutes(5),
+            alarm_topic=self.alert_topic,
+            runs_every=cdk.Duration.days(1),
         )
         # Both calls have no resource-level permissions; they return metadata only, never a value.
         report.role.add_to_policy(

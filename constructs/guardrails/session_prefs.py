@@ -3,13 +3,17 @@
 Session Manager reads its preferences from the Session document ``SSM-SessionManagerRunShell``,
 which the console creates on first save; CloudFormation cannot own it. A custom resource (CDK
 Provider framework, boto3-only handler) creates or adopts it, merges the configured keys into it,
-and a daily reconcile puts them back when someone changes them by hand. The construct also
-provides the keys, the log group, the instance policy, an operator policy (tag-scoped sessions,
-safe port forwarding, AWS-PasswordReset allowed or denied) and, optionally, VPC endpoints.
+and a daily reconcile puts them back when someone changes them by hand. The handler takes the
+desired preferences from its own environment (set by the stack), never from the event, and accepts
+custom-resource events of its own stack and resource only. The construct also provides the keys,
+the log group, the instance policy, an operator policy (tag-scoped sessions, port forwarding only
+when allowed, AWS-PasswordReset allowed or denied, no re-tagging with the operator tag keys), alarms
+on both functions and, optionally, VPC endpoints.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -42,7 +46,7 @@ from guardrails._sessions import (
 from guardrails._validation import PropsError, check_parameter_path, check_pattern, check_range, check_tag_filters
 from guardrails.encrypted_log_group import EncryptedLogGroup
 from guardrails.encrypted_topic import EncryptedTopic
-from guardrails.guardrail_function import GuardrailFunction
+from guardrails.guardrail_function import GuardrailFunction, watch_errors
 
 #: AWSSystemsManagerJustInTimeAccessTokenSessionPolicy allows kms:GenerateDataKey only on keys that
 #: carry this tag: https://docs.aws.amazon.com/aws-managed-policy/latest/reference/AWSSystemsManagerJustInTimeAccessTokenSessionPolicy.html
@@ -56,6 +60,15 @@ MAX_SESSION_RANGE_MINUTES = (1, 1440)
 BUCKET_NAME = re.compile(r"(?!xn--)(?!.*-s3alias$)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 LOG_GROUP_NAME = re.compile(r"[\w/.#-]{1,512}")
 LINUX_USER = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
+#: The handler reads the preferences from its environment, and "the total size of the set [of
+#: environment variables] can be no more than 4 KB": https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
+#: The other keys, names and ids take well under 1.5 KB, so the two shell profiles share the rest.
+MAX_SHELL_PROFILES_CHARS = 2048
+#: Session Manager does not log these sessions: "Logging isn't available for Session Manager sessions
+#: that connect through port forwarding or SSH":
+#: https://docs.aws.amazon.com/systems-manager/latest/userguide/session-manager-logging.html
+PORT_FORWARDING_DOCUMENTS = ("AWS-StartPortForwardingSession", "AWS-StartSSHSession")
+REMOTE_HOST_PORT_FORWARDING_DOCUMENT = "AWS-StartPortForwardingSessionToRemoteHost"
 RETENTION_DAYS = {
     1: logs.RetentionDays.ONE_DAY,
     7: logs.RetentionDays.ONE_WEEK,
@@ -97,14 +110,16 @@ class SessionPrefs(Construct):
     :param shell_profile_linux: commands run at the start of each Linux session. Default: none.
     :param shell_profile_windows: same for Windows. Default: none.
     :param allow_port_forwarding: operators may use ``AWS-StartPortForwardingSession`` and
-        ``AWS-StartSSHSession``. Default: true.
-    :param allow_remote_host_port_forwarding: ... and ``AWS-StartPortForwardingSessionToRemoteHost``.
+        ``AWS-StartSSHSession``. Session Manager does not log the content of those sessions.
         Default: false.
+    :param allow_remote_host_port_forwarding: ... and ``AWS-StartPortForwardingSessionToRemoteHost``
+        (not logged either). Default: false.
     :param allow_password_reset: operators may reset local passwords with ``AWS-PasswordReset``;
         false denies it explicitly. Default: false.
     :param vpc: create the interface endpoints Session Manager needs in this VPC (private subnets).
         Default: none.
-    :param notification_topic: where drift corrections are reported. Default: a new encrypted topic.
+    :param notification_topic: where drift corrections and the functions' alarms (errors, a
+        reconcile that did not run for 26 hours) are reported. Default: a new encrypted topic.
     :param document_name: Default: ``SSM-SessionManagerRunShell`` (the name Session Manager reads).
     :param key_id_parameter_name: SSM parameter that publishes the data key id for other stacks.
         Parameter Store refuses names that begin with ``aws`` or ``ssm``. Default:
@@ -133,7 +148,7 @@ class SessionPrefs(Construct):
         run_as_default_user: str | None = None,
         shell_profile_linux: str = "",
         shell_profile_windows: str = "",
-        allow_port_forwarding: bool = True,
+        allow_port_forwarding: bool = False,
         allow_remote_host_port_forwarding: bool = False,
         allow_password_reset: bool = False,
         vpc: ec2.IVpc | None = None,
@@ -145,7 +160,7 @@ class SessionPrefs(Construct):
         _validate(
             operator_instance_tag, idle_session_timeout_minutes, max_session_duration_minutes, log_group_name,
             log_retention_days, s3_logging, s3_bucket_name, run_as_enabled, run_as_default_user, allow_password_reset,
-            session_encryption, key_id_parameter_name,
+            session_encryption, key_id_parameter_name, shell_profile_linux, shell_profile_windows,
         )  # fmt: skip
         stack = cdk.Stack.of(self)
         self.document_name = document_name
@@ -191,7 +206,8 @@ class SessionPrefs(Construct):
         self.operator_policy = iam.ManagedPolicy(
             self,
             "OperatorPolicy",
-            description="Sessions on tagged instances only, through documents that keep the preferences",
+            description="Sessions on tagged instances only, through the preferences document (and the allowed "
+            "unlogged port-forwarding documents); no re-tagging with the operator tag keys",
             statements=self._operator_statements(
                 operator_instance_tag, allow_port_forwarding, allow_remote_host_port_forwarding, allow_password_reset
             ),
@@ -250,8 +266,16 @@ class SessionPrefs(Construct):
             "Handler",
             handler="session_prefs",
             description="Creates, updates, reconciles and releases the Session Manager preferences document",
-            environment={"TOPIC_ARN": self.notification_topic.topic_arn},
+            # The desired preferences: only the stack can change a function's environment.
+            environment={
+                "TOPIC_ARN": self.notification_topic.topic_arn,
+                "DOCUMENT_NAME": self.document_name,
+                "INPUTS_JSON": self._inputs_json(),
+                "STACK_ID": cdk.Aws.STACK_ID,
+            },
             timeout=cdk.Duration.minutes(2),
+            alarm_topic=self.notification_topic,
+            runs_every=cdk.Duration.days(1),
         )
         document_arn = cdk.Stack.of(self).format_arn(
             service="ssm", resource="document", resource_name=self.document_name
@@ -292,7 +316,15 @@ class SessionPrefs(Construct):
             f"{self.handler.function.function_arn}:*",
             "Generated by the CDK Provider framework: invoke the handler's versions.",
         )
-        return cdk.CustomResource(
+        # The framework function answers CloudFormation; when it fails, the deploy fails too, but a
+        # failed delete or a StackSet instance would otherwise go unnoticed.
+        self.provider_errors_alarm = watch_errors(
+            self, "ProviderErrorsAlarm", framework, self.notification_topic,
+            "CDK Provider framework of the Session Manager preferences",
+        )  # fmt: skip
+        # The properties only make CloudFormation send an Update when the preferences change: the
+        # handler reads them from its environment, never from the event.
+        resource = cdk.CustomResource(
             self,
             "Preferences",
             service_token=provider.service_token,
@@ -300,6 +332,13 @@ class SessionPrefs(Construct):
             properties={"DocumentName": self.document_name, "InputsJson": self._inputs_json()},
             service_timeout=cdk.Duration.minutes(5),
         )
+        # Events are accepted for this stack (AWS::StackId) and this resource only. Not the
+        # ServiceToken: it is the framework function's ARN, and that function already references
+        # the handler (a cycle).
+        self.handler.function.add_environment(
+            "RESOURCE_LOGICAL_ID", cdk.Stack.of(self).get_logical_id(resource.node.default_child)
+        )
+        return resource
 
     def _inputs_json(self) -> str:
         # CloudFormation turns every property into a string; JSON keeps booleans booleans.
@@ -315,9 +354,8 @@ class SessionPrefs(Construct):
         rule.add_target(
             targets.LambdaFunction(
                 self.handler.function,
-                event=events.RuleTargetInput.from_object(
-                    {"action": "reconcile", "DocumentName": self.document_name, "InputsJson": self._inputs_json()}
-                ),
+                # Only the action: the handler ignores anything else an event carries.
+                event=events.RuleTargetInput.from_object({"action": "reconcile"}),
                 retry_attempts=2,
             )
         )
@@ -375,14 +413,10 @@ class SessionPrefs(Construct):
         password_reset: bool,
     ) -> list[iam.PolicyStatement]:
         stack = cdk.Stack.of(self)
-        documents = [stack.format_arn(service="ssm", resource="document", resource_name=self.document_name)]
         aws_document = lambda name: stack.format_arn(service="ssm", account="", resource="document", resource_name=name)  # noqa: E731
-        if port_forwarding:
-            documents += [aws_document("AWS-StartPortForwardingSession"), aws_document("AWS-StartSSHSession")]
+        unlogged = [aws_document(name) for name in PORT_FORWARDING_DOCUMENTS] if port_forwarding else []
         if remote_port_forwarding:
-            documents.append(aws_document("AWS-StartPortForwardingSessionToRemoteHost"))
-        if password_reset:
-            documents.append(aws_document("AWS-PasswordReset"))
+            unlogged.append(aws_document(REMOTE_HOST_PORT_FORWARDING_DOCUMENT))
         # Without this check a user could name any Session document and skip the preferences.
         access_check = {"BoolIfExists": {"ssm:SessionDocumentAccessCheck": "true"}}
         found = [
@@ -398,10 +432,11 @@ class SessionPrefs(Construct):
             iam.PolicyStatement(
                 sid="ThroughDocumentsThatKeepThePreferences",
                 actions=["ssm:StartSession"],
-                resources=documents,
+                resources=[stack.format_arn(service="ssm", resource="document", resource_name=self.document_name)],
                 conditions=access_check,
             ),
             open_data_channel_statement(),
+            *self._no_retagging_statements(instance_tag),
             iam.PolicyStatement(
                 sid="OwnSessionsOnly",
                 actions=["ssm:TerminateSession", "ssm:ResumeSession"],
@@ -419,7 +454,25 @@ class SessionPrefs(Construct):
                 resources=["*"],
             ),
         ]
-        if not password_reset:
+        if unlogged:
+            found.append(
+                iam.PolicyStatement(
+                    sid="PortForwardingAndSshWithoutSessionLogs",
+                    actions=["ssm:StartSession"],
+                    resources=unlogged,
+                    conditions=access_check,
+                )
+            )
+        if password_reset:
+            found.append(
+                iam.PolicyStatement(
+                    sid="ResetLocalPasswordsWithAwsPasswordReset",
+                    actions=["ssm:StartSession"],
+                    resources=[aws_document("AWS-PasswordReset")],
+                    conditions=access_check,
+                )
+            )
+        else:
             found.append(
                 iam.PolicyStatement(
                     sid="NoPasswordResetThroughSessionManager",
@@ -435,6 +488,36 @@ class SessionPrefs(Construct):
                 )
             )
         return found
+
+    def _no_retagging_statements(self, instance_tag: Mapping[str, list[str]]) -> list[iam.PolicyStatement]:
+        """Operators may not add, change or remove the tags that decide where they get sessions.
+
+        Tag keys are case-insensitive for this check (aws:TagKeys compared IgnoreCase), and a
+        DeleteTags that names no key (which removes every tag) is denied too. Tagging at launch
+        (RunInstances with tags) is authorized as ec2:CreateTags as well:
+        https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/supported-iam-actions-tagging.html
+        """
+        stack = cdk.Stack.of(self)
+        nodes = [
+            stack.format_arn(service="ec2", resource="instance", resource_name="*"),
+            stack.format_arn(service="ssm", resource="managed-instance", resource_name="*"),
+        ]
+        return [
+            iam.PolicyStatement(
+                sid="NoRetaggingWithTheOperatorTagKeys",
+                effect=iam.Effect.DENY,
+                actions=["ec2:CreateTags", "ec2:DeleteTags", "ssm:AddTagsToResource", "ssm:RemoveTagsFromResource"],
+                resources=nodes,
+                conditions={"ForAnyValue:StringEqualsIgnoreCase": {"aws:TagKeys": sorted(instance_tag)}},
+            ),
+            iam.PolicyStatement(
+                sid="NoRemovingEveryTagAtOnce",
+                effect=iam.Effect.DENY,
+                actions=["ec2:DeleteTags"],
+                resources=nodes,
+                conditions={"Null": {"aws:TagKeys": "true"}},
+            ),
+        ]
 
     # ----------------------------------------------------------------------------- network
 
@@ -506,8 +589,16 @@ def _validate(
     password_reset: bool,
     session_encryption: bool,
     key_id_parameter_name: str,
+    shell_profile_linux: str,
+    shell_profile_windows: str,
 ) -> None:
     name = "SessionPrefs"
+    profiles = len(json.dumps(shell_profile_linux)) + len(json.dumps(shell_profile_windows)) - 4
+    if profiles > MAX_SHELL_PROFILES_CHARS:
+        raise PropsError(
+            f"{name}.shell_profile_linux/shell_profile_windows", f"{profiles} characters together (JSON-escaped)",
+            f"at most {MAX_SHELL_PROFILES_CHARS} (the handler reads them from its 4 KB Lambda environment)",
+        )  # fmt: skip
     check_parameter_path(f"{name}.key_id_parameter_name", key_id_parameter_name)
     check_tag_filters(f"{name}.operator_instance_tag", instance_tag)
     check_range(f"{name}.idle_session_timeout_minutes", idle, *IDLE_TIMEOUT_RANGE_MINUTES, unit="minutes")

@@ -3,15 +3,23 @@
 The console creates that document on the first save of the preferences, so CloudFormation cannot
 own it as a resource. This handler is the custom resource behind it (called by the CDK Provider
 framework, which answers CloudFormation also when this code raises) and the daily drift
-reconcile (called by an EventBridge schedule with ``{"action": "reconcile", ...}``).
+reconcile (called by an EventBridge schedule with ``{"action": "reconcile"}``).
+
+What it writes comes from its own configuration, never from the event: the environment holds the
+document name (``DOCUMENT_NAME``) and the desired preferences (``INPUTS_JSON``), which only the stack
+can change. Custom-resource events are accepted only when their ``StackId`` and
+``LogicalResourceId`` are this stack's and this resource's (``STACK_ID``, ``RESOURCE_LOGICAL_ID``);
+anything else is refused before any call. Whoever may invoke the function can therefore only make
+it apply the configured preferences again, or release them as a stack deletion would.
 
 * Create: create the document if missing; if it exists (console-created), remember its default
   version in the physical id and update it.
 * Update / reconcile: merge the managed ``inputs`` keys into the current default version (keys we
   do not manage are preserved); when nothing changes, do nothing; otherwise write a new version
   and make it the default.
-* Delete: never switch logging off. Restore the version that existed before the stack took over,
-  or, if the stack created the document, leave the last applied (hardened) preferences in place.
+* Delete: never weaken logging. Restore the version that existed before the stack took over only
+  when it logs at least as the configured preferences do (see ``weaker_logging``); otherwise, or
+  if the stack created the document, leave the last applied preferences in place and log why.
 
 Only boto3 and the standard library.
 """
@@ -40,6 +48,15 @@ class UnsupportedEvent(ValueError):
     """The event is neither a CloudFormation custom resource request nor a reconcile request."""
 
 
+class ForeignEvent(UnsupportedEvent):
+    """A custom resource request of another stack or resource."""
+
+
+def _configured() -> tuple[str, dict[str, Any]]:
+    """The document name and the desired preferences, from the function's environment."""
+    return os.environ["DOCUMENT_NAME"], json.loads(os.environ["INPUTS_JSON"])
+
+
 @cache
 def _ssm() -> Any:
     return boto3.client("ssm", config=RETRIES)
@@ -52,27 +69,40 @@ def _sns() -> Any:
 
 def handler(event: Any, context: Any) -> dict[str, Any]:
     if isinstance(event, dict) and event.get("RequestType") in ("Create", "Update", "Delete"):
+        _check_origin(event)
         return on_event(event)
     if isinstance(event, dict) and event.get("action") == "reconcile":
         return reconcile(event)
-    raise UnsupportedEvent("expected a CloudFormation custom resource event or {'action': 'reconcile', ...}")
+    raise UnsupportedEvent("expected a CloudFormation custom resource event or {'action': 'reconcile'}")
+
+
+def _check_origin(event: dict[str, Any]) -> None:
+    expected = {"StackId": os.environ["STACK_ID"], "LogicalResourceId": os.environ["RESOURCE_LOGICAL_ID"]}
+    got = {key: event.get(key) for key in expected}
+    if got != expected:
+        LOGGER.error(json.dumps({"refused": "custom resource event of another stack or resource", "got": got}))
+        raise ForeignEvent(f"not this stack's preferences resource: {got}")
 
 
 def on_event(event: dict[str, Any]) -> dict[str, Any]:
-    properties = event["ResourceProperties"]
-    name, inputs = properties["DocumentName"], json.loads(properties["InputsJson"])
+    name, inputs = _configured()
     request = event["RequestType"]
     LOGGER.info(json.dumps({"request": request, "document": name}))
     if request == "Create":
         return {"PhysicalResourceId": take_over(name, inputs)}
     if request == "Update":
-        old_name = event.get("OldResourceProperties", {}).get("DocumentName", name)
-        if old_name != name:  # a new document: CloudFormation then deletes the old physical id
+        if _document_of(event.get("PhysicalResourceId", "")) != name:
+            # A new document name: CloudFormation then deletes the old physical id.
             return {"PhysicalResourceId": take_over(name, inputs)}
         apply(name, inputs)
         return {"PhysicalResourceId": event["PhysicalResourceId"]}
-    release(event["PhysicalResourceId"])
+    release(event["PhysicalResourceId"], name, inputs)
     return {"PhysicalResourceId": event["PhysicalResourceId"]}
+
+
+def _document_of(physical_id: str) -> str:
+    restore = _RESTORE.match(physical_id)
+    return restore["name"] if restore else physical_id
 
 
 def take_over(name: str, inputs: dict[str, Any]) -> str:
@@ -107,29 +137,82 @@ def apply(name: str, inputs: dict[str, Any]) -> str:
     return "updated"
 
 
-def release(physical_id: str) -> None:
-    """On stack deletion: restore the pre-existing preferences, or keep the hardened ones."""
+def release(physical_id: str, configured_name: str, managed: dict[str, Any]) -> str:
+    """On stack deletion: restore the pre-existing preferences only if they log at least as well as
+    ``managed`` (the configured preferences); otherwise keep the last applied ones.
+
+    Returns ``restored``, ``kept`` or ``left`` (not this stack's document: nothing to do)."""
     restore = _RESTORE.match(physical_id)
+    if _document_of(physical_id) != configured_name:
+        LOGGER.warning(json.dumps({"delete": physical_id, "action": "not the configured document; left alone"}))
+        return "left"
     if not restore:
-        LOGGER.info(json.dumps({"delete": physical_id, "action": "left the last applied preferences in place"}))
-        return
+        LOGGER.info(json.dumps({"delete": physical_id, "action": "kept the last applied preferences (created here)"}))
+        return "kept"
     name, version = restore["name"], restore["version"]
     try:
         previous = json.loads(_ssm().get_document(Name=name, DocumentVersion=version)["Content"])
     except ClientError as error:
         if error.response["Error"]["Code"] in ("InvalidDocument", "InvalidDocumentVersion"):
-            LOGGER.warning(json.dumps({"delete": physical_id, "action": "previous version gone; left in place"}))
-            return
+            LOGGER.warning(
+                json.dumps({"delete": physical_id, "action": "previous version gone; kept the last applied"})
+            )
+            return "kept"
         raise
+    reasons = weaker_logging(previous.get("inputs", {}), managed)
+    if reasons:
+        LOGGER.warning(
+            json.dumps({"delete": physical_id, "action": f"kept the last applied preferences, did not restore "
+                        f"version {version}", "because": reasons})
+        )  # fmt: skip
+        return "kept"
     current = _current(name)
     if current is not None and current[0] != previous:
         _set_default(name, previous)
     LOGGER.info(json.dumps({"delete": physical_id, "action": f"restored version {version}"}))
+    return "restored"
+
+
+def weaker_logging(previous: dict[str, Any], managed: dict[str, Any]) -> list[str]:
+    """Why ``previous`` logs or encrypts less than ``managed``; empty when it does at least as much.
+
+    A destination (log group, bucket, session key) must be present where the managed preferences
+    have one (any group, bucket or key: the point is that sessions stay recorded and encrypted),
+    and every requirement the managed preferences switch on (encrypted group or bucket only,
+    streaming) must be on too."""
+    reasons = []
+    for key, what in (
+        ("cloudWatchLogGroupName", "CloudWatch log group"),
+        ("s3BucketName", "S3 bucket"),
+        ("kmsKeyId", "KMS key for session data"),
+    ):
+        if _present(managed.get(key)) and not _present(previous.get(key)):
+            reasons.append(f"{key}: the earlier version has no {what}")
+    for key, what in (
+        ("cloudWatchEncryptionEnabled", "CloudWatch encryption required"),
+        ("s3EncryptionEnabled", "S3 encryption required"),
+        ("cloudWatchStreamingEnabled", "CloudWatch streaming"),
+    ):
+        destination = "s3BucketName" if key.startswith("s3") else "cloudWatchLogGroupName"
+        if _present(managed.get(destination)) and _on(managed.get(key)) and not _on(previous.get(key)):
+            reasons.append(f"{key}: the earlier version does not have {what}")
+    return reasons
+
+
+def _present(value: Any) -> bool:
+    return isinstance(value, str) and value.strip() != ""
+
+
+def _on(value: Any) -> bool:
+    """Session documents carry booleans as JSON booleans or as the strings true/false."""
+    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
 
 
 def reconcile(event: dict[str, Any]) -> dict[str, Any]:
-    """Scheduled drift check: put the managed keys back and say so when they had changed."""
-    name, inputs = event["DocumentName"], json.loads(event["InputsJson"])
+    """Scheduled drift check: put the configured keys back and say so when they had changed.
+
+    Everything but ``action`` in the event is ignored."""
+    name, inputs = _configured()
     result = apply(name, inputs)
     if result != "unchanged" and os.environ.get("TOPIC_ARN"):
         region = os.environ.get("AWS_REGION", "this Region")
