@@ -9,7 +9,7 @@ from typing import Any
 from cdk_helpers import SynthesizedApp, resources_of
 
 from guardrails.access_key_remediation import REMEDIATION_ROLE_NAME
-from stacks.build import CENTRAL_STACK_NAME, MEMBER_GLOBAL_STACK_NAME, PIPELINE_STACK_NAME
+from stacks.build import CENTRAL_STACK_NAME, MEMBER_GLOBAL_STACK_NAME, MEMBER_REGIONAL_STACK_NAME, PIPELINE_STACK_NAME
 
 
 def _statements(policy: dict[str, Any]) -> list[dict[str, Any]]:
@@ -97,3 +97,83 @@ def test_only_the_cloudformation_execution_role_changes_an_asset_bucket_policy(e
     assert set(deny["Action"]) == {"s3:PutBucketPolicy", "s3:DeleteBucketPolicy"}
     role = deny["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]
     assert json.dumps(role).endswith(':role/cdk-hnb659fds-cfn-exec-role-444444444444-eu-west-1"}')
+
+
+def test_no_function_of_the_app_gets_the_basic_execution_role(example_app: SynthesizedApp) -> None:
+    """AWSLambdaBasicExecutionRole allows logs:CreateLogStream/PutLogEvents on every log group of the
+    account (https://docs.aws.amazon.com/aws-managed-policy/latest/reference/AWSLambdaBasicExecutionRole.html),
+    session logs included."""
+    assert example_app.template_paths
+    for path in example_app.template_paths:
+        assert "AWSLambdaBasicExecutionRole" not in path.read_text(), path.name
+
+
+def test_the_provider_framework_writes_only_to_its_own_log_group(example_app: SynthesizedApp) -> None:
+    template = example_app.template_json(MEMBER_REGIONAL_STACK_NAME)
+    (function,) = [
+        f["Properties"]
+        for i, f in resources_of(template, "AWS::Lambda::Function").items()
+        if i.startswith("SessionPrefsProviderframeworkonEvent")
+    ]
+    (log_group,) = [i for i in resources_of(template, "AWS::Logs::LogGroup") if i.startswith("SessionPrefsProvider")]
+    assert function["LoggingConfig"]["LogGroup"] == {"Ref": log_group}
+    role_id = function["Role"]["Fn::GetAtt"][0]
+    assert "ManagedPolicyArns" not in template["Resources"][role_id]["Properties"]
+    policies = [p["Properties"] for p in resources_of(template, "AWS::IAM::Policy").values()]
+    (policy,) = [p for p in policies if {"Ref": role_id} in p["Roles"]]
+    logs = [s for s in _statements(policy) if any(a.startswith("logs:") for a in _as_list(s["Action"]))]
+    (statement,) = logs
+    assert sorted(statement["Action"]) == ["logs:CreateLogStream", "logs:PutLogEvents"]
+    assert statement["Resource"] == {"Fn::GetAtt": [log_group, "Arn"]}
+    # the framework role also invokes the handler; nothing else (no logs:CreateLogGroup, no "*")
+    others = {a for s in _statements(policy) if s not in logs for a in _as_list(s["Action"])}
+    assert others == {"lambda:InvokeFunction", "lambda:GetFunction"}
+
+
+def _service_statements(document: dict[str, Any], service: str) -> list[dict[str, Any]]:
+    return [s for s in document["Statement"] if s.get("Principal") == {"Service": service}]
+
+
+def test_service_principals_of_the_notifications_key_carry_source_or_context_conditions(
+    example_app: SynthesizedApp,
+) -> None:
+    """CloudWatch: aws:SourceAccount and aws:SourceArn (alarms of this account). EventBridge: only the
+    encryption context of this account's topics, because SNS documents that source keys in a key
+    policy are "not supported for EventBridge-to-encrypted topics"
+    (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services);
+    SNS encrypts with the context aws:sns:topicArn (key policy example of
+    https://docs.aws.amazon.com/gamelift/latest/flexmatchguide/queue-notification-sns-sse.html)."""
+    template = example_app.template_json(MEMBER_REGIONAL_STACK_NAME)
+    (key,) = [k for i, k in resources_of(template, "AWS::KMS::Key").items() if i.startswith("NotificationsKey")]
+    policy = key["Properties"]["KeyPolicy"]
+    this_accounts_topics = {
+        "Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":sns:", {"Ref": "AWS::Region"}, ":",
+                          {"Ref": "AWS::AccountId"}, ":*"]]
+    }  # fmt: skip
+    (cloudwatch,) = _service_statements(policy, "cloudwatch.amazonaws.com")
+    assert cloudwatch["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    assert json.dumps(cloudwatch["Condition"]["ArnLike"]["aws:SourceArn"]).endswith(':alarm:*"]]}')
+    assert cloudwatch["Condition"]["ArnLike"]["kms:EncryptionContext:aws:sns:topicArn"] == this_accounts_topics
+    events = _service_statements(policy, "events.amazonaws.com")
+    assert events, "a rule targets the notifications topic, so EventBridge has a key statement"
+    for statement in events:
+        assert statement["Condition"] == {"ArnLike": {"kms:EncryptionContext:aws:sns:topicArn": this_accounts_topics}}
+    # No service principal statement without a condition on any key of the member templates.
+    for stack_name in (MEMBER_REGIONAL_STACK_NAME, MEMBER_GLOBAL_STACK_NAME, CENTRAL_STACK_NAME):
+        for key in resources_of(example_app.template_json(stack_name), "AWS::KMS::Key").values():
+            for statement in key["Properties"]["KeyPolicy"]["Statement"]:
+                if "Service" in statement.get("Principal", {}):
+                    assert statement.get("Condition"), (stack_name, statement)
+
+
+def test_the_topic_policy_scopes_alarms_and_keeps_eventbridge_unconditioned(example_app: SynthesizedApp) -> None:
+    """EventBridge: "You can't use Condition blocks in Amazon SNS topic policies for EventBridge"
+    (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html#eb-sns-permissions)."""
+    template = example_app.template_json(MEMBER_REGIONAL_STACK_NAME)
+    (policy,) = [p for i, p in resources_of(template, "AWS::SNS::TopicPolicy").items() if i.startswith("Notifications")]
+    document = policy["Properties"]["PolicyDocument"]
+    (cloudwatch,) = _service_statements(document, "cloudwatch.amazonaws.com")
+    assert set(cloudwatch["Condition"]) == {"ArnLike", "StringEquals"}
+    (events,) = _service_statements(document, "events.amazonaws.com")
+    assert "Condition" not in events
+    assert events["Resource"] == {"Ref": next(i for i in resources_of(template, "AWS::SNS::Topic"))}

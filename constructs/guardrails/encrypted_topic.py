@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import aws_cdk as cdk
+import constructs
+import jsii
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
@@ -13,8 +15,16 @@ class EncryptedTopic(Construct):
     """An SNS topic encrypted with its own customer-managed key and reachable over TLS only.
 
     EventBridge rules and CloudWatch alarms of this account may publish to it: both publish as
-    AWS services, so the key policy lets them use the topic's data key and the topic policy lets
-    alarms of this account publish (CDK adds the EventBridge statement when a rule targets it).
+    AWS services, so the key policy lets them use the data key of this account's topics in this
+    Region (``kms:EncryptionContext:aws:sns:topicArn``), and the topic policy lets alarms of this
+    account publish (``aws:SourceAccount``, ``aws:SourceArn``; the key statement for CloudWatch
+    carries the same conditions). CDK adds the EventBridge publish statement when a rule targets
+    the topic. Neither EventBridge statement carries a source condition, because AWS documents
+    that EventBridge does not support them there: "You can't use Condition blocks in Amazon SNS
+    topic policies for EventBridge"
+    (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html#eb-sns-permissions),
+    and source keys in a key policy are "not supported for EventBridge-to-encrypted topics"
+    (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services).
 
     :param description: what the topic carries; also the key's description.
     :param topic_name: physical name, for topics whose name is a contract (subscribers and AWS
@@ -30,15 +40,38 @@ class EncryptedTopic(Construct):
             enable_key_rotation=True,
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
+        stack = cdk.Stack.of(self)
+        # SNS encrypts each message's data key with the encryption context aws:sns:topicArn, so
+        # both services may use the key only for topics of this account and Region (the topic's
+        # own ARN would be a dependency cycle: the topic references the key).
+        this_accounts_topics = {
+            "kms:EncryptionContext:aws:sns:topicArn": stack.format_arn(
+                service="sns", resource="*", arn_format=cdk.ArnFormat.NO_RESOURCE_NAME
+            )
+        }
+        alarms_of_this_account = {
+            "ArnLike": {
+                "aws:SourceArn": stack.format_arn(
+                    service="cloudwatch",
+                    resource="alarm",
+                    resource_name="*",
+                    arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+                )
+            },
+            "StringEquals": {"aws:SourceAccount": stack.account},
+        }
+        topics = this_accounts_topics["kms:EncryptionContext:aws:sns:topicArn"]
+        self.key.node.add_validation(_EventBridgeScopedKeyPolicy(self.key, stack.resolve(topics)))
         self.key.add_to_resource_policy(
             iam.PolicyStatement(
-                sid="EventBridgeAndCloudWatchPublish",
-                principals=[
-                    iam.ServicePrincipal("events.amazonaws.com"),
-                    iam.ServicePrincipal("cloudwatch.amazonaws.com"),
-                ],
+                sid="CloudWatchAlarmsOfThisAccountPublish",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
                 actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                 resources=["*"],
+                conditions={
+                    "ArnLike": {**alarms_of_this_account["ArnLike"], **this_accounts_topics},
+                    "StringEquals": alarms_of_this_account["StringEquals"],
+                },
             )
         )
         self.topic = sns.Topic(
@@ -49,23 +82,38 @@ class EncryptedTopic(Construct):
             display_name=description[:100],
             topic_name=topic_name,
         )
-        stack = cdk.Stack.of(self)
         self.topic.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="CloudWatchAlarmsOfThisAccount",
                 principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
                 actions=["sns:Publish"],
                 resources=[self.topic.topic_arn],
-                conditions={
-                    "ArnLike": {
-                        "aws:SourceArn": stack.format_arn(
-                            service="cloudwatch",
-                            resource="alarm",
-                            resource_name="*",
-                            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
-                        )
-                    },
-                    "StringEquals": {"aws:SourceAccount": stack.account},
-                },
+                conditions=alarms_of_this_account,
             )
         )
+
+
+@jsii.implements(constructs.IValidation)
+class _EventBridgeScopedKeyPolicy:
+    """The key policy as CDK renders it, with every unconditioned ``events.amazonaws.com`` statement
+    (what CDK's ``SnsTopic`` rule target adds) limited to the data keys of this account's topics in
+    this Region, by the encryption context SNS uses (``aws:sns:topicArn``).
+
+    SNS documents that ``aws:SourceAccount``, ``aws:SourceArn`` and ``aws:SourceOrgID`` in a key
+    policy are not supported for EventBridge-to-encrypted topics
+    (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services).
+    """
+
+    def __init__(self, key: kms.Key, topics: str) -> None:
+        self._key = key
+        self._topics = topics
+
+    def validate(self) -> list[str]:
+        """Runs once every rule has targeted the topic, before the template is written."""
+        cfn_key: kms.CfnKey = self._key.node.default_child  # type: ignore[assignment]
+        document = cdk.Stack.of(self._key).resolve(cfn_key.key_policy)
+        for statement in document["Statement"]:
+            if statement.get("Principal") == {"Service": "events.amazonaws.com"} and not statement.get("Condition"):
+                statement["Condition"] = {"ArnLike": {"kms:EncryptionContext:aws:sns:topicArn": self._topics}}
+        cfn_key.add_property_override("KeyPolicy", document)
+        return []
