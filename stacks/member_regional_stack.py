@@ -10,6 +10,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from guardrails import BreakGlass, EncryptedTopic, PasswordRotationWindow, SessionPrefs
+from guardrails._nag import acknowledge_grant
 from stacks.config import BreakGlassConfig, ControlsConfig, PasswordRotationConfig, SessionPrefsConfig
 from stacks.operator_settings import OperatorSettings
 
@@ -166,6 +167,19 @@ class MemberRegionalStack(cdk.Stack):
                         actions=["lambda:InvokeFunction"],
                         resources=[window.freshness_function.function.function_arn for window in windows],
                     )
+                )
+                # `ssm-guardrails password` shows who last wrote a password: LastModifiedUser is in
+                # GetParameterHistory, scoped like GetParameter (DescribeParameters would need "*")
+                history = iam.PolicyStatement(
+                    sid="ReadWhoWroteRotatedPasswords",
+                    actions=["ssm:GetParameterHistory"],
+                    resources=[windows[0].vault.parameter_arn_pattern],
+                )
+                role.add_to_principal_policy(history)
+                acknowledge_grant(
+                    role,
+                    history,
+                    "The rotated-password path of this account and Region: administrators read it already.",
                 )
 
     def _output_topic(self) -> None:

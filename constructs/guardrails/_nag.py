@@ -60,7 +60,12 @@ def acknowledge_grant(grantee: iam.IGrantable, statement: iam.PolicyStatement, r
     """
     principal = grantee.grant_principal
     node = getattr(principal, "node", None)
-    policy = node and (node.try_find_child("DefaultPolicy") or node.try_find_child("Policy"))
+    policy = node and (
+        node.try_find_child("DefaultPolicy")
+        or node.try_find_child("Policy")
+        # an imported role of a newer aws-cdk-lib names it Policy<unique id of the role>
+        or next((c for c in node.children if c.node.id.startswith("Policy")), None)
+    )
     if policy is None:
         return
     for resource in statement.resources:

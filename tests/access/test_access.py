@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 import yaml
 from cdk_helpers import ROOT, SynthesizedApp
+from cli_scenarios import cli_scenarios
 from resolve import Environment, ResolvedTemplate
 from simulator import Decision, PolicySet, Request, Result, simulate
 
@@ -31,7 +32,8 @@ from stacks.config import load_config
 CONFIG = load_config("example")
 ORG = CONFIG.organization
 DATA: dict[str, Any] = yaml.safe_load(Path(__file__).with_name("scenarios.yaml").read_text())
-SCENARIOS: list[dict[str, Any]] = DATA["scenarios"]
+#: the table's scenarios, and the operator CLI's own calls (cli_scenarios.py; not in the README table)
+SCENARIOS: list[dict[str, Any]] = DATA["scenarios"] + cli_scenarios(CONFIG)
 CONTROLS = ("BreakGlass", "PasswordRotationWindow", "SessionPrefs", "SeparationOfDuties", "AccessKeyRemediation")
 MEMBER = Environment(account="111122223333", region=ORG.home_region)
 OTHER_REGION = next(region for region in ORG.regions if region != ORG.home_region)
@@ -198,6 +200,10 @@ class World:
             "other_instance": arn("ec2", f"instance/{OTHER_INSTANCE_ID}"),
             "other_region_instance": arn("ec2", f"instance/{INSTANCE_ID}", region=OTHER_REGION),
             "managed_node": arn("ssm", "managed-instance/mi-0123456789abcdef0"),
+            "region": MEMBER.region,
+            "freshness_report_function": r.name_of(
+                "AWS::Lambda::Function", "PasswordRotationproductionFreshnessReport"
+            ),
             "ssm_service": f"ssm.{MEMBER.region}.amazonaws.com",
             "sns_service": f"sns.{CENTRAL.region}.amazonaws.com",
             "break_glass_document": r.arn_of("AWS::SSM::Document", "BreakGlassDocument"),
