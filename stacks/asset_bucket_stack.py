@@ -39,5 +39,9 @@ class AssetBucketStack(cdk.Stack):
             **kwargs,
         )
         self.bucket = OrgAssetBucket(
-            self, "AssetBucket", location=location, organization_id=config.organization.id
+            self,
+            "AssetBucket",
+            location=location,
+            organization_id=config.organization.id,
+            access_logs=config.rollout.asset_bucket_audit == "access_logs",
         ).bucket

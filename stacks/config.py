@@ -123,6 +123,7 @@ class RolloutConfig(_Strict):
     max_concurrent_percentage: Annotated[int, _range(1, 100, "%")] = 25
     failure_tolerance_percentage: Annotated[int, _range(0, 100, "%")] = 0
     region_concurrency: Literal["parallel", "sequential"] = "parallel"
+    asset_bucket_audit: Literal["access_logs", "none"] = "access_logs"
     asset_bucket_prefix: Annotated[str, _pattern(BUCKET_PREFIX.pattern, "2-34 of a-z 0-9 -, not starting with -")] = (
         "ssm-guardrails-assets"
     )

@@ -162,6 +162,11 @@ def test_example_config_loads_with_its_values() -> None:
             "rollout.failure_tolerance_percentage: got 120; allowed: a number from 0 to 100 %",
         ),
         (
+            "rollout.asset_bucket_audit",
+            "cloudtrail",
+            "rollout.asset_bucket_audit: got 'cloudtrail'; Input should be 'access_logs' or 'none'",
+        ),
+        (
             "rollout.region_concurrency",
             "serial",
             "rollout.region_concurrency: got 'serial'; Input should be 'parallel' or",

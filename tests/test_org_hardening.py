@@ -90,8 +90,13 @@ def test_only_the_cloudformation_execution_role_changes_an_asset_bucket_policy(e
     """Everyone else is denied; the account's root user keeps Get/Put/DeleteBucketPolicy whatever the
     policy says (https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteBucketPolicy.html)."""
     template = example_app.template_json("SsmGuardrails-Assets-eu-west-1")
-    (policy,) = resources_of(template, "AWS::S3::BucketPolicy").values()
-    (deny,) = [s for s in _statements(policy["Properties"]) if s.get("Sid") == "OnlyCloudFormationChangesThePolicy"]
+    policies = resources_of(template, "AWS::S3::BucketPolicy").values()
+    (deny,) = [
+        s
+        for p in policies
+        for s in _statements(p["Properties"])
+        if s.get("Sid") == "OnlyCloudFormationChangesThePolicy"
+    ]
     assert deny["Effect"] == "Deny"
     assert deny["Principal"] == {"AWS": "*"}
     assert set(deny["Action"]) == {"s3:PutBucketPolicy", "s3:DeleteBucketPolicy"}
@@ -177,3 +182,36 @@ def test_the_topic_policy_scopes_alarms_and_keeps_eventbridge_unconditioned(exam
     (events,) = _service_statements(document, "events.amazonaws.com")
     assert "Condition" not in events
     assert events["Resource"] == {"Ref": next(i for i in resources_of(template, "AWS::SNS::Topic"))}
+
+
+def test_asset_bucket_writes_are_audited_by_server_access_logs(example_app: SynthesizedApp) -> None:
+    """Default rollout.asset_bucket_audit: access_logs. S3 server access logs record each request with
+    its requester (https://docs.aws.amazon.com/AmazonS3/latest/userguide/ServerLogs.html); the log
+    bucket admits logging.s3.amazonaws.com for this bucket and account only
+    (https://docs.aws.amazon.com/AmazonS3/latest/userguide/enable-server-access-logging.html)."""
+    template = example_app.template_json("SsmGuardrails-Assets-eu-west-1")
+    buckets = resources_of(template, "AWS::S3::Bucket")
+    (asset_id,) = [i for i in buckets if not i.startswith("AssetBucketAccessLogs")]
+    (log_id,) = [i for i in buckets if i.startswith("AssetBucketAccessLogs")]
+    assert buckets[asset_id]["Properties"]["LoggingConfiguration"] == {
+        "DestinationBucketName": {"Ref": log_id},
+        "LogFilePrefix": "asset-bucket/",
+    }
+    log_bucket = buckets[log_id]["Properties"]
+    assert log_bucket["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True, "RestrictPublicBuckets": True,
+    }  # fmt: skip
+    assert buckets[log_id]["DeletionPolicy"] == "Retain"
+    (policy,) = [
+        p
+        for p in resources_of(template, "AWS::S3::BucketPolicy").values()
+        if p["Properties"]["Bucket"] == {"Ref": log_id}
+    ]
+    (logging,) = [
+        s for s in _statements(policy["Properties"]) if s.get("Principal") == {"Service": "logging.s3.amazonaws.com"}
+    ]
+    assert logging["Action"] == "s3:PutObject"
+    assert logging["Condition"] == {
+        "ArnLike": {"aws:SourceArn": {"Fn::GetAtt": [asset_id, "Arn"]}},
+        "StringEquals": {"aws:SourceAccount": "444444444444"},
+    }

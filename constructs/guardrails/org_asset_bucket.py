@@ -105,6 +105,7 @@ class OrgAssetBucket(Construct):
         location: OrgAssetLocation,
         organization_id: str,
         noncurrent_version_expiration: cdk.Duration | None = None,
+        access_logs: bool = True,
     ) -> None:
         super().__init__(scope, id)
         check_pattern("OrgAssetBucket.organization_id", organization_id, ORGANIZATION_ID, "o- and 10-32 a-z0-9")
@@ -113,10 +114,16 @@ class OrgAssetBucket(Construct):
             raise PropsError("OrgAssetBucket Region", stack.region, f"one of {list(location.regions)}")
         if not cdk.Token.is_unresolved(stack.account) and stack.account != location.account:
             raise PropsError("OrgAssetBucket account", stack.account, f"the asset account {location.account}")
+        # Server access logs record every object write with its requester (who published what);
+        # the log bucket gets the logging service's bucket policy from CDK (aws:SourceAccount and
+        # aws:SourceArn of the asset bucket).
+        self.access_log_bucket = self._access_log_bucket() if access_logs else None
         self.bucket = s3.Bucket(
             self,
             "Bucket",
             bucket_name=location.bucket_name(stack.region),
+            server_access_logs_bucket=self.access_log_bucket,
+            server_access_logs_prefix="asset-bucket/" if access_logs else None,
             encryption=s3.BucketEncryption.S3_MANAGED,
             enforce_ssl=True,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
@@ -146,12 +153,32 @@ class OrgAssetBucket(Construct):
                 },
             )
         )
-        acknowledge(
-            self.bucket,
-            "AwsSolutions-S1",
-            "Holds only content-addressed Lambda code and templates; writes are limited to the CDK "
-            "file-publishing role by an explicit deny, and access logs would need another bucket per Region.",
+        if not access_logs:
+            acknowledge(
+                self.bucket,
+                "AwsSolutions-S1",
+                "Access logs turned off in the configuration (rollout.asset_bucket_audit: none); writes are "
+                "limited to the CDK file-publishing role by an explicit deny.",
+            )
+
+    def _access_log_bucket(self) -> s3.Bucket:
+        bucket = s3.Bucket(
+            self,
+            "AccessLogs",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            versioned=True,
+            removal_policy=cdk.RemovalPolicy.RETAIN,
         )
+        acknowledge(
+            bucket,
+            "AwsSolutions-S1",
+            "This is the access-log bucket of the asset bucket; logging it to itself or to a third bucket "
+            "would only move the problem.",
+        )
+        return bucket
 
     def _add_policy(self, organization_id: str, publisher: str) -> None:
         objects = self.bucket.arn_for_objects("*")
