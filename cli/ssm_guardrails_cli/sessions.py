@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from datetime import datetime
@@ -82,10 +83,25 @@ def _wait_for_decision(rt: Runtime, ssm: Any, execution_id: str, grant_step: str
 
 
 def _connect(rt: Runtime, node: str, document: str) -> Exit:
+    """Open the session with the very credentials that asked for it: the grant is for that role
+    session only (aws:userid), and a profile that assumes a role would otherwise start a new
+    session under another generated name."""
     if shutil.which("aws") is None:
         return rt.fail(Exit.FAILED, "the AWS CLI (with the Session Manager plugin) is needed to connect")
-    command = _start_session_argv(rt, node, document)
-    return Exit.OK if subprocess.call(command) == 0 else Exit.FAILED  # noqa: S603 (fixed argv, no shell)
+    argv = _start_session_argv(rt, node, document)
+    returncode = subprocess.call(argv, env=session_environment(rt))  # noqa: S603 (fixed argv, no shell)
+    return Exit.OK if returncode == 0 else Exit.FAILED
+
+
+def session_environment(rt: Runtime) -> dict[str, str]:
+    """The environment of the child `aws` process: this process's own, with this session's frozen
+    credentials instead of any profile."""
+    credentials = rt.session.get_credentials().get_frozen_credentials()
+    environment = {k: v for k, v in os.environ.items() if k not in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE")}
+    environment |= {"AWS_ACCESS_KEY_ID": credentials.access_key, "AWS_SECRET_ACCESS_KEY": credentials.secret_key}
+    if credentials.token:
+        environment["AWS_SESSION_TOKEN"] = credentials.token
+    return environment
 
 
 def _start_session_argv(rt: Runtime, node: str, document: str) -> list[str]:

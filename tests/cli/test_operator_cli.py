@@ -331,6 +331,32 @@ def test_request_session_waits_for_approval(aws: Any) -> None:
     stub.assert_no_pending_responses()
 
 
+def test_connect_opens_the_session_with_the_credentials_that_asked(aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The grant is for the requesting role session only (aws:userid), so the child `aws` process
+    gets this session's credentials, never a profile that would assume the role anew."""
+    rt = runtime()
+    stub = Stubber(rt.client("ssm"))
+    frozen = rt.session.get_credentials().get_frozen_credentials()  # resolved once per session
+    monkeypatch.setenv("AWS_PROFILE", "ops")  # a profile in the operator's shell must not be used
+    calls: list[tuple[list[str], dict[str, str]]] = []
+    monkeypatch.setattr("ssm_guardrails_cli.sessions.shutil.which", lambda name: f"/usr/bin/{name}")
+    monkeypatch.setattr("ssm_guardrails_cli.sessions.subprocess.call", lambda argv, env: calls.append((argv, env)) or 0)
+    _stub_settings(stub)
+    stub.add_response(
+        "start_automation_execution", {"AutomationExecutionId": "4f9b0c1e-1111-2222-3333-444455556666"}, None
+    )
+    stub.add_response(
+        "get_automation_execution", _execution("InProgress", {"Approve": "Success", "GrantSession": "Success"}), None
+    )
+    with stub:
+        code, _, stderr = invoke(rt, "request-session", NODE, "--connect")
+    assert code == Exit.OK, stderr
+    ((argv, env),) = calls
+    assert argv == ["aws", "ssm", "start-session", "--target", NODE, "--document-name", "SSM-SessionManagerRunShell",
+                    "--region", REGION]  # fmt: skip
+    assert env["AWS_ACCESS_KEY_ID"] == frozen.access_key and "AWS_PROFILE" not in env
+
+
 def test_request_session_rejected_is_exit_5(aws: Any) -> None:
     rt = runtime()
     stub = Stubber(rt.client("ssm"))
