@@ -77,7 +77,7 @@ $(NODE_MODULES_STAMP): package.json package-lock.json $(LOCAL_NODE)
 
 # Before a rollout, with StackSet-account credentials (the pipeline runs it before its Rollout stage).
 preflight: $(VENV_STAMP)
-	$(VENV)/bin/python scripts/preflight.py --config $(CONFIG)
+	$(VENV)/bin/python scripts/preflight.py --config $(CONFIG) $(if $(ROLE_ARN),--role-arn $(ROLE_ARN))
 
 synth: bootstrap
 	npx cdk synth --quiet -c config=$(CONFIG)

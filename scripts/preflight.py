@@ -125,10 +125,16 @@ def run(config: GuardrailsConfig, cloudformation: Any, s3_for_region: Any) -> li
 def main(argv: Iterable[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default="example", help="config name (config/<name>.yaml) or path")
+    parser.add_argument(
+        "--role-arn",
+        default="",
+        help="a role of the StackSet account to assume first (the pipeline passes the account's CDK lookup "
+        "role when the pipeline lives in another account)",
+    )
     args = parser.parse_args(list(argv) if argv is not None else None)
     config = load_config(args.config)
     org = config.organization
-    session = boto3.session.Session()
+    session = stack_set_account_session(args.role_arn, org.home_region)
     identity = session.client("sts", region_name=org.home_region).get_caller_identity()["Account"]
     if identity != org.stack_set_account:
         print(f"preflight: credentials of account {identity}; run it with credentials of the StackSet account "
@@ -144,6 +150,21 @@ def main(argv: Iterable[str] | None = None) -> int:
     if not problems:
         print(f"preflight: waves and asset buckets of {args.config} are ready")
     return 1 if problems else 0
+
+
+def stack_set_account_session(role_arn: str, region: str) -> Any:
+    """The caller's own session, or one of ``role_arn`` (AssumeRole) when given."""
+    session = boto3.session.Session()
+    if not role_arn:
+        return session
+    credentials = session.client("sts", region_name=region).assume_role(
+        RoleArn=role_arn, RoleSessionName="ssm-guardrails-preflight"
+    )["Credentials"]
+    return boto3.session.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from aws_cdk import pipelines
 from constructs import Construct
 
 from guardrails._nag import acknowledge, acknowledge_reviewed_wildcards, acknowledge_wildcard_resource
+from guardrails.stack_set_admin_synthesizer import bootstrap_qualifier
 from stacks.config import GuardrailsConfig, PipelineSourceConfig
 from stacks.stages import CentralStage, RolloutStage
 
@@ -145,13 +146,26 @@ class PipelineStack(cdk.Stack):
             f"arn:{self.partition}:s3:::{config.rollout.asset_bucket_prefix}-{org.stack_set_account}-{region}"
             for region in org.regions
         ]
+        if config.pipeline.account in (None, org.stack_set_account):
+            return pipelines.CodeBuildStep(
+                "Preflight",
+                commands=[f"make preflight CONFIG={config_name}"],
+                role_policy_statements=[
+                    iam.PolicyStatement(actions=["cloudformation:ListStackInstances"], resources=stack_sets),
+                    iam.PolicyStatement(actions=["s3:ListBucket"], resources=buckets),
+                ],
+            )
+        # A separate pipeline account reads the StackSet account through that account's CDK lookup
+        # role: `cdk bootstrap --trust <pipeline account>` lets the pipeline account assume it, and
+        # it is read-only (ReadOnlyAccess), which covers ListStackInstances and HeadBucket.
+        lookup_role = (
+            f"arn:{self.partition}:iam::{org.stack_set_account}:role/"
+            f"cdk-{bootstrap_qualifier(self)}-lookup-role-{org.stack_set_account}-{org.home_region}"
+        )
         return pipelines.CodeBuildStep(
             "Preflight",
-            commands=[f"make preflight CONFIG={config_name}"],
-            role_policy_statements=[
-                iam.PolicyStatement(actions=["cloudformation:ListStackInstances"], resources=stack_sets),
-                iam.PolicyStatement(actions=["s3:ListBucket"], resources=buckets),
-            ],
+            commands=[f"make preflight CONFIG={config_name} ROLE_ARN={lookup_role}"],
+            role_policy_statements=[iam.PolicyStatement(actions=["sts:AssumeRole"], resources=[lookup_role])],
         )
 
     def _narrow_asset_role(self) -> None:

@@ -457,19 +457,38 @@ def test_pipeline_synth_step_runs_the_tests_and_the_synth_from_the_connection(ex
     assert (stack.environment.account, stack.environment.region) == (STACK_SET_ADMIN, "eu-west-1")
 
 
-def test_pipeline_from_an_s3_object_without_approval(tmp_path: Path) -> None:
+def test_pipeline_from_an_s3_object_without_approval_in_its_own_account(tmp_path: Path) -> None:
     app = _variant(
         tmp_path,
         {},
         pipeline={
+            "account": "555555555555",
             "source": {"s3": {"bucket": "my-sources", "object_key": "guardrails.zip"}},
             "approve_before_organization": False,
         },
     )
-    stages = _stages(app.template_json(PIPELINE_STACK_NAME))
+    template = app.template_json(PIPELINE_STACK_NAME)
+    stages = _stages(template)
     assert stages[0]["Actions"][0]["ActionTypeId"]["Provider"] == "S3"
     assert stages[0]["Actions"][0]["Configuration"]["S3ObjectKey"] == "guardrails.zip"
     assert not [name for name in _actions_in_order(stages[-1]) if "Approve" in name]
+    # the pre-flight reads the StackSet account through its CDK lookup role (read-only, trusts the
+    # pipeline account after `cdk bootstrap --trust`), and may assume nothing else
+    lookup_role = "arn:aws:iam::444444444444:role/cdk-hnb659fds-lookup-role-444444444444-eu-west-1"
+    preflight = next(
+        p for p in resources_of(template, "AWS::CodeBuild::Project").values()
+        if "make preflight" in json.dumps(p["Properties"]["Source"])
+    )  # fmt: skip
+    assert f"make preflight CONFIG=example ROLE_ARN={lookup_role}" in preflight["Properties"]["Source"]["BuildSpec"]
+    role = preflight["Properties"]["ServiceRole"]["Fn::GetAtt"][0]
+    granted = [
+        statement
+        for policy in resources_of(template, "AWS::IAM::Policy").values()
+        if {"Ref": role} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    assert {"Action": "sts:AssumeRole", "Effect": "Allow", "Resource": lookup_role} in granted
+    assert not [s for s in granted if "cloudformation:ListStackInstances" in json.dumps(s)]
 
 
 # --- construct props --------------------------------------------------------------------------

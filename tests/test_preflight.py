@@ -120,3 +120,18 @@ def test_a_missing_bucket_is_refused_with_the_command_that_creates_it() -> None:
 def test_other_errors_are_not_hidden(code: str) -> None:
     with pytest.raises(Exception, match="500"):
         preflight.bucket_problems(CONFIG, _s3({ORG.regions[0]: int(code)}))
+
+
+def test_a_separate_pipeline_account_reads_through_the_stack_set_accounts_role() -> None:
+    """`--role-arn`: the pre-flight assumes the role first, so it answers as the StackSet account
+    (moto gives assumed-role credentials the role's account, as STS does)."""
+    from moto import mock_aws
+
+    role_arn = f"arn:aws:iam::{ORG.stack_set_account}:role/cdk-hnb659fds-lookup-role-{ORG.stack_set_account}-eu-west-1"
+    with mock_aws():
+        own = preflight.stack_set_account_session("", ORG.home_region)
+        assumed = preflight.stack_set_account_session(role_arn, ORG.home_region)
+        assert own.client("sts", region_name=ORG.home_region).get_caller_identity()["Account"] != ORG.stack_set_account
+        identity = assumed.client("sts", region_name=ORG.home_region).get_caller_identity()
+    assert identity["Account"] == ORG.stack_set_account
+    assert identity["Arn"].endswith("/ssm-guardrails-preflight")
