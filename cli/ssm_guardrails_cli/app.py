@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from botocore.exceptions import BotoCoreError, ClientError
 from rich.markup import escape
+
 from ssm_guardrails_cli import doctor, passwords, reports, sessions
 from ssm_guardrails_cli.runtime import Exit, Runtime
 from ssm_guardrails_cli.settings import ControlMissing

@@ -6,6 +6,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 from rich.table import Table
+
 from ssm_guardrails_cli.permissions import COMMANDS
 from ssm_guardrails_cli.runtime import Exit, Runtime
 from ssm_guardrails_cli.settings import ControlMissing, Settings, load_settings

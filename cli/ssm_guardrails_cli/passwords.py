@@ -8,6 +8,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 from rich.markup import escape
+
 from ssm_guardrails_cli.runtime import Exit, Runtime
 from ssm_guardrails_cli.settings import load_settings
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from rich.markup import escape
 from rich.table import Table
+
 from ssm_guardrails_cli.runtime import Exit, Runtime
 from ssm_guardrails_cli.settings import load_settings
 

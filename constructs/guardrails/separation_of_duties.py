@@ -209,7 +209,7 @@ class SeparationOfDuties(Construct):
         self.grant_sweeper = GrantSweeper(
             self, "Sweeper", operators=self._operators, operator_users=self._operator_users,
             max_validity_minutes=validity_minutes, interval=sweep_interval, role_name=sweeper_role_name,
-            alarm_topic=self.topic,
+            runbook_name=runbook_name, alarm_topic=self.topic,
         )  # fmt: skip
         self.sweeper = self.grant_sweeper.sweeper
         operator_scope.runbook_name = runbook_name

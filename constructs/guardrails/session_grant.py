@@ -56,6 +56,8 @@ class GrantSweeper(Construct):
     :param operator_users: operator users.
     :param max_validity_minutes: a grant that ends further away than this is deleted as implausible.
     :param role_name: the sweeper role's fixed name (contract: the SCP and the operator deny name it).
+    :param runbook_name: the request runbook: every version but its default is deleted on each run,
+        so only the current runbook can run. Default: none (no pruning).
     :param alarm_topic: where the function's Errors alarm notifies. Default: no alarm.
     """
 
@@ -69,6 +71,7 @@ class GrantSweeper(Construct):
         max_validity_minutes: int,
         interval: cdk.Duration,
         role_name: str,
+        runbook_name: str | None = None,
         alarm_topic: sns.ITopic | None = None,
     ) -> None:
         super().__init__(scope, id)
@@ -82,6 +85,7 @@ class GrantSweeper(Construct):
                 "OPERATOR_ROLES": ",".join(role.role_name for role in operators),
                 "OPERATOR_USERS": ",".join(user.user_name for user in operator_users),
                 "MAX_VALIDITY_MINUTES": str(max_validity_minutes),
+                **({"RUNBOOK_NAME": runbook_name} if runbook_name else {}),
             },
             timeout=cdk.Duration.minutes(5),
             alarm_topic=alarm_topic,  # an Errors alarm: leftover grants would fill the inline-policy quota
@@ -99,6 +103,16 @@ class GrantSweeper(Construct):
                         resources=arns,
                     )
                 )
+        if runbook_name:
+            self.role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="DeleteSupersededRunbookVersions",
+                    actions=["ssm:ListDocumentVersions", "ssm:DeleteDocument"],
+                    resources=[
+                        cdk.Stack.of(self).format_arn(service="ssm", resource="document", resource_name=runbook_name)
+                    ],
+                )
+            )
         self.rule = events.Rule(
             self,
             "Schedule",

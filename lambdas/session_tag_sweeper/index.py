@@ -11,6 +11,12 @@ they do not use up the principal's inline-policy quota:
 * one is deleted when its expiry is in the past, missing, unreadable, or further away than
   ``MAX_VALIDITY_MINUTES`` (nobody can be granted more than that); a running grant stays.
 
+It also deletes every version of the runbook ``RUNBOOK_NAME`` but the default one, so that only
+the current runbook can run: an earlier version (other approvers, another ``min_approvals``, the
+Change Manager path without an approval step) stays runnable with ``--document-version`` until it
+is deleted. Until the next run after an update, the runbook's Grant step refuses any version but
+the default itself.
+
 A principal deleted while being processed is skipped. Any other event than an EventBridge
 Scheduled Event is rejected before an AWS call is made. Only boto3 and the standard library.
 """
@@ -43,6 +49,11 @@ def _iam() -> Any:
     return boto3.client("iam", config=RETRIES)
 
 
+@cache
+def _ssm() -> Any:
+    return boto3.client("ssm", config=RETRIES)
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -60,8 +71,25 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         users=_names("OPERATOR_USERS"),
         max_validity_minutes=int(os.environ["MAX_VALIDITY_MINUTES"]),
     )
+    if runbook := os.environ.get("RUNBOOK_NAME"):
+        result["deleted_runbook_versions"] = prune_superseded_versions(runbook)
     LOGGER.info(json.dumps(result))
     return result
+
+
+def prune_superseded_versions(name: str) -> list[str]:
+    """Delete every version of document ``name`` that is not its default version. DeleteDocument
+    with DocumentVersion deletes that version only:
+    https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_DeleteDocument.html"""
+    ssm, deleted = _ssm(), []
+    versions = [
+        v for page in ssm.get_paginator("list_document_versions").paginate(Name=name) for v in page["DocumentVersions"]
+    ]
+    for version in versions:
+        if not version["IsDefaultVersion"]:
+            ssm.delete_document(Name=name, DocumentVersion=version["DocumentVersion"])
+            deleted.append(version["DocumentVersion"])
+    return deleted
 
 
 def _names(variable: str) -> list[str]:

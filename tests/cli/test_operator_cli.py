@@ -21,11 +21,12 @@ from aws_helpers import fail_first
 from botocore.stub import Stubber
 from moto import mock_aws
 from rich.console import Console
+from typer.testing import CliRunner
+
 from ssm_guardrails_cli.app import app
 from ssm_guardrails_cli.runtime import Exit, Runtime
 from ssm_guardrails_cli.sessions import person_of
 from ssm_guardrails_cli.settings import SETTINGS_PARAMETER
-from typer.testing import CliRunner
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"
