@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from ssm_guardrails_cli.permissions import COMMANDS
-
 from stacks.config import GuardrailsConfig
 
 #: control of a command -> (the scenario principal that runs it, the control's name in the table)
