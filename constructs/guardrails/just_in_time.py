@@ -81,6 +81,15 @@ class JustInTimeApproval(Construct):
             )
 
     @staticmethod
+    def tag_keys(
+        tag_keys: Sequence[str], approval_path: str, node_tags: Mapping[str, Sequence[str]] | None
+    ) -> list[str]:
+        """The node tag keys operators may not set or remove: ``tag_keys`` and, on the just-in-time
+        path, the manual approval policy's node tag keys (re-tagging a node out of or into the
+        policy changes which approval it needs)."""
+        return sorted({*tag_keys, *((node_tags or {}) if approval_path == "just_in_time" else {})})
+
+    @staticmethod
     def operator_statements() -> list[iam.PolicyStatement]:
         return [
             iam.PolicyStatement(

@@ -154,7 +154,7 @@ class SeparationOfDuties(Construct):
         self.runbook_name, self.change_template_name = runbook_name, change_template_name
         self.session_regions = list(session_regions or [stack.region])
         self.session_data_key_alias = session_data_key_alias
-        self.protected_tag_keys = list(protected_tag_keys)
+        self.protected_tag_keys = JustInTimeApproval.tag_keys(protected_tag_keys, approval_path, just_in_time_node_tags)
         self._operators, self._operator_users = list(operators), list(operator_users)
         self._scp_principals = list(scp_principals)
 

@@ -64,19 +64,22 @@ def allow_statements(scope: OperatorScope) -> list[iam.PolicyStatement]:
         resources=[scope.runbook_role],
         conditions={"StringEquals": {"iam:PassedToService": "ssm.amazonaws.com"}},
     )
+    # The request tag is what lets approvers signal it (the approver policy's aws:ResourceTag), on
+    # either path: https://docs.aws.amazon.com/systems-manager/latest/userguide/automation-setup-identity-based-policies.html
+    tagged = {"StringEquals": {f"aws:RequestTag/{REQUEST_TAG_KEY}": scope.runbook_name}}
     if scope.path == "change_manager":
         request = iam.PolicyStatement(
             sid="RequestAccessThroughChangeManager",
             actions=["ssm:StartChangeRequestExecution"],
             resources=[scope.change_template, scope.runbook_definition],
+            conditions=tagged,
         )
     else:
-        # The request tag is what lets approvers signal it: https://docs.aws.amazon.com/systems-manager/latest/userguide/automation-setup-identity-based-policies.html
         request = iam.PolicyStatement(
             sid="RequestAccessWithTheRunbookTaggedAsARequest",
             actions=["ssm:StartAutomationExecution"],
             resources=[scope.runbook_definition],
-            conditions={"StringEquals": {f"aws:RequestTag/{REQUEST_TAG_KEY}": scope.runbook_name}},
+            conditions=tagged,
         )
     follow = iam.PolicyStatement(
         sid="FollowRequests",

@@ -176,6 +176,16 @@ class ResolvedTemplate:
                 return self.arn(logical_id), self.resolve(self.resources[logical_id]["Properties"]["KeyPolicy"])
         raise KeyError(alias)
 
+    def key_tags(self, alias: str) -> dict[str, str]:
+        """The tags of the key that ``alias`` names (as aws:ResourceTag/<key> reads them)."""
+        for _, properties in self.of_type("AWS::KMS::Alias"):
+            if properties["AliasName"] == alias:
+                target = properties["TargetKeyId"]
+                logical_id = target["Fn::GetAtt"][0] if "Fn::GetAtt" in target else target["Ref"]
+                tags = self.resolve(self.resources[logical_id]["Properties"].get("Tags", []))
+                return {tag["Key"]: tag["Value"] for tag in tags}
+        raise KeyError(alias)
+
     def key(self, id_prefix: str) -> tuple[str, dict[str, Any]]:
         """(key ARN, key policy) of the one key whose logical id starts with ``id_prefix``."""
         ((logical_id, properties),) = [(i, p) for i, p in self.of_type("AWS::KMS::Key") if i.startswith(id_prefix)]

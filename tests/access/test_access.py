@@ -21,13 +21,14 @@ from typing import Any
 
 import pytest
 import yaml
-from cdk_helpers import ROOT, SynthesizedApp
+from cdk_helpers import ROOT, SynthesizedApp, new_app
 from cli_scenarios import cli_scenarios
 from resolve import Environment, ResolvedTemplate
 from simulator import Decision, PolicySet, Request, Result, simulate
 
 from stacks.build import CENTRAL_STACK_NAME, MEMBER_GLOBAL_STACK_NAME, MEMBER_REGIONAL_STACK_NAME
 from stacks.config import load_config
+from stacks.stages import MemberStage
 
 CONFIG = load_config("example")
 ORG = CONFIG.organization
@@ -42,6 +43,42 @@ OUTSIDER_ACCOUNT, OUTSIDER_ORG = "999999999999", "o-outsider000"
 INSTANCE_ID, OTHER_INSTANCE_ID = "i-0123456789abcdef0", "i-0fedcba9876543210"
 ADMINISTRATOR_ACCESS = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
 SOURCES = ("stage", "stackset")
+#: The other approval paths of SeparationOfDuties: a scenario with `path:` runs against the Member
+#: stage of the example config with this `separation_of_duties` section changed (the approvers as
+#: tests/test_separation_of_duties.py uses them); without `path:`, against the example's path. The
+#: StackSet copy is the same transformation on every path: the example's scenarios prove it.
+DEFAULT_PATH = CONFIG.controls.separation_of_duties.approval_path
+APPROVAL_PATHS: dict[str, dict[str, Any]] = {
+    "change_manager": {"approval_path": "change_manager"},
+    "just_in_time": {
+        "approval_path": "just_in_time",
+        "just_in_time_approvers": [{"type": "SSOGroup", "id": "e8c17310-e011-7089-d989-10da1example"}],
+        "just_in_time_node_tags": {"NodeAccess": ["ManualApproval"]},
+    },
+}
+#: A just-in-time session runs with the access token's credentials, scoped by AWS's session
+#: policy; its key statement, verbatim: only keys tagged SystemsManagerJustInTimeNodeAccessManaged=true.
+#: https://docs.aws.amazon.com/aws-managed-policy/latest/reference/AWSSystemsManagerJustInTimeAccessTokenSessionPolicy.html
+JUST_IN_TIME_SESSION_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Sid": "SessionManagerKmsPermission",
+            "Effect": "Allow",
+            "Action": ["kms:GenerateDataKey"],
+            "Resource": "arn:aws:kms:*:*:key/*",
+            "Condition": {"StringEquals": {"aws:ResourceTag/SystemsManagerJustInTimeNodeAccessManaged": "true"}},
+        }
+    ],
+}
+
+
+def path_of(scenario: Mapping[str, Any]) -> str:
+    return scenario.get("path", DEFAULT_PATH)
+
+
+def sources_of(scenario: Mapping[str, Any]) -> tuple[str, ...]:
+    return SOURCES if path_of(scenario) == DEFAULT_PATH else ("stage",)
 
 
 def _session_window() -> Any:
@@ -161,8 +198,9 @@ class World:
             "break_glass_state_machine": self.created_role(r, "BreakGlassCleanupStateMachineRole"),
             "rotation_window": self.created_role(r, "PasswordRotationproductionWindowRole"),
             "freshness_report": self.created_role(r, "PasswordRotationproductionFreshnessReportRole"),
-            "session_runbook": self.created_role(g, "SeparationOfDutiesRunbookRole"),
-            "session_sweeper": self.created_role(g, "SeparationOfDutiesSweeperFunctionRole"),
+            **self._runbook_roles(),
+            # a just-in-time session: the access token's credentials, within AWS's session policy
+            "just_in_time_session": Principal("SSM-JustInTimeAccessTokenRole", [JUST_IN_TIME_SESSION_POLICY]),
             "access_key_remediation": self.created_role(g, "AccessKeyRemediationAutomationRole"),
             # administrators with every IAM permission, in a member account and in the topic's account
             "security_administrator": Principal("Administrator", [ADMINISTRATOR_ACCESS], account=CENTRAL.account),
@@ -173,6 +211,27 @@ class World:
 
     def _config_role(self, name: str) -> Principal:
         return Principal(name, self.role_policies(name))
+
+    def _runbook_roles(self) -> dict[str, Principal]:
+        """The runbook and sweeper roles (every path but just_in_time creates them)."""
+        g = self.global_
+        if not any(i.startswith("SeparationOfDutiesRunbookRole") for i, _ in g.of_type("AWS::IAM::Role")):
+            return {}
+        return {
+            "session_runbook": self.created_role(g, "SeparationOfDutiesRunbookRole"),
+            "session_sweeper": self.created_role(g, "SeparationOfDutiesSweeperFunctionRole"),
+        }
+
+    def _runbook_values(self, principals: Mapping[str, Principal]) -> dict[str, str]:
+        g = self.global_
+        if "session_runbook" not in principals:
+            return {}
+        return {
+            "sweeper_function": g.arn_of("AWS::Lambda::Function", "SeparationOfDutiesSweeperFunction"),
+            "sweeper_rule": g.arn_of("AWS::Events::Rule", "SeparationOfDutiesSweeperSchedule"),
+            "runbook_document": g.arn_of("AWS::SSM::Document", "SeparationOfDutiesRunbook"),
+            "runbook_role": principals["session_runbook"].role_arn,
+        }
 
     def resource_policies(self) -> dict[str, dict[str, Any]]:
         """Key and topic policies by the ARN of their key or topic."""
@@ -188,7 +247,7 @@ class World:
 
     def values(self, principals: Mapping[str, Principal]) -> dict[str, str]:
         """Everything a scenario names with {name}."""
-        r, g, c = self.regional, self.global_, self.central
+        r, c = self.regional, self.central
         arn = MEMBER.arn
         requester, operator = principals["session_requester"], principals["session_operator"]
         other = Principal("SessionOperator", [], session="mallory")
@@ -237,10 +296,15 @@ class World:
             "other_runbook": arn("ssm", "automation-definition/LendMeTheRole:$DEFAULT"),
             "other_document": arn("ssm", "document/LendMeTheRole"),
             "maintenance_window": arn("ssm", "maintenancewindow/mw-0123456789abcdef0"),
-            "sweeper_function": g.arn_of("AWS::Lambda::Function", "SeparationOfDutiesSweeperFunction"),
-            "sweeper_rule": g.arn_of("AWS::Events::Rule", "SeparationOfDutiesSweeperSchedule"),
-            "runbook_document": g.arn_of("AWS::SSM::Document", "SeparationOfDutiesRunbook"),
-            "runbook_role": principals["session_runbook"].role_arn,
+            **self._runbook_values(principals),
+            # a change request is an automation execution of the change template
+            "change_template": arn("ssm", "document/AllowSsmSessionStartTemplate"),
+            "change_request": arn("ssm", "automation-execution/b3c1357a-5756-4839-8617-2d2a4e0a1b2c"),
+            # a just-in-time access request is an OpsItem (GetAccessToken's resource type)
+            "access_request": arn("ssm", "opsitem/oi-0123456789ab"),
+            "data_key_jit_tag": r.key_tags("alias/session-manager/data").get(
+                "SystemsManagerJustInTimeNodeAccessManaged", "absent"
+            ),
             "requester_role": requester.role_arn,
             "approver_role": principals["session_approver"].role_arn,
             "automation_execution": arn("ssm", "automation-execution/4f9b0c1e-1111-2222-3333-444455556666"),
@@ -306,12 +370,13 @@ def grant_policy(grant: Mapping[str, str], principals: Mapping[str, Principal], 
     )
 
 
-def scenario_batch(world: World, suffix: str) -> list[tuple[str, PolicySet, Request]]:
+def scenario_batch(world: World, suffix: str, path: str = DEFAULT_PATH) -> list[tuple[str, PolicySet, Request]]:
+    """The scenarios of approval path ``path`` against ``world``."""
     principals = world.principals()
     values = world.values(principals)
     resource_policies = world.resource_policies()
     batch = []
-    for scenario in SCENARIOS:
+    for scenario in (s for s in SCENARIOS if path_of(s) == path):
         principal = principals[scenario["as"]]
         tags = _formatted(scenario.get("tags", {}), values)
         resource = _formatted(scenario["resource"], values)
@@ -362,10 +427,34 @@ def worlds(example_app: SynthesizedApp) -> dict[str, World]:
     return {"stage": world(stage), "stackset": world(stackset)}
 
 
+def path_world(path: str, directory: Path, central: ResolvedTemplate) -> World:
+    """The Member stage (only) of the example config with approval path ``path``, validated like
+    any config file; the central stack is the example's."""
+    raw = yaml.safe_load((ROOT / "config" / "example.yaml").read_text())
+    raw["controls"]["separation_of_duties"].update(APPROVAL_PATHS[path])
+    config_file = directory / f"{path}.yaml"
+    config_file.write_text(yaml.safe_dump(raw))
+    app = new_app(directory / f"{path}.out")
+    MemberStage(app, "Member", config=load_config(str(config_file)))
+    synthesized = SynthesizedApp(app, app.synth())
+    regional = synthesized.template_json(MEMBER_REGIONAL_STACK_NAME)
+    return World(
+        regional=ResolvedTemplate(regional, MEMBER_REGIONAL_STACK_NAME, MEMBER),
+        other_region=ResolvedTemplate(regional, MEMBER_REGIONAL_STACK_NAME, Environment(MEMBER.account, OTHER_REGION)),
+        global_=ResolvedTemplate(synthesized.template_json(MEMBER_GLOBAL_STACK_NAME), MEMBER_GLOBAL_STACK_NAME, MEMBER),
+        central=central,
+    )
+
+
 @pytest.fixture(scope="session")
-def access_results(example_app: SynthesizedApp) -> dict[str, Result]:
-    """Every scenario from both template sources, in one simulator batch."""
-    batch = [item for source, world in worlds(example_app).items() for item in scenario_batch(world, source)]
+def access_results(example_app: SynthesizedApp, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Result]:
+    """Every scenario from both template sources, and those of the other approval paths from
+    their Member stage, in one simulator batch."""
+    example = worlds(example_app)
+    batch = [item for source, world in example.items() for item in scenario_batch(world, source)]
+    directory = tmp_path_factory.mktemp("approval-paths")
+    for path in sorted({path_of(s) for s in SCENARIOS} - {DEFAULT_PATH}):
+        batch += scenario_batch(path_world(path, directory, example["stage"].central), "stage", path)
     return simulate(batch)
 
 
@@ -373,8 +462,11 @@ def _expected(scenario: dict[str, Any]) -> Callable[[Decision], bool]:
     return {"allowed": lambda d: d.allowed, "denied": lambda d: d.denied}[scenario["expect"]]
 
 
-@pytest.mark.parametrize("scenario", SCENARIOS, ids=[s["id"] for s in SCENARIOS])
-@pytest.mark.parametrize("source", SOURCES)
+@pytest.mark.parametrize(
+    ("scenario", "source"),
+    [(s, source) for source in SOURCES for s in SCENARIOS if source in sources_of(s)],
+    ids=[f"{source}-{s['id']}" for source in SOURCES for s in SCENARIOS if source in sources_of(s)],
+)
 def test_scenario(access_results: dict[str, Result], scenario: dict[str, Any], source: str) -> None:
     result = access_results[f"{scenario['id']}@{source}"]
     assert result.decision is not None
@@ -403,6 +495,7 @@ def test_the_table_covers_every_control_both_ways() -> None:
     assert {s["control"] for s in SCENARIOS} == set(CONTROLS)
     for scenario in SCENARIOS:
         assert scenario["as"] in DATA["principals"], scenario["id"]
+        assert path_of(scenario) in {DEFAULT_PATH, *APPROVAL_PATHS}, scenario["id"]
         assert ("may" if scenario["expect"] == "allowed" else "may_not") in scenario, scenario["id"]
 
 
