@@ -31,6 +31,11 @@ def person_of(arn: str) -> str:
     return rest.rsplit("/", 1)[-1].lower()
 
 
+def request_tag(settings: dict[str, Any]) -> dict[str, str]:
+    """The tag every session request carries (runbook execution or change request)."""
+    return {"Key": "SsmGuardrailsRequest", "Value": settings["runbook"]}
+
+
 def run_request(rt: Runtime, node: str, minutes: int | None, connect: bool) -> Exit:
     settings = load_settings(rt.client("ssm")).control("separation_of_duties")
     if settings["approval_path"] != "approval_runbook":
@@ -38,7 +43,7 @@ def run_request(rt: Runtime, node: str, minutes: int | None, connect: bool) -> E
     ssm = rt.client("ssm", region=settings["home_region"])
     parameters = {"InstanceId": [node], "ValidityMinutes": [str(minutes or settings["validity_minutes"])]}
     # The request tag is required by the operator policy and is what lets approvers signal it (issue 12).
-    tags = [{"Key": "SsmGuardrailsRequest", "Value": settings["runbook"]}]
+    tags = [request_tag(settings)]
     execution_id = ssm.start_automation_execution(DocumentName=settings["runbook"], Parameters=parameters, Tags=tags)[
         "AutomationExecutionId"
     ]
@@ -114,10 +119,11 @@ def _start_session_command(rt: Runtime, node: str, document: str) -> str:
 
 def _explain_other_path(rt: Runtime, settings: dict[str, Any], node: str) -> Exit:
     template = settings.get("change_template", "AllowSsmSessionStartTemplate")
+    tag = request_tag(settings)
     steps = {
         "change_manager": [
-            f"Create a change request from the template {template} "
-            f"with InstanceId={node} (Systems Manager > Change Manager > Create request).",
+            f"Create a change request from the template {template} with InstanceId={node} and the tag "
+            f"{tag['Key']}={tag['Value']} (Systems Manager > Change Manager > Create request).",
             "An approver approves it under Change Manager > Requests; Change Manager then runs the runbook.",
             f"Then: {_start_session_command(rt, node, settings['session_document'])}",
         ],

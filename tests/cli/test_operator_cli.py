@@ -513,3 +513,18 @@ def test_doctor_lists_controls_and_what_the_caller_may_run(aws: Any) -> None:
         "password": "denied: ssm:GetParameter",
         "report rotation": "unknown (iam:SimulatePrincipalPolicy is not allowed)",
     }
+
+
+def test_request_session_on_the_change_manager_path_prints_its_steps_with_the_request_tag(aws: Any) -> None:
+    other = {
+        **SETTINGS,
+        "separation_of_duties": {**SETTINGS["separation_of_duties"], "approval_path": "change_manager"},
+    }
+    aws.put_parameter(Name=SETTINGS_PARAMETER, Value=json.dumps(other), Type="String", Overwrite=True)
+    code, stdout, _ = invoke(runtime(), "--output", "json", "request-session", NODE)
+    assert code == Exit.OK
+    steps = json.loads(stdout)["steps"]
+    assert (
+        "AllowSsmSessionStartTemplate with InstanceId=i-0123456789abcdef0 and the tag SsmGuardrailsRequest=AllowStartSsmSession"
+        in steps[0]
+    )
