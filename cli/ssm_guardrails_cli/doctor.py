@@ -7,11 +7,12 @@ from typing import Any
 from botocore.exceptions import ClientError
 from rich.table import Table
 
-from ssm_guardrails_cli.permissions import COMMANDS
+from ssm_guardrails_cli.permissions import COMMANDS, RUNNERS
 from ssm_guardrails_cli.runtime import Exit, Runtime
 from ssm_guardrails_cli.settings import ControlMissing, Settings, load_settings
 
 EXAMPLE_NODE = "i-0123456789abcdef0"
+EXAMPLE_EXECUTION = "4f9b0c1e-1111-2222-3333-444455556666"
 
 
 def run_doctor(rt: Runtime) -> Exit:
@@ -31,9 +32,9 @@ def _may_run(rt: Runtime, identity: dict[str, Any], settings: Settings, command:
 
     SimulatePrincipalPolicy evaluates the caller's identity policies (and SCPs are not included):
     https://docs.aws.amazon.com/IAM/latest/APIReference/API_SimulatePrincipalPolicy.html"""
-    control, needs = COMMANDS[command]
+    runner, needs = COMMANDS[command]
     try:
-        values = _values(rt, identity, settings.control(control))
+        values = _values(rt, identity, settings.control(RUNNERS[runner]))
     except ControlMissing:
         return "control missing"
     iam = rt.client("iam")
@@ -43,11 +44,10 @@ def _may_run(rt: Runtime, identity: dict[str, Any], settings: Settings, command:
                 PolicySourceArn=_policy_source(identity["Arn"]),
                 ActionNames=[need.action],
                 ResourceArns=[need.resource.format_map(values)],
-                ContextEntries=[
-                    {"ContextKeyName": k, "ContextKeyValues": [v.format_map(values)], "ContextKeyType": "string"}
-                    for k, v in need.context.items()
-                ],
+                ContextEntries=[_context_entry(key, value, values) for key, value in need.context.items()],
             )["EvaluationResults"][0]
+        except KeyError as missing:  # settings written by an older stack
+            return f"unknown (the stack's settings lack {missing})"
         except ClientError as error:
             if error.response["Error"]["Code"] in ("AccessDenied", "AccessDeniedException"):
                 return "unknown (iam:SimulatePrincipalPolicy is not allowed)"
@@ -57,6 +57,12 @@ def _may_run(rt: Runtime, identity: dict[str, Any], settings: Settings, command:
     return "allowed"
 
 
+def _context_entry(key: str, value: str | list[str], values: dict[str, str]) -> dict[str, Any]:
+    many = isinstance(value, list)
+    filled = [v.format_map(values) for v in (value if many else [value])]
+    return {"ContextKeyName": key, "ContextKeyValues": filled, "ContextKeyType": "stringList" if many else "string"}
+
+
 def _values(rt: Runtime, identity: dict[str, Any], control: dict[str, Any]) -> dict[str, str]:
     functions = control.get("freshness_report_functions") or [""]
     return {
@@ -64,6 +70,7 @@ def _values(rt: Runtime, identity: dict[str, Any], control: dict[str, Any]) -> d
         "region": rt.region,
         "account": identity["Account"],
         "node": EXAMPLE_NODE,
+        "execution": EXAMPLE_EXECUTION,
         "freshness_report_function": functions[0],
         **{k: v for k, v in control.items() if isinstance(v, str)},
     }

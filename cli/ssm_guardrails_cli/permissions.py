@@ -11,8 +11,18 @@ SETTINGS = "arn:{partition}:ssm:{region}:{account}:parameter/guardrails/operator
 
 class Need(NamedTuple):
     action: str
-    resource: str  # an ARN template: {partition} {region} {account} {node} and the control's settings
-    context: dict[str, str] = {}  # request context AWS adds (templates like resource)  # noqa: RUF012
+    resource: str  # an ARN template: {partition} {region} {account} {node} {execution} and the control's settings
+    context: dict[str, str | list[str]] = {}  # request context AWS adds (templates like resource)  # noqa: RUF012
+
+
+#: who runs a command -> the control that must be deployed for it
+RUNNERS = {
+    "break_glass_operator": "break_glass",
+    "password_administrator": "password_rotation",
+    "session_requester": "separation_of_duties",
+    "session_approver": "separation_of_duties",
+}
+EXECUTION = "arn:{partition}:ssm:{home_region}:{account}:automation-execution/{execution}"
 
 
 #: Parameter Store decrypts a SecureString with the caller's credentials:
@@ -25,10 +35,10 @@ def _decrypt(parameter: str) -> Need:
     )
 
 
-#: command -> (control whose operators run it, the calls it makes)
+#: command -> (who runs it, the calls it makes)
 COMMANDS: dict[str, tuple[str, list[Need]]] = {
     "break-glass": (
-        "break_glass",
+        "break_glass_operator",
         [
             Need("ssm:GetParameter", SETTINGS),
             Need("ssm:SendCommand", "arn:{partition}:ssm:{region}:{account}:document/{document}"),
@@ -39,7 +49,7 @@ COMMANDS: dict[str, tuple[str, list[Need]]] = {
         ],
     ),
     "password": (
-        "password_rotation",
+        "password_administrator",
         [
             Need("ssm:GetParameter", SETTINGS),
             Need("ssm:GetParameter", "arn:{partition}:ssm:{region}:{account}:parameter{parameter_path}/{node}"),
@@ -48,13 +58,47 @@ COMMANDS: dict[str, tuple[str, list[Need]]] = {
         ],
     ),
     "report rotation": (
-        "password_rotation",
+        "password_administrator",
         [
             Need("ssm:GetParameter", SETTINGS),
             Need(
                 "lambda:InvokeFunction",
                 "arn:{partition}:lambda:{region}:{account}:function:{freshness_report_function}",
             ),
+        ],
+    ),
+    # the request carries the tag the operator policy requires and approvers are allowed to signal
+    "request-session": (
+        "session_requester",
+        [
+            Need("ssm:GetParameter", SETTINGS),
+            Need(
+                "ssm:StartAutomationExecution",
+                "arn:{partition}:ssm:{home_region}:{account}:automation-definition/{runbook}:$DEFAULT",
+                {"aws:RequestTag/SsmGuardrailsRequest": "{runbook}", "aws:TagKeys": ["SsmGuardrailsRequest"]},
+            ),
+            Need(
+                "iam:PassRole",
+                "arn:{partition}:iam::{account}:role/{runbook_role}",
+                {"iam:PassedToService": "ssm.amazonaws.com"},
+            ),
+            Need("ssm:GetAutomationExecution", EXECUTION),
+        ],
+    ),
+    "pending": (
+        "session_approver",
+        [
+            Need("ssm:GetParameter", SETTINGS),
+            Need("ssm:DescribeAutomationExecutions", "*"),
+            Need("ssm:GetAutomationExecution", EXECUTION),
+        ],
+    ),
+    "approve": (
+        "session_approver",
+        [
+            Need("ssm:GetParameter", SETTINGS),
+            Need("ssm:GetAutomationExecution", EXECUTION),
+            Need("ssm:SendAutomationSignal", EXECUTION, {"aws:ResourceTag/SsmGuardrailsRequest": "{runbook}"}),
         ],
     ),
 }

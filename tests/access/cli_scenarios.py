@@ -10,14 +10,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from ssm_guardrails_cli.permissions import COMMANDS
+from ssm_guardrails_cli.permissions import COMMANDS, RUNNERS
 from stacks.config import GuardrailsConfig
 
-#: control of a command -> (the scenario principal that runs it, the control's name in the table)
-RUNNERS = {
-    "break_glass": ("break_glass_operator", "BreakGlass"),
-    "password_rotation": ("password_administrator", "PasswordRotationWindow"),
+#: control of a command -> its name in the scenario table
+CONTROL_NAMES = {
+    "break_glass": "BreakGlass",
+    "password_rotation": "PasswordRotationWindow",
+    "separation_of_duties": "SeparationOfDuties",
 }
+KEYS = {"break_glass": "{break_glass_key}", "password_rotation": "{rotation_key}"}
 
 
 def cli_scenarios(config: GuardrailsConfig) -> list[dict[str, Any]]:
@@ -31,23 +33,30 @@ def cli_scenarios(config: GuardrailsConfig) -> list[dict[str, Any]]:
         "parameter_prefix": config.controls.break_glass.parameter_prefix,
         "parameter_path": "/EC2Rescue/Passwords",
         "freshness_report_function": "{freshness_report_function}",
+        "home_region": "{region}",
+        "execution": "4f9b0c1e-1111-2222-3333-444455556666",
+        "runbook": "AllowStartSsmSession",
+        "runbook_role": "SsmSessionControlChangeMangerRole",
     }
     scenarios = []
-    for command, (control, needs) in COMMANDS.items():
-        principal, control_name = RUNNERS[control]
-        key = "{break_glass_key}" if control == "break_glass" else "{rotation_key}"
+    for command, (principal, needs) in COMMANDS.items():
+        control = RUNNERS[principal]
         for index, need in enumerate(needs):
-            values = {**fill, "key_arn": key}
+            values = {**fill, "key_arn": KEYS.get(control, "")}
             scenarios.append(
                 {
                     "id": f"cli.{command.replace(' ', '-')}.{index}",
-                    "control": control_name,
+                    "control": CONTROL_NAMES[control],
                     "as": principal,
                     "may": f"run `ssm-guardrails {command}`",
                     "action": need.action,
                     "resource": need.resource.format_map(values),
-                    "context": {k: v.format_map(values) for k, v in need.context.items()},
+                    "context": {k: _filled(v, values) for k, v in need.context.items()},
                     "expect": "allowed",
                 }
             )
     return scenarios
+
+
+def _filled(value: str | list[str], values: dict[str, str]) -> str | list[str]:
+    return [v.format_map(values) for v in value] if isinstance(value, list) else value.format_map(values)

@@ -52,6 +52,7 @@ SETTINGS: dict[str, Any] = {
     "separation_of_duties": {
         "approval_path": "approval_runbook",
         "runbook": "AllowStartSsmSession",
+        "runbook_role": "SsmSessionControlChangeMangerRole",
         "grant_step": "GrantSession",
         "home_region": REGION,
         "validity_minutes": 10,
@@ -503,6 +504,11 @@ def test_doctor_lists_controls_and_what_the_caller_may_run(aws: Any) -> None:
     iam.add_response("simulate_principal_policy", decision("ssm:GetParameter", "allowed"), None)
     iam.add_response("simulate_principal_policy", decision("ssm:GetParameter", "implicitDeny"), None)
     iam.add_client_error("simulate_principal_policy", "AccessDenied", "no")
+    for action in ("ssm:GetParameter", "ssm:StartAutomationExecution", "iam:PassRole", "ssm:GetAutomationExecution",
+                   "ssm:GetParameter", "ssm:DescribeAutomationExecutions", "ssm:GetAutomationExecution",
+                   "ssm:GetParameter", "ssm:GetAutomationExecution"):  # fmt: skip
+        iam.add_response("simulate_principal_policy", decision(action, "allowed"), None)
+    iam.add_response("simulate_principal_policy", decision("ssm:SendAutomationSignal", "implicitDeny"), None)
     with iam, sts:
         code, stdout, stderr = invoke(rt, "--output", "json", "doctor")
     assert code == Exit.OK, stderr
@@ -512,7 +518,11 @@ def test_doctor_lists_controls_and_what_the_caller_may_run(aws: Any) -> None:
         "break-glass": "allowed",
         "password": "denied: ssm:GetParameter",
         "report rotation": "unknown (iam:SimulatePrincipalPolicy is not allowed)",
+        "request-session": "allowed",
+        "pending": "allowed",
+        "approve": "denied: ssm:SendAutomationSignal",
     }
+    iam.assert_no_pending_responses()
 
 
 def test_request_session_on_the_change_manager_path_prints_its_steps_with_the_request_tag(aws: Any) -> None:
