@@ -126,10 +126,12 @@ def test_cfn_lint_reports_no_error(synthesized: dict[str, Any]) -> None:
 
 
 def test_every_construct_file_stays_small() -> None:
-    for name in ("separation_of_duties", "approval_runbook", "change_manager", "just_in_time", "session_grant",
-                 "session_operators"):  # fmt: skip
-        lines = (ROOT / "constructs" / "guardrails" / f"{name}.py").read_text().count("\n")
-        assert lines < 300, (name, lines)
+    """A module past ~300 lines usually holds several concerns: split it into one module per concern
+    (every file of the package, not only this control's)."""
+    files = sorted((ROOT / "constructs" / "guardrails").glob("*.py"))
+    assert {"separation_of_duties.py", "session_prefs.py", "break_glass.py"} <= {f.name for f in files}
+    too_long = {f.name: lines for f in files if (lines := f.read_text().count("\n")) >= 300}
+    assert too_long == {}
 
 
 # ------------------------------------------------------------------------------------------ operator policy

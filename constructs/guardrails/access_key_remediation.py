@@ -8,6 +8,8 @@ and, when asked, deactivates keys past a second threshold.
 IAM is global: deploy this once per account, in the home Region (the member global stack does),
 or every user is reported once per Region. The construct refuses a second copy in one app for the
 same account, and the fixed rule name makes CloudFormation refuse a second copy in one Region.
+
+The optional AWS Config recorder (for accounts without one) is in :mod:`guardrails.access_key_recorder`.
 """
 
 from __future__ import annotations
@@ -17,19 +19,14 @@ import re
 import aws_cdk as cdk
 from aws_cdk import aws_config as config
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from guardrails._documents import embed_script, load_document, pin_parameter
-from guardrails._nag import (
-    acknowledge,
-    acknowledge_managed_policy,
-    acknowledge_wildcard_action,
-    acknowledge_wildcard_resource,
-)
+from guardrails._nag import acknowledge_wildcard_action, acknowledge_wildcard_resource
 from guardrails._principals import systems_manager_of_this_account
 from guardrails._validation import PropsError, check_pattern, check_range
+from guardrails.access_key_recorder import acknowledge_recorder_wildcards, create_recorder
 
 MAX_AGE_RANGE_DAYS = (1, 365)
 RETRY_ATTEMPTS_RANGE = (1, 25)
@@ -97,7 +94,7 @@ class AccessKeyRemediation(Construct):
         self.deactivates = deactivate_after > 0
         self.automation_role = self._create_automation_role(exemption_tag)
         self.document = self._create_document(max_access_key_age, deactivate_after, exemption_tag, include_email_tag)
-        recorder = self._create_recorder() if create_config_recorder else None
+        recorder = create_recorder(self) if create_config_recorder else None
         self.rule = config.ManagedRule(
             self,
             "Rule",
@@ -186,88 +183,6 @@ class AccessKeyRemediation(Construct):
         )
         return role
 
-    def _create_recorder(self) -> config.CfnDeliveryChannel:
-        """A recorder of IAM users and a delivery channel, for accounts without AWS Config."""
-        bucket = s3.Bucket(
-            self,
-            "DeliveryBucket",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            enforce_ssl=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            versioned=True,
-            removal_policy=cdk.RemovalPolicy.RETAIN,
-        )
-        acknowledge(
-            bucket,
-            "AwsSolutions-S1",
-            "Receives only AWS Config snapshots and history written by the Config service; its API "
-            "calls are in CloudTrail, and an access-log bucket would need its own log bucket.",
-        )
-        bucket.grant_read(iam.ServicePrincipal("config.amazonaws.com"))
-        bucket.add_to_resource_policy(
-            iam.PolicyStatement(
-                principals=[iam.ServicePrincipal("config.amazonaws.com")],
-                actions=["s3:PutObject"],
-                resources=[bucket.arn_for_objects(f"AWSLogs/{cdk.Stack.of(self).account}/Config/*")],
-                conditions={"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}},
-            )
-        )
-        role = self._create_recorder_role(bucket)
-        recorder = config.CfnConfigurationRecorder(
-            self,
-            "Recorder",
-            role_arn=role.role_arn,
-            recording_group=config.CfnConfigurationRecorder.RecordingGroupProperty(
-                all_supported=False,
-                include_global_resource_types=False,
-                resource_types=["AWS::IAM::User"],
-            ),
-        )
-        channel = config.CfnDeliveryChannel(self, "DeliveryChannel", s3_bucket_name=bucket.bucket_name)
-        channel.add_dependency(recorder)
-        # Config checks that it can write to the bucket when the channel is created: the role's
-        # delivery permissions (its DefaultPolicy) must exist first.
-        channel.node.add_dependency(role)
-        return channel
-
-    def _create_recorder_role(self, bucket: s3.IBucket) -> iam.Role:
-        """The role the recorder assumes: AWS_ConfigRole to read configurations, plus delivery.
-
-        For a bucket in its own account AWS Config delivers with this role, not as its service
-        principal, so the role needs the bucket permissions AWS lists in "IAM Role Policy for Amazon
-        S3 Bucket": https://docs.aws.amazon.com/config/latest/developerguide/iamrole-permissions.html#iam-role-policies-S3-bucket
-        (``s3:PutObjectAcl`` there is for buckets of other accounts; the delivery channel has no key
-        prefix, so objects go under ``AWSLogs/<account>/``).
-        """
-        role = iam.Role(
-            self,
-            "RecorderRole",
-            assumed_by=iam.ServicePrincipal("config.amazonaws.com"),
-            managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name("service-role/AWS_ConfigRole")],
-        )
-        acknowledge_managed_policy(
-            role,
-            "service-role/AWS_ConfigRole",
-            "AWS_ConfigRole is the AWS-maintained policy for the Config recorder; it follows new resource types.",
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="DeliverConfigurationItems",
-                actions=["s3:PutObject"],
-                resources=[self._delivery_objects(bucket)],
-                conditions={"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}},
-            )
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="CheckTheDeliveryBucketAcl", actions=["s3:GetBucketAcl"], resources=[bucket.bucket_arn]
-            )
-        )
-        return role
-
-    def _delivery_objects(self, bucket: s3.IBucket) -> str:
-        return bucket.arn_for_objects(f"AWSLogs/{cdk.Stack.of(self).account}/*")
-
     def _acknowledge_reviewed_wildcards(self) -> None:
         policy = self.automation_role.node.find_child("DefaultPolicy")
         stack = cdk.Stack.of(self)
@@ -291,17 +206,7 @@ class AccessKeyRemediation(Construct):
         acknowledge_wildcard_action(
             policy, "kms:GenerateDataKey*", "SNS needs a data key of the central topic's key to accept a publish."
         )
-        bucket = self.node.try_find_child("DeliveryBucket")
-        if bucket is not None:
-            acknowledge_wildcard_action(
-                bucket.node.find_child("Policy"), "s3:GetBucket*", "Generated by bucket.grant_read for Config."
-            )
-            acknowledge_wildcard_resource(
-                self.node.find_child("RecorderRole").node.find_child("DefaultPolicy"),
-                self._delivery_objects(bucket),
-                "AWS Config writes snapshot and history objects with generated names under AWSLogs/<this "
-                "account>/ of its own delivery bucket, only with the bucket-owner-full-control ACL (condition).",
-            )
+        acknowledge_recorder_wildcards(self)
 
 
 def _topic_region_and_account(topic_arn: str) -> tuple[str, str]:
