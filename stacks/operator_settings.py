@@ -93,6 +93,7 @@ def _separation_of_duties(controls: ControlsConfig, home_region: str, prefs: Ses
     return {
         "approval_path": config.approval_path,
         "runbook": "AllowStartSsmSession",
+        "runbook_role": "SsmSessionControlChangeMangerRole",
         "grant_step": "GrantSession",
         "home_region": home_region,
         "validity_minutes": config.validity_minutes,
