@@ -74,7 +74,9 @@ def test_central_topic_accepts_publishes_from_remediation_roles_of_the_organizat
     assert {"ArnNotLike": {"aws:PrincipalArn": REMEDIATION_ROLES}} in denies
 
 
-def test_central_key_lets_remediation_roles_of_the_organization_use_it_through_sns_only(central: dict[str, Any]) -> None:
+def test_central_key_lets_remediation_roles_of_the_organization_use_it_through_sns_only(
+    central: dict[str, Any],
+) -> None:
     policy = rendered(statements(only_resource(central, "AWS::KMS::Key")["Properties"]["KeyPolicy"]))
     org = next(s for s in policy if s.get("Sid") == "RemediationRolesPublishThroughSns")
     assert set(as_list(org["Action"])) == {"kms:GenerateDataKey*", "kms:Decrypt"}

@@ -305,7 +305,14 @@ def test_every_cleanup_failure_raises_an_alarm_to_the_audit_topic(member: dict[s
     for alarm in alarms.values():
         assert next(a["Ref"] for a in alarm["Properties"]["AlarmActions"]).startswith("NotificationsTopic")
     metrics = json.dumps(list(alarms.values()))
-    for metric in ("ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted", "Errors", "Throttles", "FailedInvocations"):
+    for metric in (
+        "ExecutionsFailed",
+        "ExecutionsTimedOut",
+        "ExecutionsAborted",
+        "Errors",
+        "Throttles",
+        "FailedInvocations",
+    ):
         assert metric in metrics
 
 
