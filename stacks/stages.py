@@ -58,14 +58,15 @@ class RolloutStage(cdk.Stage):
         templates = []
         if members.member_global is not None:
             templates.append(
-                MemberTemplate("MemberGlobal", StackSetTemplate(members.member_global, location), [org.home_region])
+                MemberTemplate(
+                    "MemberGlobal",
+                    StackSetTemplate(members.member_global, location, [org.home_region]),
+                    [org.home_region],
+                )
             )
+        regional = home_region_first(org.regions, org.home_region)
         templates.append(
-            MemberTemplate(
-                "MemberRegional",
-                StackSetTemplate(members.member_regional, location),
-                home_region_first(org.regions, org.home_region),
-            )
+            MemberTemplate("MemberRegional", StackSetTemplate(members.member_regional, location, regional), regional)
         )
         self.waves: list[OrgRolloutStack] = []
         for wave in rollout_waves(org):

@@ -24,6 +24,7 @@ from guardrails import (
     StackSetAdminSynthesizer,
     StackSetTemplate,
 )
+from guardrails.code_version_pins import condition_name, parameter_name
 from guardrails.stack_set_template import _retarget, required_capabilities
 from stacks.build import (
     MEMBER_GLOBAL_STACK_NAME,
@@ -143,20 +144,35 @@ def test_wave_stacks_live_in_the_stack_set_account_and_the_organization_follows_
 def test_stack_set_template_is_the_member_template_with_organization_buckets(
     example_app: SynthesizedApp, member: str
 ) -> None:
-    """Same resources, same logical ids, same properties; only the asset bucket and the bootstrap
-    check differ."""
+    """Same resources, same logical ids, same properties; only the asset bucket, the pinned object
+    version (with its parameters and Region conditions) and the bootstrap check differ."""
     standalone = example_app.template_json(member)
     stack_set = json.loads(stack_set_template_path(example_app, member).read_text())
     assert "BootstrapVersion" in standalone["Parameters"]
-    assert "Parameters" not in stack_set and "Rules" not in stack_set
+    assert "Rules" not in stack_set
+    regions = ["eu-west-1"] if member == MEMBER_GLOBAL_STACK_NAME else ["eu-west-1", "eu-central-1"]
+    keys = {r["Properties"]["Code"]["S3Key"] for r in resources_of(standalone, "AWS::Lambda::Function").values()}
+    assert set(stack_set["Parameters"]) == {parameter_name(key, region) for key in keys for region in regions}
+    assert stack_set["Conditions"] == {
+        condition_name(region): {"Fn::Equals": [{"Ref": "AWS::Region"}, region]} for region in regions
+    }
+    for section in set(standalone) | set(stack_set):
+        if section not in ("Resources", "Parameters", "Conditions", "Rules"):
+            assert standalone.get(section) == stack_set.get(section), section
     differences = _differences(standalone["Resources"], stack_set["Resources"])
     assert differences, "the member stack has Lambda code"
     for path, before, after in differences:
+        if path.endswith("/Code/S3ObjectVersion"):
+            assert before is None and "Fn::If" in after, path
+            continue
         assert path.endswith("/Code/S3Bucket/Fn::Sub"), path
         assert (before, after) == (
             "cdk-hnb659fds-assets-${AWS::AccountId}-${AWS::Region}",
             f"ssm-guardrails-assets-{STACK_SET_ADMIN}-${{AWS::Region}}",
         )
+    assert len([d for d in differences if d[0].endswith("/Code/S3ObjectVersion")]) == len(
+        resources_of(standalone, "AWS::Lambda::Function")
+    )
 
 
 def _differences(a: Any, b: Any, path: str = "") -> list[tuple[str, Any, Any]]:
@@ -371,7 +387,9 @@ def _bucket_statements(bucket_stack: dict) -> dict[str, dict[str, Any]]:
 
 def test_asset_bucket_is_readable_by_the_organization_only(bucket_stack: dict) -> None:
     read = _bucket_statements(bucket_stack)["OrganizationReadsAssets"]
-    assert read["Effect"] == "Allow" and read["Action"] == "s3:GetObject" and read["Principal"] == {"AWS": "*"}
+    assert read["Effect"] == "Allow" and read["Principal"] == {"AWS": "*"}
+    # GetObjectVersion: the StackSet templates pin Code.S3ObjectVersion (test_code_version_pins.py)
+    assert read["Action"] == ["s3:GetObject", "s3:GetObjectVersion"]
     assert read["Condition"] == {"StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}
 
 

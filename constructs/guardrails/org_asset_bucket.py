@@ -83,8 +83,9 @@ class OrgAssetLocation:
 class OrgAssetBucket(Construct):
     """The asset bucket of one Region, in the StackSet administrator account.
 
-    - read (``s3:GetObject``) by any principal of the organization (``aws:PrincipalOrgID``): the
-      CloudFormation roles of member accounts fetch Lambda code from here;
+    - read (``s3:GetObject``, ``s3:GetObjectVersion``) by any principal of the organization
+      (``aws:PrincipalOrgID``): the CloudFormation roles of member accounts fetch Lambda code from
+      here, at the version the StackSet pins;
     - written only by the CDK file-publishing role of this account and Region: an explicit deny
       stops every other principal (administrators included) from changing or deleting objects;
     - TLS only, all public access blocked, versioned, S3-managed encryption (a KMS key would
@@ -187,7 +188,10 @@ class OrgAssetBucket(Construct):
             iam.PolicyStatement(
                 sid="OrganizationReadsAssets",
                 principals=[iam.AnyPrincipal()],
-                actions=["s3:GetObject"],
+                # GetObjectVersion: the StackSet templates pin Code.S3ObjectVersion, and a GET with a
+                # versionId needs it ("If you include a versionId in your request header, you must
+                # have the s3:GetObjectVersion permission", S3 API reference, GetObject).
+                actions=["s3:GetObject", "s3:GetObjectVersion"],
                 resources=[objects],
                 conditions={"StringEquals": {"aws:PrincipalOrgID": organization_id}},
             ),

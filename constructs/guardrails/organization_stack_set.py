@@ -19,6 +19,7 @@ from guardrails._validation import (
     check_pattern,
     check_range,
 )
+from guardrails.code_version_reader import CodeVersionReader
 from guardrails.stack_set_admin_synthesizer import StackSetAdminSynthesizer
 from guardrails.stack_set_template import StackSetTemplate
 
@@ -55,7 +56,10 @@ class OrganizationStackSet(Construct):
 
     Capabilities are read from the synthesized template: ``CAPABILITY_NAMED_IAM`` only when it
     has IAM resources with custom names, ``CAPABILITY_IAM`` when it has other IAM resources.
-    The stack must use :class:`StackSetAdminSynthesizer`, which publishes the template.
+    The stack must use :class:`StackSetAdminSynthesizer`, which publishes the template. The
+    StackSet-level ``Parameters`` pin every Lambda code object to the version current in each
+    Region's asset bucket when this stack deploys (:class:`CodeVersionReader`); StackSet-level
+    values also apply to accounts that auto-deployment adds later.
 
     :param template: what every stack instance deploys.
     :param stack_set_name: the StackSet's name, unique in the administrator account and Region
@@ -109,7 +113,17 @@ class OrganizationStackSet(Construct):
             raise PropsError(
                 f"{self.node.path} stack synthesizer", type(synthesizer).__name__, "StackSetAdminSynthesizer"
             )
+        unpinned = [region for region in regions if region not in template.regions]
+        if unpinned:
+            raise PropsError(f"{self.node.path} regions", unpinned, f"Regions of its template, {template.regions}")
         synthesizer.publish(template)
+        parameters = []
+        if pins := template.version_parameters():
+            reader = CodeVersionReader.of(self, template.location)
+            parameters = [
+                cloudformation.CfnStackSet.ParameterProperty(parameter_key=name, parameter_value=reader.version(key, r))
+                for name, key, r in pins
+            ]
         self.stack_set_name = stack_set_name
         self.resource = cloudformation.CfnStackSet(
             self,
@@ -124,6 +138,7 @@ class OrganizationStackSet(Construct):
             ),
             managed_execution={"Active": True},
             capabilities=template.capabilities,
+            parameters=parameters or None,
             template_url=template.template_url,
             operation_preferences=cloudformation.CfnStackSet.OperationPreferencesProperty(
                 max_concurrent_percentage=max_concurrent_percentage,

@@ -7,8 +7,10 @@ of each member stack its StackSets deploy, and its asset manifest lists those te
 their Lambda code (one destination per Region), so ``cdk deploy`` and CDK Pipelines publish them
 before they deploy the stack: an ordinary CDK asset dependency.
 
-It writes what ``DefaultStackSynthesizer`` writes for an environment-specific stack; it exists
-because that synthesizer offers no way to add destinations outside its bootstrap bucket.
+It writes what ``DefaultStackSynthesizer`` writes for an environment-specific stack, the stack's
+own file assets included (in the bootstrap bucket, e.g. the ``AwsCustomResource`` function that
+reads the code versions); it exists because that synthesizer offers no way to add destinations
+outside its bootstrap bucket.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ class StackSetAdminSynthesizer(cdk.StackSynthesizer):
         super().__init__()
         self._qualifier = qualifier or ""
         self._templates: list[StackSetTemplate] = []
+        self._own_files: dict[str, cx.FileAsset] = {}
 
     def publish(self, template: StackSetTemplate) -> None:
         """Publish ``template`` and its assets before this stack deploys."""
@@ -68,8 +71,32 @@ class StackSetAdminSynthesizer(cdk.StackSynthesizer):
         self._add_bootstrap_version_rule(MIN_BOOTSTRAP_VERSION, self._version_parameter)
 
     def add_file_asset(self, asset: cdk.FileAssetSource) -> cdk.FileAssetLocation:
-        raise PropsError(
-            f"{self._bound_stack.node.path} file asset", asset.display_name, "none (put assets in a StackSetTemplate)"
+        """Publish a file asset of this stack to its bootstrap bucket (as the default synthesizer)."""
+        stack = self._bound_stack
+        if asset.executable or not asset.file_name or asset.packaging is None:
+            raise PropsError(f"{stack.node.path} file asset", asset.display_name, "a file or directory (no command)")
+        zipped = asset.packaging == cdk.FileAssetPackaging.ZIP_DIRECTORY
+        object_key = asset.source_hash + (".zip" if zipped else Path(asset.file_name).suffix)
+        self._own_files[asset.source_hash] = cx.FileAsset(
+            display_name=asset.display_name,
+            source=cx.FileSource(
+                path=asset.file_name,
+                packaging=cx.FileAssetPackaging.ZIP_DIRECTORY if zipped else cx.FileAssetPackaging.FILE,
+            ),
+            destinations={
+                f"{stack.account}-{stack.region}": cx.FileDestination(
+                    bucket_name=self._bucket,
+                    object_key=object_key,
+                    region=stack.region,
+                    assume_role_arn=self._role("file-publishing-role"),
+                )
+            },
+        )
+        return cdk.FileAssetLocation(
+            bucket_name=self._bucket,
+            object_key=object_key,
+            http_url=f"https://s3.{stack.region}.{stack.url_suffix}/{self._bucket}/{object_key}",
+            s3_object_url=f"s3://{self._bucket}/{object_key}",
         )
 
     def add_docker_image_asset(self, asset: cdk.DockerImageAssetSource) -> cdk.DockerImageAssetLocation:
@@ -82,7 +109,7 @@ class StackSetAdminSynthesizer(cdk.StackSynthesizer):
         for stack_set_template in self._templates:
             stack_set_files.update(stack_set_template.write(session.outdir))
         template = self._synthesize_template(session)
-        bucket = f"cdk-{self._qualifier}-assets-{stack.account}-{stack.region}"
+        bucket = self._bucket
         object_key = f"{template.source_hash}.json"
         files = {
             template.source_hash: cx.FileAsset(
@@ -98,6 +125,7 @@ class StackSetAdminSynthesizer(cdk.StackSynthesizer):
                 },
             )
         }
+        files.update(self._own_files)
         files.update(stack_set_files)
         manifest_id = f"{stack.artifact_id}.assets"
         manifest_file = f"{manifest_id}.json"
@@ -122,6 +150,11 @@ class StackSetAdminSynthesizer(cdk.StackSynthesizer):
             bootstrap_stack_version_ssm_parameter=self._version_parameter,
             additional_dependencies=[manifest_id],
         )
+
+    @property
+    def _bucket(self) -> str:
+        stack = self._bound_stack
+        return f"cdk-{self._qualifier}-assets-{stack.account}-{stack.region}"
 
     @property
     def _version_parameter(self) -> str:

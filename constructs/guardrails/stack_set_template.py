@@ -12,6 +12,8 @@ asset manifest, after the member stack's stage is synthesized:
 - every ``Fn::Sub`` naming the bootstrap asset bucket names the organization bucket instead (a
   template that still mentions the bootstrap bucket afterwards is refused);
 - the ``BootstrapVersion`` parameter and its rule go (target accounts have no CDK bootstrap);
+- every function pins ``Code.S3ObjectVersion`` through a parameter per code object and Region
+  (:mod:`guardrails.code_version_pins`), which the StackSet fills in;
 - every file asset gets one destination per Region's organization bucket, and the template one
   in the home Region's bucket, where the StackSet reads it (:attr:`StackSetTemplate.template_url`).
 
@@ -31,7 +33,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +42,13 @@ import jsii
 from aws_cdk import cloud_assembly_schema as cx
 
 from guardrails._validation import PropsError
+from guardrails.code_version_pins import (
+    check_distinct_prefixes,
+    check_parameter_count,
+    parameter_name,
+    pin_code_versions,
+    predicted_code_keys,
+)
 from guardrails.org_asset_bucket import OrgAssetLocation
 
 #: IAM resource types and the property that gives each a custom (account-wide) name.
@@ -72,9 +81,11 @@ class StackSetTemplate:
         Region), in a :class:`aws_cdk.Stage` other than the app (so that it is synthesized before
         the stacks that deploy it), with the default synthesizer.
     :param location: the organization asset buckets (account, Regions, home Region).
+    :param regions: the Regions StackSets deploy this template to (each gets its own version
+        parameters). Default: every Region of ``location``.
     """
 
-    def __init__(self, stack: cdk.Stack, location: OrgAssetLocation) -> None:
+    def __init__(self, stack: cdk.Stack, location: OrgAssetLocation, regions: Sequence[str] | None = None) -> None:
         where = f"StackSetTemplate of {stack.node.path}"
         if not (cdk.Token.is_unresolved(stack.account) and cdk.Token.is_unresolved(stack.region)):
             raise PropsError(f"{where}: environment", f"{stack.account}/{stack.region}", "none (environment-agnostic)")
@@ -82,8 +93,13 @@ class StackSetTemplate:
             raise PropsError(f"{where}: stage", "the app", "a cdk.Stage inside the app, synthesized first")
         if not isinstance(stack.synthesizer, cdk.DefaultStackSynthesizer):
             raise PropsError(f"{where}: synthesizer", type(stack.synthesizer).__name__, "DefaultStackSynthesizer")
+        self.regions = list(regions or location.regions)
+        for region in self.regions:
+            if region not in location.regions:
+                raise PropsError(f"{where}: regions", region, f"one of the asset buckets' {list(location.regions)}")
         self.stack = stack
         self.location = location
+        self._code_keys: list[str] | None = None
         self.description = stack.template_options.description
         self._files: dict[str, cx.FileAsset] | None = None
         self._template_url: str | None = None
@@ -99,6 +115,22 @@ class StackSetTemplate:
         """What the template requires of CloudFormation (a token), read from the derived template."""
         return cdk.Lazy.uncached_list(_ListAfterWrite(lambda: self._capabilities))
 
+    @property
+    def code_keys(self) -> list[str]:
+        """The object keys of the Lambda code, read from the member stack's constructs (so the
+        deploying stack can build its version readers before synthesis; :meth:`write` checks them)."""
+        if self._code_keys is None:
+            keys = predicted_code_keys(self.stack)
+            where = f"StackSetTemplate of {self.stack.node.path}"
+            check_parameter_count(where, 0, keys, self.regions)
+            check_distinct_prefixes(where, keys)
+            self._code_keys = keys
+        return self._code_keys
+
+    def version_parameters(self) -> list[tuple[str, str, str]]:
+        """``(parameter name, object key, Region)`` for every version parameter of the template."""
+        return [(parameter_name(key, region), key, region) for region in self.regions for key in self.code_keys]
+
     def write(self, outdir: str) -> Mapping[str, cx.FileAsset]:
         """Write the StackSet template into ``outdir`` (once) and return the asset manifest entries
         that publish it and its files."""
@@ -112,7 +144,12 @@ class StackSetTemplate:
                 f"StackSetTemplate of {self.stack.node.path}", "container image assets", "file assets only (no Docker)"
             )
         bootstrap_bucket = _bootstrap_bucket(manifest, artifact.template_file)
-        template = _retarget(artifact.template, bootstrap_bucket, self.location.bucket_name("${AWS::Region}"))
+        org_bucket = self.location.bucket_name("${AWS::Region}")
+        template = _retarget(artifact.template, bootstrap_bucket, org_bucket)
+        where = f"StackSetTemplate of {self.stack.node.path}"
+        pinned = pin_code_versions(template, org_bucket, self.regions, where)
+        if pinned != self.code_keys:
+            raise PropsError(f"{where}: Lambda code keys", pinned, f"those of its constructs, {self.code_keys}")
         body = json.dumps(template, indent=1, sort_keys=True).encode()
         digest = hashlib.sha256(body).hexdigest()
         file_name = f"{artifact.id}.stackset.template.json"
