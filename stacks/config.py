@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
@@ -313,6 +313,28 @@ class ControlsConfig(_Strict):
         default_factory=lambda: SeparationOfDutiesConfig(enabled=False)
     )
 
+    #: Every list of existing IAM roles the config names, as (control, key): the stacks attach
+    #: policies to these roles; they must exist before a deploy.
+    ROLE_LISTS: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("break_glass", "operator_roles"),
+        ("break_glass", "instance_roles"),
+        ("password_rotation", "administrator_roles"),
+        ("password_rotation", "instance_roles"),
+        ("session_prefs", "operator_roles"),
+        ("session_prefs", "instance_roles"),
+        ("separation_of_duties", "operator_roles"),
+        ("separation_of_duties", "approver_roles"),
+    )
+
+    def roles(self, control: str, key: str) -> list[str]:
+        """The roles of ``control.key``, or none when that control is disabled (it attaches nothing)."""
+        settings = getattr(self, control)
+        return list(getattr(settings, key)) if settings.enabled else []
+
+    def named_roles(self) -> list[str]:
+        """Every role the enabled controls name, once each."""
+        return sorted({name for control, key in self.ROLE_LISTS for name in self.roles(control, key)})
+
     @property
     def has_global_controls(self) -> bool:
         """Whether anything goes into the member global stack (an empty template cannot deploy)."""
@@ -423,16 +445,7 @@ def _cross_checks(config: GuardrailsConfig) -> Iterator[str]:
     yield from _separation_of_duties_checks(config.controls.separation_of_duties)
     yield from _conflicting_jobs_checks(config.controls)
     yield from _unique("controls.password_rotation.windows", [w.name for w in rotation_settings.windows], "name")
-    for section, key in [
-        ("break_glass", "operator_roles"),
-        ("break_glass", "instance_roles"),
-        ("password_rotation", "administrator_roles"),
-        ("password_rotation", "instance_roles"),
-        ("session_prefs", "operator_roles"),
-        ("session_prefs", "instance_roles"),
-        ("separation_of_duties", "operator_roles"),
-        ("separation_of_duties", "approver_roles"),
-    ]:
+    for section, key in ControlsConfig.ROLE_LISTS:
         yield from _unique(f"controls.{section}.{key}", getattr(getattr(config.controls, section), key), "role")
 
 
@@ -544,13 +557,9 @@ def _conflicting_jobs_checks(controls: ControlsConfig) -> Iterator[str]:
     """A role given two jobs that defeat each other: one line per role and pair of lists. IAM
     role names are case-insensitive, so the lists are compared in lower case."""
 
-    def roles(section: str, key: str) -> list[str]:
-        settings = getattr(controls, section)
-        return getattr(settings, key) if settings.enabled else []
-
     for (section, key), (other_section, other_key), allowed in _CONFLICTING_JOBS:
-        others = {name.lower() for name in roles(other_section, other_key)}
-        for name in roles(section, key):
+        others = {name.lower() for name in controls.roles(other_section, other_key)}
+        for name in controls.roles(section, key):
             if name.lower() in others:
                 yield (
                     f"controls.{section}.{key}: got {name!r}, also in controls.{other_section}.{other_key}; "

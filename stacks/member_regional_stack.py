@@ -150,13 +150,14 @@ class MemberRegionalStack(cdk.Stack):
             rotation_windows=windows,
             session_prefs=getattr(self, "session_prefs", None),
         )
-        readers = {
-            *(controls.break_glass.operator_roles if controls.break_glass.enabled else []),
-            *(controls.session_prefs.operator_roles if controls.session_prefs.enabled else []),
-            *(controls.separation_of_duties.operator_roles if controls.separation_of_duties.enabled else []),
-            *(controls.separation_of_duties.approver_roles if controls.separation_of_duties.enabled else []),
-        }
-        administrators = set(controls.password_rotation.administrator_roles) if windows else set()
+        operators = [
+            ("break_glass", "operator_roles"),
+            ("session_prefs", "operator_roles"),
+            ("separation_of_duties", "operator_roles"),
+            ("separation_of_duties", "approver_roles"),
+        ]
+        readers = {name for control, key in operators for name in controls.roles(control, key)}
+        administrators = set(controls.roles("password_rotation", "administrator_roles")) if windows else set()
         for name in sorted(readers | administrators):
             role = self._role("SettingsReader", name)
             self.operator_settings.grant_read(role)

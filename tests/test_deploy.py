@@ -70,19 +70,7 @@ class Deployed:
 
 def named_roles() -> list[str]:
     """Every IAM role the example config names: the stacks attach policies to them."""
-    controls = CONFIG.controls
-    return sorted(
-        {
-            *controls.break_glass.operator_roles,
-            *controls.break_glass.instance_roles,
-            *controls.password_rotation.administrator_roles,
-            *controls.password_rotation.instance_roles,
-            *controls.session_prefs.operator_roles,
-            *controls.session_prefs.instance_roles,
-            *controls.separation_of_duties.operator_roles,
-            *controls.separation_of_duties.approver_roles,
-        }
-    )
+    return CONFIG.controls.named_roles()
 
 
 def prepare_account(account: str) -> str:
