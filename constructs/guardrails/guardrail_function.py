@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import aws_cdk as cdk
@@ -111,21 +111,23 @@ def watch_errors(
     scope: Construct, id: str, function: lambda_.IFunction, topic: sns.ITopic, description: str
 ) -> cloudwatch.Alarm:
     """Alarm on one failed invocation in 5 minutes (``AWS/Lambda`` ``Errors``, sum)."""
-    return _alarm(
-        scope, id, function.metric_errors(period=FAILURE_PERIOD, statistic="Sum"), topic,
-        description=f"Failed: {description}",
-        comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        missing=cloudwatch.TreatMissingData.NOT_BREACHING,
-    )  # fmt: skip
+    return _watch_sum(scope, id, function.metric_errors, topic, f"Failed: {description}")
 
 
 def watch_throttles(
     scope: Construct, id: str, function: lambda_.IFunction, topic: sns.ITopic, description: str
 ) -> cloudwatch.Alarm:
     """Alarm on one throttled invocation in 5 minutes (``AWS/Lambda`` ``Throttles``, sum)."""
+    return _watch_sum(scope, id, function.metric_throttles, topic, f"Throttled (did not run): {description}")
+
+
+def _watch_sum(
+    scope: Construct, id: str, metric: Callable[..., cloudwatch.Metric], topic: sns.ITopic, description: str
+) -> cloudwatch.Alarm:
+    """Alarm when the 5-minute sum of ``metric`` is at least one; no data means nothing happened."""
     return _alarm(
-        scope, id, function.metric_throttles(period=FAILURE_PERIOD, statistic="Sum"), topic,
-        description=f"Throttled (did not run): {description}",
+        scope, id, metric(period=FAILURE_PERIOD, statistic="Sum"), topic,
+        description=description,
         comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         missing=cloudwatch.TreatMissingData.NOT_BREACHING,
     )  # fmt: skip
