@@ -18,19 +18,12 @@ from guardrails._nag import (
     acknowledge_wildcard_action,
     acknowledge_wildcard_resource,
 )
+from guardrails.private_bucket import private_bucket
 
 
 def create_recorder(scope: Construct) -> config.CfnDeliveryChannel:
     """A recorder of IAM users and a delivery channel, for accounts without AWS Config."""
-    bucket = s3.Bucket(
-        scope,
-        "DeliveryBucket",
-        encryption=s3.BucketEncryption.S3_MANAGED,
-        enforce_ssl=True,
-        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-        versioned=True,
-        removal_policy=cdk.RemovalPolicy.RETAIN,
-    )
+    bucket = private_bucket(scope, "DeliveryBucket")
     acknowledge(
         bucket,
         "AwsSolutions-S1",

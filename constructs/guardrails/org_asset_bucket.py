@@ -21,6 +21,7 @@ from constructs import Construct
 
 from guardrails._nag import acknowledge
 from guardrails._validation import ACCOUNT_ID, ORGANIZATION_ID, PropsError, check_pattern
+from guardrails.private_bucket import private_bucket
 
 BUCKET_PREFIX = re.compile(r"[a-z0-9][a-z0-9-]{1,33}")
 QUALIFIER = re.compile(r"[a-z0-9]{1,10}")
@@ -119,18 +120,13 @@ class OrgAssetBucket(Construct):
         # the log bucket gets the logging service's bucket policy from CDK (aws:SourceAccount and
         # aws:SourceArn of the asset bucket).
         self.access_log_bucket = self._access_log_bucket() if access_logs else None
-        self.bucket = s3.Bucket(
+        self.bucket = private_bucket(
             self,
             "Bucket",
             bucket_name=location.bucket_name(stack.region),
             server_access_logs_bucket=self.access_log_bucket,
             server_access_logs_prefix="asset-bucket/" if access_logs else None,
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            enforce_ssl=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            versioned=True,
-            removal_policy=cdk.RemovalPolicy.RETAIN,
             lifecycle_rules=[
                 s3.LifecycleRule(
                     noncurrent_version_expiration=noncurrent_version_expiration or cdk.Duration.days(90),
@@ -163,16 +159,7 @@ class OrgAssetBucket(Construct):
             )
 
     def _access_log_bucket(self) -> s3.Bucket:
-        bucket = s3.Bucket(
-            self,
-            "AccessLogs",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            enforce_ssl=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            versioned=True,
-            removal_policy=cdk.RemovalPolicy.RETAIN,
-        )
+        bucket = private_bucket(self, "AccessLogs", object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED)
         acknowledge(
             bucket,
             "AwsSolutions-S1",
