@@ -61,7 +61,7 @@ class EncryptedTopic(Construct):
             "StringEquals": {"aws:SourceAccount": stack.account},
         }
         topics = this_accounts_topics["kms:EncryptionContext:aws:sns:topicArn"]
-        self.key.node.add_validation(_EventBridgeScopedKeyPolicy(self.key, stack.resolve(topics)))
+        cdk.Aspects.of(self.key).add(_EventBridgeScopedKeyPolicy(stack.resolve(topics)))
         self.key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="CloudWatchAlarmsOfThisAccountPublish",
@@ -93,27 +93,27 @@ class EncryptedTopic(Construct):
         )
 
 
-@jsii.implements(constructs.IValidation)
+@jsii.implements(cdk.IAspect)
 class _EventBridgeScopedKeyPolicy:
     """The key policy as CDK renders it, with every unconditioned ``events.amazonaws.com`` statement
-    (what CDK's ``SnsTopic`` rule target adds) limited to the data keys of this account's topics in
-    this Region, by the encryption context SNS uses (``aws:sns:topicArn``).
+    (what CDK's ``SnsTopic`` rule target adds, and no prop lets a caller shape) limited to the data
+    keys of this account's topics in this Region, by the encryption context SNS uses
+    (``aws:sns:topicArn``). An aspect, because it must see the key policy after every rule has
+    targeted the topic.
 
     SNS documents that ``aws:SourceAccount``, ``aws:SourceArn`` and ``aws:SourceOrgID`` in a key
     policy are not supported for EventBridge-to-encrypted topics
     (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services).
     """
 
-    def __init__(self, key: kms.Key, topics: str) -> None:
-        self._key = key
+    def __init__(self, topics: str) -> None:
         self._topics = topics
 
-    def validate(self) -> list[str]:
-        """Runs once every rule has targeted the topic, before the template is written."""
-        cfn_key: kms.CfnKey = self._key.node.default_child  # type: ignore[assignment]
-        document = cdk.Stack.of(self._key).resolve(cfn_key.key_policy)
+    def visit(self, node: constructs.IConstruct) -> None:
+        if not isinstance(node, kms.CfnKey):
+            return
+        document = cdk.Stack.of(node).resolve(node.key_policy)
         for statement in document["Statement"]:
             if statement.get("Principal") == {"Service": "events.amazonaws.com"} and not statement.get("Condition"):
                 statement["Condition"] = {"ArnLike": {"kms:EncryptionContext:aws:sns:topicArn": self._topics}}
-        cfn_key.add_property_override("KeyPolicy", document)
-        return []
+        node.add_property_override("KeyPolicy", document)
