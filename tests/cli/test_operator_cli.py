@@ -8,11 +8,14 @@ every log record, and checks the password is in none but the one intended.
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
 import logging
+import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -29,6 +32,7 @@ from ssm_guardrails_cli.sessions import person_of
 from ssm_guardrails_cli.settings import SETTINGS_PARAMETER
 
 REGION = "eu-west-1"
+RUNBOOK_SCRIPT = Path(__file__).resolve().parents[2] / "ssm_documents" / "scripts" / "session_window.py"
 ACCOUNT = "123456789012"
 NODE = "i-0123456789abcdef0"
 PASSWORD = "Zq8!w-Example-Secret-7Kp"  # what the fake node stores
@@ -430,9 +434,24 @@ def test_approving_your_own_request_is_refused_locally(aws: Any, me: str, refuse
     ssm.assert_no_pending_responses()
 
 
-def test_person_is_the_session_name_or_user_name() -> None:
-    assert person_of("arn:aws:sts::111122223333:assumed-role/A/Alice@example.com") == "alice@example.com"
-    assert person_of("arn:aws:iam::111122223333:user/ops/bob") == "bob"
+@pytest.mark.parametrize(
+    ("arn", "person"),
+    [
+        ("arn:aws:sts::111122223333:assumed-role/A/Alice@example.com", "alice@example.com"),
+        ("arn:aws:sts::111122223333:assumed-role/SessionApprover/alice", "alice"),
+        ("arn:aws:iam::111122223333:user/ops/bob", "bob"),
+        ("arn:aws-us-gov:iam::111122223333:user/Carol", "carol"),
+    ],
+)
+def test_person_is_the_session_name_or_user_name_as_the_runbook_compares_it(arn: str, person: str) -> None:
+    """The CLI refuses self-approval before the runbook does: both must name the same person.
+    (The CLI is installed without the runbook's script, so each has its own few lines.)"""
+    spec = importlib.util.spec_from_file_location("session_window_for_cli", RUNBOOK_SCRIPT)
+    assert spec and spec.loader
+    runbook = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = runbook  # its dataclasses look their module up
+    spec.loader.exec_module(runbook)
+    assert person_of(arn) == person == runbook.identity(arn).person
 
 
 # ---------------------------------------------------------------------------------------- reports
