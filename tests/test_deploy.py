@@ -35,8 +35,10 @@ import pytest
 from cdk_helpers import SynthesizedApp, resources_of
 from moto import mock_aws
 
+from ssm_guardrails_cli.settings import SETTINGS_PARAMETER, SUPPORTED_VERSION
 from stacks.build import CENTRAL_STACK_NAME, MEMBER_GLOBAL_STACK_NAME, MEMBER_REGIONAL_STACK_NAME
 from stacks.config import load_config
+from stacks.operator_settings import PARAMETER_NAME
 
 CONFIG = load_config("example")
 MEMBER_ACCOUNT = "123456789012"
@@ -281,7 +283,9 @@ def test_data_key_id_is_published_under_an_accepted_name(deployed: dict[str, Dep
 
 def test_operator_settings_resolve_to_what_was_deployed(deployed: dict[str, Deployed]) -> None:
     """The CLI reads this parameter instead of defaults: every name in it must be the deployed one."""
-    settings = json.loads(parameter_value(deployed, "/guardrails/operator-settings"))
+    assert SETTINGS_PARAMETER == PARAMETER_NAME  # the CLI reads what the stack writes
+    settings = json.loads(parameter_value(deployed, SETTINGS_PARAMETER))
+    assert settings["version"] == SUPPORTED_VERSION
     ssm = boto3.client("ssm", region_name=REGION)
     assert ssm.get_document(Name=settings["break_glass"]["document"])["DocumentType"] == "Command"
     aliases = {
