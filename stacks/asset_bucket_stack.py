@@ -8,7 +8,7 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from guardrails import OrgAssetBucket, OrgAssetLocation
-from guardrails.stack_set_admin_synthesizer import bootstrap_qualifier
+from guardrails.rollout.synthesizer import bootstrap_qualifier
 from stacks.config import GuardrailsConfig
 
 

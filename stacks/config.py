@@ -15,13 +15,14 @@ from typing import Annotated, Any, ClassVar, Literal
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-from guardrails import PropsError
-from guardrails import access_key_remediation as access_keys
+from guardrails import PropsError, access_keys
 from guardrails import break_glass as bg
-from guardrails import password_rotation_window as rotation
+from guardrails import password_rotation as rotation
 from guardrails import separation_of_duties as sod
 from guardrails import session_prefs as prefs
-from guardrails._validation import (
+from guardrails.rollout.asset_bucket import BUCKET_PREFIX
+from guardrails.rollout.stack_set import CallAs
+from guardrails.shared.validation import (
     ACCOUNT_ID,
     DOCUMENT_NAME,
     ORGANIZATION_ID,
@@ -36,8 +37,6 @@ from guardrails._validation import (
     check_tag_filters,
     check_threshold,
 )
-from guardrails.org_asset_bucket import BUCKET_PREFIX
-from guardrails.organization_stack_set import CallAs
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
 CONFIG_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")

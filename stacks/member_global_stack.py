@@ -9,7 +9,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from guardrails import AccessKeyRemediation, SeparationOfDuties
-from guardrails._sessions import SESSION_DATA_KEY_ALIAS
+from guardrails.shared.sessions import SESSION_DATA_KEY_ALIAS
 from stacks.config import GuardrailsConfig, SeparationOfDutiesConfig
 
 

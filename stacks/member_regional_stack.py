@@ -10,7 +10,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from guardrails import BreakGlass, EncryptedTopic, PasswordRotationWindow, SessionPrefs
-from guardrails._nag import acknowledge_grant
+from guardrails.shared.nag import acknowledge_grant
 from stacks.config import BreakGlassConfig, ControlsConfig, PasswordRotationConfig, SessionPrefsConfig
 from stacks.operator_settings import OperatorSettings
 

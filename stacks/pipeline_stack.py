@@ -13,8 +13,8 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import pipelines
 from constructs import Construct
 
-from guardrails._nag import acknowledge, acknowledge_reviewed_wildcards, acknowledge_wildcard_resource
-from guardrails.stack_set_admin_synthesizer import bootstrap_qualifier
+from guardrails.rollout.synthesizer import bootstrap_qualifier
+from guardrails.shared.nag import acknowledge, acknowledge_reviewed_wildcards, acknowledge_wildcard_resource
 from stacks.config import GuardrailsConfig, PipelineSourceConfig
 from stacks.stages import CentralStage, RolloutStage
 

@@ -28,7 +28,7 @@ from moto import mock_aws
 from ssm_docs import references
 
 from guardrails import AccessKeyFindings, AccessKeyRemediation, PropsError
-from guardrails._documents import load_document
+from guardrails.shared.documents import load_document
 from stacks.build import CENTRAL_STACK_NAME, MEMBER_GLOBAL_STACK_NAME
 
 TOPIC_ARN = "arn:aws:sns:eu-west-1:222222222222:ssm-guardrails-access-key-findings"

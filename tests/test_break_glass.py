@@ -24,7 +24,7 @@ from cdk_helpers import (
 )
 
 from guardrails import BreakGlass, PropsError
-from guardrails.break_glass import AUTOMATIC_RESET_COMMENT
+from guardrails.break_glass.construct import AUTOMATIC_RESET_COMMENT
 from stacks.build import MEMBER_REGIONAL_STACK_NAME
 
 PASSWORD_ARN = "arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter/BreakGlass/pwd-*"

@@ -23,7 +23,7 @@ from moto.server import ThreadedMotoServer
 from ssm_docs import defaults, references, render, step
 from tree_sitter import Language, Parser
 
-from guardrails._documents import load_document, pin_parameter
+from guardrails.shared.documents import load_document, pin_parameter
 
 LINUX, WINDOWS = "ResetLinuxRootPassword", "ResetWindowsAdministratorPassword"
 INSTANCE_ID = "i-0123456789abcdef0"

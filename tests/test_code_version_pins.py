@@ -25,7 +25,7 @@ from guardrails import (
     StackSetAdminSynthesizer,
     StackSetTemplate,
 )
-from guardrails.code_version_pins import (
+from guardrails.rollout.version_pins import (
     MAX_TEMPLATE_PARAMETERS,
     condition_name,
     parameter_name,

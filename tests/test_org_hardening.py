@@ -8,7 +8,7 @@ from typing import Any
 
 from cdk_helpers import SynthesizedApp, resources_of
 
-from guardrails.access_key_remediation import REMEDIATION_ROLE_NAME
+from guardrails.access_keys.remediation import REMEDIATION_ROLE_NAME
 from stacks.build import CENTRAL_STACK_NAME, MEMBER_GLOBAL_STACK_NAME, MEMBER_REGIONAL_STACK_NAME, PIPELINE_STACK_NAME
 
 

@@ -24,8 +24,8 @@ from guardrails import (
     StackSetAdminSynthesizer,
     StackSetTemplate,
 )
-from guardrails.code_version_pins import condition_name, parameter_name
-from guardrails.stack_set_template import _retarget, required_capabilities
+from guardrails.rollout.template import _retarget, required_capabilities
+from guardrails.rollout.version_pins import condition_name, parameter_name
 from stacks.build import (
     MEMBER_GLOBAL_STACK_NAME,
     MEMBER_REGIONAL_STACK_NAME,

@@ -21,7 +21,7 @@ from cdk_helpers import (
 )
 
 from guardrails import PasswordRotationWindow, PropsError
-from guardrails._validation import check_schedule
+from guardrails.shared.validation import check_schedule
 from stacks.build import MEMBER_REGIONAL_STACK_NAME
 
 PASSWORD_ARN = "arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter/EC2Rescue/Passwords/*"

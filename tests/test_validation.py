@@ -8,8 +8,8 @@ import aws_cdk as cdk
 import jsii
 import pytest
 
-from guardrails._validation import PropsError, _is_token, check_pattern
-from guardrails.org_asset_bucket import ACCOUNT_ID
+from guardrails.rollout.asset_bucket import ACCOUNT_ID
+from guardrails.shared.validation import PropsError, _is_token, check_pattern
 
 
 @jsii.implements(cdk.IStableStringProducer)

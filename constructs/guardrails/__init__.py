@@ -1,20 +1,26 @@
-"""SSM Guardrails: privileged-access controls built on AWS Systems Manager, as CDK L3 constructs."""
+"""SSM Guardrails: privileged-access controls built on AWS Systems Manager, as CDK L3 constructs.
 
-from guardrails._validation import PropsError
-from guardrails.access_key_findings import AccessKeyFindings
-from guardrails.access_key_remediation import AccessKeyRemediation
+One package per control (``break_glass``, ``password_rotation``, ``session_prefs``, ``separation_of_duties``,
+``access_keys``), ``rollout`` for the organization StackSets, and ``shared`` for the building blocks they all
+use. Controls never import each other; what two of them need lives in ``shared``.
+"""
+
+from guardrails.access_keys import AccessKeyFindings, AccessKeyRemediation
 from guardrails.break_glass import BreakGlass
-from guardrails.encrypted_log_group import EncryptedLogGroup
-from guardrails.encrypted_topic import EncryptedTopic
-from guardrails.guardrail_function import GuardrailFunction
-from guardrails.org_asset_bucket import OrgAssetBucket, OrgAssetLocation
-from guardrails.organization_stack_set import AccountFilter, CallAs, OrganizationStackSet, RegionConcurrency
-from guardrails.password_rotation_window import PasswordRotationWindow
-from guardrails.password_vault import PasswordVault
+from guardrails.password_rotation import PasswordRotationWindow
+from guardrails.rollout import (
+    AccountFilter,
+    CallAs,
+    OrganizationStackSet,
+    OrgAssetBucket,
+    OrgAssetLocation,
+    RegionConcurrency,
+    StackSetAdminSynthesizer,
+    StackSetTemplate,
+)
 from guardrails.separation_of_duties import SeparationOfDuties
 from guardrails.session_prefs import SessionPrefs
-from guardrails.stack_set_admin_synthesizer import StackSetAdminSynthesizer
-from guardrails.stack_set_template import StackSetTemplate
+from guardrails.shared import EncryptedLogGroup, EncryptedTopic, GuardrailFunction, PasswordVault, PropsError
 
 __all__ = [
     "AccessKeyFindings",

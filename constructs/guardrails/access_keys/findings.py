@@ -1,0 +1,135 @@
+"""AccessKeyFindings: the central topic that every member account reports old access keys to."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from guardrails.access_keys.remediation import REMEDIATION_ROLE_NAME
+from guardrails.shared.nag import acknowledge
+from guardrails.shared.validation import ORGANIZATION_ID, check_pattern
+
+TOPIC_NAME = re.compile(r"[A-Za-z0-9_-]{1,256}")
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+class AccessKeyFindings(Construct):
+    """Central side of the access-key control: an org-wide, KMS-encrypted SNS topic.
+
+    Only the remediation role of member accounts publishes: a role named
+    ``SsmGuardrailsAccessKeyRemediation`` (:data:`REMEDIATION_ROLE_NAME`, ``aws:PrincipalArn``) in
+    an account of the organization (``aws:PrincipalOrgID``), over TLS only, and it may use the
+    topic's key for that through SNS only. Other principals of the organization, administrators
+    included, cannot publish findings; nobody outside the organization can.
+
+    :param organization_id: the AWS Organizations id, ``o-...``.
+    :param topic_name: a contract: member accounts build the topic ARN from it.
+        Default: ``ssm-guardrails-access-key-findings``.
+    :param email_subscribers: addresses subscribed to the topic (each confirms by email).
+        Default: none.
+    :param create_queue: also deliver every finding to an encrypted SQS queue with its own
+        dead-letter queue, for tooling. Default: false.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        organization_id: str,
+        topic_name: str = "ssm-guardrails-access-key-findings",
+        email_subscribers: Sequence[str] = (),
+        create_queue: bool = False,
+    ) -> None:
+        super().__init__(scope, id)
+        check_pattern("AccessKeyFindings.organization_id", organization_id, ORGANIZATION_ID, "o- and 10-32 a-z0-9")
+        check_pattern("AccessKeyFindings.topic_name", topic_name, TOPIC_NAME, "1-256 letters, digits, _ -")
+        for address in email_subscribers:
+            check_pattern("AccessKeyFindings.email_subscribers", address, EMAIL, "an email address")
+        region = cdk.Stack.of(self).region
+        partition = cdk.Stack.of(self).partition
+        remediation_role = f"arn:{partition}:iam::*:role/{REMEDIATION_ROLE_NAME}"
+        remediation_in_org = {
+            "StringEquals": {"aws:PrincipalOrgID": organization_id},
+            "ArnLike": {"aws:PrincipalArn": remediation_role},
+        }
+        self.key = kms.Key(
+            self,
+            "Key",
+            description="Encrypts the organization-wide access-key findings topic",
+            enable_key_rotation=True,
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="RemediationRolesPublishThroughSns",
+                principals=[iam.AnyPrincipal()],
+                actions=["kms:GenerateDataKey*", "kms:Decrypt"],
+                resources=["*"],
+                conditions={
+                    "StringEquals": {
+                        "aws:PrincipalOrgID": organization_id,
+                        "kms:ViaService": f"sns.{region}.amazonaws.com",
+                    },
+                    "ArnLike": {"aws:PrincipalArn": remediation_role},
+                },
+            )
+        )
+        self.topic = sns.Topic(self, "Topic", topic_name=topic_name, master_key=self.key, enforce_ssl=True)
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="OnlyRemediationRolesOfTheOrganizationPublish",
+                principals=[iam.AnyPrincipal()],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions=remediation_in_org,
+            )
+        )
+        # Same-account principals need no topic policy (their identity policy suffices): the deny
+        # keeps administrators of the security account from publishing fake findings as well.
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="NobodyElsePublishes",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions={"ArnNotLike": {"aws:PrincipalArn": remediation_role}},
+            )
+        )
+        self.topic_arn = self.topic.topic_arn
+        for address in email_subscribers:
+            self.topic.add_subscription(subscriptions.EmailSubscription(address))
+        self.queue = self._create_queue() if create_queue else None
+
+    def _create_queue(self) -> sqs.Queue:
+        dead_letters = sqs.Queue(
+            self,
+            "DeadLetterQueue",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=cdk.Duration.days(14),
+        )
+        acknowledge(
+            dead_letters,
+            "AwsSolutions-SQS3",
+            "This is the dead-letter queue of the findings queue; a DLQ of a DLQ would only move the problem.",
+        )
+        queue = sqs.Queue(
+            self,
+            "Queue",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=cdk.Duration.days(14),
+            dead_letter_queue=sqs.DeadLetterQueue(queue=dead_letters, max_receive_count=5),
+        )
+        self.topic.add_subscription(subscriptions.SqsSubscription(queue))
+        return queue

@@ -1,0 +1,270 @@
+"""BreakGlass: on-demand emergency root/Administrator password for Linux and Windows nodes.
+
+An operator runs the construct's Command document against a managed node. The node sets a new
+random password for ``root`` (Linux) or the built-in Administrator (Windows), stores it as a
+SecureString ``<prefix>/pwd-<instance-id>`` under a dedicated KMS key, and the parameter is deleted
+after a short TTL by two independent paths:
+
+* the per-instance Run Command status event starts a state machine that waits the TTL and then
+  deletes the parameter if it is at least TTL old (a newer run on the same node is left alone);
+* a scheduled sweeper (every minute by default) deletes every break-glass parameter older than the
+  TTL, so a password outlives its TTL by at most about a minute (one sweep interval plus one run)
+  when the event path fails.
+
+A parameter last written by anyone but its own node is deleted at once by either path, with an
+alert to the audit topic. The key admits only the operators (and readers granted later) to decrypt,
+and nobody to create grants; every PutKeyPolicy, CreateGrant and ScheduleKeyDeletion on it is
+notified to the audit topic (see ``PasswordVault``).
+
+Optionally the state machine runs the document again after ``reset_after`` so that the revealed
+password stops working (like Windows LAPS post-authentication reset).
+
+One module per concern, each creating its resources directly in this construct's scope (the
+logical ids are those of deployed stacks, so no concern gets a construct level of its own):
+
+* :mod:`guardrails.break_glass.props`: prop checks;
+* :mod:`guardrails.break_glass.document`: the Command document and the operators' start statements;
+* :mod:`guardrails.break_glass.cleanup`: the clean-up function and state machine (TTL, reset);
+* :mod:`guardrails.break_glass.rules`: the rules that start clean-up and audit, and the alarms;
+* :class:`guardrails.PasswordVault`: the key and the reader/writer statements.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from guardrails.break_glass.cleanup import (  # noqa: F401 (AUTOMATIC_RESET_COMMENT is re-exported)
+    AUTOMATIC_RESET_COMMENT,
+    create_cleanup_function,
+    create_state_machine,
+)
+from guardrails.break_glass.document import create_document, node_arns, start_statements
+from guardrails.break_glass.props import (  # noqa: F401 (re-exported: stacks/config.py checks with them)
+    PASSWORD_LENGTH_RANGE,
+    RESET_AFTER_RANGE_HOURS,
+    SWEEP_INTERVAL_RANGE_MINUTES,
+    TTL_RANGE_SECONDS,
+    validate,
+)
+from guardrails.break_glass.rules import create_alarms, create_rules
+from guardrails.shared.encrypted_topic import EncryptedTopic
+from guardrails.shared.nag import acknowledge_grant, acknowledge_wildcard_action, acknowledge_wildcard_resource
+from guardrails.shared.password_vault import PasswordVault
+
+
+class BreakGlass(Construct):
+    """Emergency root/Administrator access on demand, with a password readable only for a short time.
+
+    :param operators: roles that may run break-glass and read the password. They get a managed
+        policy (``operator_policy``) and are the only principals the key policy lets decrypt.
+        At least one.
+    :param ttl: how long the password stays in Parameter Store after the command ends.
+        10 seconds to 1 hour. Default: 60 seconds.
+    :param password_length: default length of generated passwords (operators may choose another
+        length from 14 to 128 when they run the document). Default: 24.
+    :param parameter_prefix: Parameter Store path of the passwords; each is ``<prefix>/pwd-<id>``.
+        Default: ``/BreakGlass``.
+    :param reset_after: run the document again this long after a successful break-glass run, so the
+        revealed password stops working; ``Duration.seconds(0)`` disables it. 1 to 168 hours.
+        Default: 8 hours.
+    :param sweep_interval: how often the sweeper deletes expired passwords; this bounds how long a
+        password can outlive its TTL if the event path fails. 1 to 60 minutes. Default: 1 minute.
+    :param document_name: name of the Command document operators run (a contract: operators type
+        it). Default: ``SsmGuardrails-BreakGlass``.
+    :param key: bring your own KMS key; its policy is then yours to scope (see README). Default: a
+        dedicated key with rotation on, retained on stack deletion.
+    :param key_alias: alias of the created key. Default: ``alias/ssm-guardrails/break-glass``.
+    :param key_admins: principals that administer (never use) the created key. Default: the
+        account root, i.e. IAM policies in this account decide.
+    :param audit_topic: SNS topic for audit notifications, clean-up alarms and alerts (a password
+        written by another principal, a change to the key). Default: a new topic encrypted with a
+        new KMS key. The clean-up function may publish to it (and use its key, for a topic created
+        with ``master_key``).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        operators: Sequence[iam.IRole],
+        ttl: cdk.Duration | None = None,
+        password_length: int = 24,
+        parameter_prefix: str = "/BreakGlass",
+        reset_after: cdk.Duration | None = None,
+        sweep_interval: cdk.Duration | None = None,
+        document_name: str = "SsmGuardrails-BreakGlass",
+        key: kms.IKey | None = None,
+        key_alias: str = "alias/ssm-guardrails/break-glass",
+        key_admins: Sequence[iam.IPrincipal] | None = None,
+        audit_topic: sns.ITopic | None = None,
+    ) -> None:
+        super().__init__(scope, id)
+        ttl = ttl or cdk.Duration.seconds(60)
+        reset_after = cdk.Duration.hours(8) if reset_after is None else reset_after
+        sweep_interval = sweep_interval or cdk.Duration.minutes(1)
+        validate(
+            operators,
+            ttl,
+            password_length,
+            parameter_prefix,
+            reset_after,
+            sweep_interval,
+            document_name,
+            key_alias,
+        )
+        self.ttl = ttl
+        self.parameter_prefix = parameter_prefix
+        self.document_name = document_name
+        stack = cdk.Stack.of(self)
+        self.vault = PasswordVault(
+            self,
+            "Vault",
+            parameter_name_pattern=f"{parameter_prefix[1:]}/pwd-*",
+            description="SSM Guardrails break-glass passwords",
+            key=key,
+            key_alias=key_alias,
+            key_admins=key_admins,
+        )
+        self.key = self.vault.key
+        self.parameter_arn_pattern = self.vault.parameter_arn_pattern
+        self.document = create_document(
+            self, document_name=document_name, password_length=password_length,
+            parameter_prefix=parameter_prefix, key_arn=self.key.key_arn,
+        )  # fmt: skip
+        self.document_arn = stack.format_arn(service="ssm", resource="document", resource_name=document_name)
+        self.instance_policy = iam.ManagedPolicy(
+            self,
+            "InstancePolicy",
+            description="Lets a managed node store its own break-glass password (write only, no read).",
+            statements=self.vault.writer_statements(),
+        )
+        self.operator_policy = iam.ManagedPolicy(
+            self,
+            "OperatorPolicy",
+            description="Lets a break-glass operator run the document and read the password before it expires.",
+            statements=[*start_statements(self, self.document_arn), *self.vault.reader_statements()],
+            roles=list(operators),
+        )
+        for role in operators:
+            self.vault.allow_reader(role)
+
+        self.audit_topic = audit_topic or EncryptedTopic(self, "Audit", description="break-glass audit").topic
+        self.key_changed_rule = self.vault.notify_key_changes(self.audit_topic)
+        self.cleanup_function = create_cleanup_function(
+            self, parameter_prefix=parameter_prefix, parameter_arn_pattern=self.parameter_arn_pattern, ttl=ttl,
+            audit_topic=self.audit_topic,
+        )  # fmt: skip
+        self.state_machine = create_state_machine(
+            self, cleanup_function=self.cleanup_function, ttl=ttl, reset_after=reset_after,
+            document_name=document_name, document_arn=self.document_arn,
+        )  # fmt: skip
+        self.command_finished_rule = create_rules(
+            self, document_name=document_name, ttl=ttl, sweep_interval=sweep_interval,
+            state_machine=self.state_machine, cleanup_function=self.cleanup_function, audit_topic=self.audit_topic,
+        )  # fmt: skip
+        create_alarms(
+            self, state_machine=self.state_machine, command_finished_rule=self.command_finished_rule,
+            audit_topic=self.audit_topic,
+        )  # fmt: skip
+        self._acknowledge_reviewed_wildcards()
+
+    def _acknowledge_reviewed_wildcards(self) -> None:
+        """Each wildcard below was reviewed; the reason is what a security reviewer reads."""
+        password_names = self.parameter_arn_pattern
+        instances, managed_instances = node_arns(self)
+        cleanup_policy = self.cleanup_function.role.node.find_child("DefaultPolicy")
+        state_machine_policy = self.state_machine.role.node.find_child("DefaultPolicy")
+        reviewed = [
+            (
+                self.instance_policy,
+                password_names,
+                "Write-only (PutParameter) to break-glass names under the prefix: IAM offers no policy "
+                "variable for the caller's instance id in an SSM parameter ARN. No read, no decrypt.",
+            ),
+            (
+                self.operator_policy,
+                password_names,
+                "Operators read break-glass passwords only (<prefix>/pwd-*), decryptable via SSM only.",
+            ),
+            (
+                self.operator_policy,
+                instances,
+                "Break-glass must reach any EC2 node of the account; SendCommand is tied to this document.",
+            ),
+            (
+                self.operator_policy,
+                managed_instances,
+                "Break-glass must reach any hybrid (mi-) node; SendCommand is tied to this document.",
+            ),
+            (
+                self.operator_policy,
+                "*",
+                "ssm:ListCommands, ListCommandInvocations and GetCommandInvocation have no resource-level "
+                "permissions; they show command status, never a password.",
+            ),
+            (cleanup_policy, password_names, "The clean-up deletes break-glass passwords under the prefix only."),
+            (
+                cleanup_policy,
+                "*",
+                "ssm:DescribeParameters has no resource-level permissions; it returns "
+                "metadata (name, modification time), never a value.",
+            ),
+            (
+                state_machine_policy,
+                instances,
+                "The automatic reset re-runs this document on the EC2 node that ran break-glass.",
+            ),
+            (
+                state_machine_policy,
+                managed_instances,
+                "The automatic reset re-runs this document on the hybrid node that ran break-glass.",
+            ),
+            (
+                state_machine_policy,
+                "*",
+                "X-Ray, CloudWatch Logs delivery and ssm:ListCommands have no "
+                "resource-level permissions (statements generated by CDK for tracing and logging).",
+            ),
+            (
+                state_machine_policy,
+                f"{self.cleanup_function.function.function_arn}:*",
+                "Generated by CDK: invoke the clean-up function's versions and aliases.",
+            ),
+        ]
+        for policy, resource, reason in reviewed:
+            acknowledge_wildcard_resource(policy, resource, reason)
+        acknowledge_wildcard_action(
+            cleanup_policy,
+            "kms:GenerateDataKey*",
+            "Granted by topic.grant_publish on the audit topic's own key: SNS needs a data key to accept the alert.",
+        )
+
+    # ----------------------------------------------------------------------------- public API
+
+    def attach_to_instance_role(self, role: iam.IRole) -> None:
+        """Let the nodes that use ``role`` store their break-glass password (write only)."""
+        self.instance_policy.attach_to_role(role)
+
+    def grant_start_break_glass(self, grantee: iam.IGrantable) -> None:
+        """Let ``grantee`` run the break-glass document on any managed node and follow its status."""
+        for statement in start_statements(self, self.document_arn):
+            if grantee.grant_principal.add_to_principal_policy(statement).statement_added:
+                acknowledge_grant(
+                    grantee,
+                    statement,
+                    "Break-glass reaches any node but only with this document; command status calls take no ARN.",
+                )
+
+    def grant_read_password(self, grantee: iam.IGrantable) -> None:
+        """Let ``grantee`` read and decrypt break-glass passwords (through Parameter Store only).
+
+        The grantee is also added to the key policy of the created key, which admits no one else.
+        """
+        self.vault.grant_read(grantee)

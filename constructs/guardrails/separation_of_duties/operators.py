@@ -1,0 +1,260 @@
+"""The SeparationOfDuties operator policy: what a session requester may do, and may never do.
+
+It grants **no** ``ssm:StartSession``: only an approved request's grant policy does (see
+:mod:`guardrails.separation_of_duties.grant`), so no tag, session tag or other runbook version gives a session.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aws_cdk import aws_iam as iam
+
+from guardrails.separation_of_duties.approval_runbook import REQUEST_TAG_KEY, SESSION_DOCUMENT
+from guardrails.shared.sessions import OWN_SESSIONS_CONDITION, open_data_channel_statement
+
+#: Creating or editing anything that runs an Automation runbook with a role the caller passes: the
+#: ways to lend the runbook role to another document ("confused deputy"). IAM cannot tie
+#: iam:PassRole to one document, so operators may run nothing but the runbook.
+LENDING_ACTIONS = [
+    "ssm:CreateDocument", "ssm:UpdateDocument", "ssm:UpdateDocumentDefaultVersion", "ssm:CreateAssociation",
+    "ssm:CreateAssociationBatch", "ssm:UpdateAssociation", "ssm:StartAssociationsOnce",
+    "ssm:RegisterTaskWithMaintenanceWindow", "ssm:UpdateMaintenanceWindowTask",
+    "config:PutRemediationConfigurations", "config:StartRemediationExecution",
+]  # fmt: skip
+#: Tagging nodes (EC2 instances; ``mi-`` managed nodes through Systems Manager).
+NODE_TAGGING_ACTIONS = ["ec2:CreateTags", "ec2:DeleteTags", "ssm:AddTagsToResource", "ssm:RemoveTagsFromResource"]
+SWEEPER_FUNCTION_ACTIONS = [
+    "lambda:Update*", "lambda:Invoke*", "lambda:Delete*", "lambda:Put*", "lambda:AddPermission",
+    "lambda:RemovePermission", "lambda:PublishVersion", "lambda:CreateAlias",
+]  # fmt: skip
+SWEEPER_RULE_ACTIONS = ["events:DisableRule", "events:DeleteRule", "events:PutRule", "events:RemoveTargets",
+                        "events:PutTargets"]  # fmt: skip
+SELF_GRANT_ACTIONS = [
+    "iam:PutRolePolicy", "iam:PutUserPolicy", "iam:AttachRolePolicy", "iam:AttachUserPolicy",
+    "iam:PutRolePermissionsBoundary", "iam:PutUserPermissionsBoundary", "iam:UpdateAssumeRolePolicy",
+]  # fmt: skip
+
+
+@dataclass
+class OperatorScope:
+    """What the operator policy names (ARNs may be tokens)."""
+
+    path: str
+    runbook_name: str = ""
+    runbook_definition: str = ""
+    runbook_document: str = ""
+    runbook_role: str = ""
+    change_template: str = ""
+    executions: str = ""
+    sessions: Sequence[str] = ()
+    control_arns: Sequence[str] = ()  # the policy, roles and documents of the control
+    sweeper: tuple[str, str] | None = None  # (function ARN, rule ARN)
+    operator_arns: Sequence[str] = ()
+    protected_tag_keys: Sequence[str] = ()
+
+
+def allow_statements(scope: OperatorScope) -> list[iam.PolicyStatement]:
+    pass_role = iam.PolicyStatement(
+        sid="PassTheRunbookRoleToSystemsManager",
+        actions=["iam:PassRole"],
+        resources=[scope.runbook_role],
+        conditions={"StringEquals": {"iam:PassedToService": "ssm.amazonaws.com"}},
+    )
+    # The request tag is what lets approvers signal it (the approver policy's aws:ResourceTag), on
+    # either path: https://docs.aws.amazon.com/systems-manager/latest/userguide/automation-setup-identity-based-policies.html
+    tagged = {"StringEquals": {f"aws:RequestTag/{REQUEST_TAG_KEY}": scope.runbook_name}}
+    if scope.path == "change_manager":
+        request = iam.PolicyStatement(
+            sid="RequestAccessThroughChangeManager",
+            actions=["ssm:StartChangeRequestExecution"],
+            resources=[scope.change_template, scope.runbook_definition],
+            conditions=tagged,
+        )
+    else:
+        request = iam.PolicyStatement(
+            sid="RequestAccessWithTheRunbookTaggedAsARequest",
+            actions=["ssm:StartAutomationExecution"],
+            resources=[scope.runbook_definition],
+            conditions=tagged,
+        )
+    follow = iam.PolicyStatement(
+        sid="FollowRequests",
+        actions=["ssm:GetAutomationExecution", "ssm:DescribeAutomationExecutions", "ssm:DescribeSessions"],
+        resources=["*"],
+    )
+    own = iam.PolicyStatement(
+        sid="OwnSessionsOnly",
+        actions=["ssm:TerminateSession", "ssm:ResumeSession"],
+        resources=list(scope.sessions),
+        conditions=OWN_SESSIONS_CONDITION,
+    )
+    return [request, pass_role, follow, open_data_channel_statement(), own]
+
+
+def deny_statements(scope: OperatorScope) -> list[iam.PolicyStatement]:
+    found = [
+        iam.PolicyStatement(
+            sid="NoEditingTheControl",
+            effect=iam.Effect.DENY,
+            actions=[
+                "iam:CreatePolicyVersion",
+                "iam:SetDefaultPolicyVersion",
+                "iam:DeletePolicy",
+                "iam:DeletePolicyVersion",
+                "iam:UpdateAssumeRolePolicy",
+                "iam:PutRolePolicy",
+                "iam:AttachRolePolicy",
+                "iam:DeleteRolePolicy",
+                "iam:DetachRolePolicy",
+                "iam:DeleteRole",
+                "iam:PutRolePermissionsBoundary",
+                "iam:DeleteRolePermissionsBoundary",
+                "ssm:UpdateDocument",
+                "ssm:UpdateDocumentDefaultVersion",
+                "ssm:DeleteDocument",
+                "ssm:UpdateDocumentMetadata",
+                "ssm:ModifyDocumentPermission",
+            ],
+            resources=list(scope.control_arns),
+        ),
+        iam.PolicyStatement(
+            sid="NoGrantingThemselves",
+            effect=iam.Effect.DENY,
+            actions=SELF_GRANT_ACTIONS,
+            resources=list(scope.operator_arns),
+        ),
+        iam.PolicyStatement(
+            sid="NoReTaggingNodesOrRequests",
+            effect=iam.Effect.DENY,
+            actions=NODE_TAGGING_ACTIONS,
+            resources=["*"],
+            conditions={
+                "ForAnyValue:StringEqualsIgnoreCase": {
+                    "aws:TagKeys": sorted({*scope.protected_tag_keys, REQUEST_TAG_KEY})
+                }
+            },
+        ),
+    ]
+    if scope.path == "just_in_time":
+        return found
+    lend = iam.PolicyStatement(
+        sid="NoLendingTheRunbookRole", effect=iam.Effect.DENY, actions=LENDING_ACTIONS, resources=["*"]
+    )
+    if scope.path == "change_manager":  # Change Manager starts the runbook; operators start nothing
+        others = iam.PolicyStatement(
+            sid="NoAutomationButTheChangeTemplate",
+            effect=iam.Effect.DENY,
+            actions=["ssm:StartAutomationExecution"],
+            resources=["*"],
+        )
+        changes = iam.PolicyStatement(
+            sid="NoChangeRequestButTheTemplate",
+            effect=iam.Effect.DENY,
+            actions=["ssm:StartChangeRequestExecution"],
+            not_resources=[scope.change_template, scope.runbook_definition, scope.executions],
+        )
+    else:
+        others = iam.PolicyStatement(
+            sid="NoAutomationButTheRunbook",
+            effect=iam.Effect.DENY,
+            actions=["ssm:StartAutomationExecution"],
+            not_resources=[scope.runbook_definition, scope.runbook_document, scope.executions],
+        )
+        changes = iam.PolicyStatement(
+            sid="NoChangeRequests", effect=iam.Effect.DENY, actions=["ssm:StartChangeRequestExecution"], resources=["*"]
+        )
+    found += [lend, others, changes]
+    found.append(
+        iam.PolicyStatement(
+            sid="NoApprovingOrStoppingAnyAutomation",
+            effect=iam.Effect.DENY,
+            actions=["ssm:SendAutomationSignal", "ssm:StopAutomationExecution"],
+            resources=[scope.executions],
+        )
+    )
+    if scope.sweeper is not None:
+        function_arn, rule_arn = scope.sweeper
+        found.append(
+            iam.PolicyStatement(
+                sid="NoTouchingTheSweeperFunction",
+                effect=iam.Effect.DENY,
+                actions=SWEEPER_FUNCTION_ACTIONS,
+                resources=[function_arn, f"{function_arn}:*"],
+            )
+        )
+        found.append(
+            iam.PolicyStatement(
+                sid="NoTouchingTheSweeperSchedule", effect=iam.Effect.DENY, actions=SWEEPER_RULE_ACTIONS,
+                resources=[rule_arn],
+            )
+        )  # fmt: skip
+    return found
+
+
+def approver_statements(executions: str, runbook_name: str) -> list[iam.PolicyStatement]:
+    """Approve or reject only executions tagged as requests of this runbook (SendAutomationSignal
+    supports aws:ResourceTag on the automation-execution, Service Authorization Reference:
+    https://docs.aws.amazon.com/service-authorization/latest/reference/list_awssystemsmanager.html)."""
+    return [
+        iam.PolicyStatement(
+            sid="ApproveOrRejectRequestsOfThisRunbookOnly",
+            actions=["ssm:SendAutomationSignal"],
+            resources=[executions],
+            conditions={"StringEquals": {f"aws:ResourceTag/{REQUEST_TAG_KEY}": runbook_name}},
+        ),
+        iam.PolicyStatement(
+            sid="ReviewRequests",
+            actions=[
+                "ssm:GetAutomationExecution",
+                "ssm:DescribeAutomationExecutions",
+                "ssm:DescribeAutomationStepExecutions",
+            ],
+            resources=["*"],
+        ),
+    ]
+
+
+def scp_document(
+    operators: list[str], readers: Sequence[str], tag_keys: Sequence[str], runbook_role: str | None
+) -> dict[str, Any]:
+    """The optional SCP: only operators pass the runbook role (no other principal runs its own
+    automation with it); operators and ``readers`` never tag nodes with the controls' keys."""
+    taggers = operators + [f"arn:*:iam::*:role/{name}" for name in readers]
+    statements: list[dict[str, Any]] = []
+    if runbook_role is not None:
+        statements.append({
+            "Sid": "OnlyOperatorsPassTheSessionRunbookRole",
+            "Effect": "Deny",
+            "Action": "iam:PassRole",
+            "Resource": f"arn:*:iam::*:role/{runbook_role}",
+            "Condition": {"ArnNotLike": {"aws:PrincipalArn": operators}},
+        })  # fmt: skip
+    statements.append({
+        "Sid": "NoReTaggingNodesAroundTheControls",
+        "Effect": "Deny",
+        "Action": sorted(NODE_TAGGING_ACTIONS),
+        "Resource": "*",
+        "Condition": {
+            "ForAnyValue:StringEqualsIgnoreCase": {"aws:TagKeys": sorted({*tag_keys, REQUEST_TAG_KEY})},
+            "ArnLike": {"aws:PrincipalArn": taggers},
+        },
+    })  # fmt: skip
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def scp_readme(role_name: str, document: dict[str, Any]) -> str:
+    return (
+        "#### Optional SCP: nobody lends the runbook role, nobody re-tags around the controls\n\n"
+        f"Attached to the OUs that use this control, it denies `iam:PassRole` of `{role_name}` to everyone but "
+        "the operators (so no other principal runs its own automation with that role), and denies the operators "
+        "and the readers of the other controls tagging or untagging nodes with the tag keys that scope the "
+        "controls, in any letter case, whatever else their policies allow. SCPs do not apply to the management "
+        "account.\n\n```json\n" + json.dumps(document, indent=2) + "\n```\n"
+    )
+
+
+__all__ = ["SESSION_DOCUMENT", "OperatorScope", "allow_statements", "approver_statements", "deny_statements"]

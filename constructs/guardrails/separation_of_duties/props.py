@@ -1,0 +1,80 @@
+"""Prop checks of :class:`guardrails.SeparationOfDuties`: every bad value fails at synth with one line."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+
+from guardrails.separation_of_duties.change_manager import APPROVER_ARN
+from guardrails.shared.validation import DOCUMENT_NAME, REGION, PropsError, check_kms_alias, check_pattern, check_range
+
+APPROVAL_PATHS = ("approval_runbook", "change_manager", "just_in_time")
+VALIDITY_RANGE_MINUTES = (1, 60)
+SWEEP_INTERVAL_RANGE_MINUTES = (1, 60)
+MAX_APPROVERS = 10
+IAM_NAME = re.compile(r"[\w+=,.@-]{1,64}")
+POLICY_NAME = re.compile(r"[\w+=,.@-]{1,128}")
+TOPIC_NAME = re.compile(r"[A-Za-z0-9_-]{1,256}")
+
+
+def validate(
+    *,
+    operators: Sequence[iam.IRole],
+    approvers: Sequence[str],
+    operator_users: Sequence[iam.IUser],
+    min_approvals: int,
+    validity_minutes: int,
+    approval_path: str,
+    session_regions: Sequence[str] | None,
+    session_data_key_alias: str | None,
+    sweep_interval: cdk.Duration,
+    policy_name: str,
+    names: Mapping[str, str],
+    documents: Mapping[str, str],
+    topic_name: str | None,
+) -> None:
+    name = "SeparationOfDuties"
+    if approval_path not in APPROVAL_PATHS:
+        raise PropsError(f"{name}.approval_path", approval_path, ", ".join(APPROVAL_PATHS))
+    if not operators and not operator_users:
+        raise PropsError(f"{name}.operators", [], "at least one operator role (or operator_users)")
+    check_range(f"{name}.validity_minutes", validity_minutes, *VALIDITY_RANGE_MINUTES, unit="minutes")
+    minutes = sweep_interval.to_seconds() / 60
+    check_range(f"{name}.sweep_interval", minutes, *SWEEP_INTERVAL_RANGE_MINUTES, unit="minutes")
+    check_pattern(f"{name}.policy_name", policy_name, POLICY_NAME, "1-128 letters, digits, + = , . @ _ -")
+    for setting, value in names.items():
+        check_pattern(f"{name}.{setting}", value, IAM_NAME, "1-64 letters, digits, + = , . @ _ -")
+    for setting, value in documents.items():
+        check_pattern(f"{name}.{setting}", value, DOCUMENT_NAME, "3-128 letters, digits, _ . -")
+        if value.lower().startswith(("aws", "amazon")):
+            raise PropsError(f"{name}.{setting}", value, "a name not starting with aws or amazon")
+    for region in session_regions or []:
+        check_pattern(f"{name}.session_regions", region, REGION, "Region names such as eu-west-1")
+    if session_regions is not None and not session_regions:
+        raise PropsError(f"{name}.session_regions", [], "at least one Region (or None for the stack's)")
+    if session_data_key_alias is not None:
+        check_kms_alias(f"{name}.session_data_key_alias", session_data_key_alias)
+    if approval_path == "just_in_time":
+        return
+    operator_names = {("role", r.role_name) for r in operators} | {("user", u.user_name) for u in operator_users}
+    if not approvers:
+        raise PropsError(f"{name}.approvers", [], f"1-{MAX_APPROVERS} IAM user or role ARNs")
+    if len(approvers) > MAX_APPROVERS:
+        raise PropsError(f"{name}.approvers", len(approvers), f"at most {MAX_APPROVERS} approvers")
+    kinds = "user|role|group" if approval_path == "change_manager" else "user|role"
+    for arn in approvers:
+        match = APPROVER_ARN.fullmatch(arn) if isinstance(arn, str) else None
+        if match is None or match.group(1) not in kinds.split("|"):
+            raise PropsError(f"{name}.approvers", arn, f"an IAM ARN arn:aws:iam::<account>:({kinds})/<name>")
+        if (match.group(1), match.group(3)) in operator_names:
+            raise PropsError(f"{name}.approvers", arn, "approvers who are not operators (no self-approval)")
+    if len(set(approvers)) != len(approvers):
+        raise PropsError(f"{name}.approvers", list(approvers), "distinct approvers")
+    check_range(f"{name}.min_approvals", min_approvals, 1, len(approvers), unit="(at most the number of approvers)")
+    if topic_name is not None:
+        check_pattern(f"{name}.topic_name", topic_name, TOPIC_NAME, "1-256 letters, digits, _ -")
+        if approval_path == "approval_runbook" and not topic_name.startswith("Automation"):
+            raise PropsError(f"{name}.topic_name", topic_name, "a name starting with Automation (aws:approve needs it)")
