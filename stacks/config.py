@@ -16,26 +16,21 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from guardrails import PropsError, access_keys
-from guardrails import break_glass as bg
-from guardrails import password_rotation as rotation
 from guardrails import separation_of_duties as sod
 from guardrails import session_prefs as prefs
+from guardrails.break_glass import BreakGlassSettings
+from guardrails.password_rotation import PasswordRotationSettings, RotationWindowSettings
 from guardrails.rollout.asset_bucket import BUCKET_PREFIX
 from guardrails.rollout.stack_set import CallAs
+from guardrails.shared.settings import Settings, matching, validating_config
 from guardrails.shared.validation import (
     ACCOUNT_ID,
-    DOCUMENT_NAME,
     ORGANIZATION_ID,
     ORGANIZATIONAL_UNIT,
     REGION,
-    TIMEZONE,
-    check_kms_alias,
-    check_parameter_path,
     check_pattern,
     check_range,
-    check_schedule,
     check_tag_filters,
-    check_threshold,
 )
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
@@ -162,50 +157,40 @@ class PipelineConfig(_Strict):
     approve_before_organization: bool = True
 
 
-class BreakGlassConfig(_Strict):
-    """Settings of :class:`guardrails.BreakGlass` (see README for each one)."""
+class BreakGlassConfig(BreakGlassSettings):
+    """``controls.break_glass``: :class:`guardrails.break_glass.BreakGlassSettings` and the roles it uses."""
 
-    enabled: bool = True
-    operator_roles: list[RoleName] = Field(default_factory=list)
-    instance_roles: list[RoleName] = Field(default_factory=list)
-    password_length: Annotated[int, _range(*bg.PASSWORD_LENGTH_RANGE, "characters")] = 24
-    ttl_seconds: Annotated[int, _range(*bg.TTL_RANGE_SECONDS, "seconds")] = 60
-    reset_after_hours: Annotated[int, _zero_or_range(*bg.RESET_AFTER_RANGE_HOURS, "hours")] = 8
-    sweep_interval_minutes: Annotated[int, _range(*bg.SWEEP_INTERVAL_RANGE_MINUTES, "minutes")] = 1
-    parameter_prefix: Annotated[str, _rule(check_parameter_path)] = "/BreakGlass"
-    key_alias: Annotated[str, _rule(check_kms_alias)] = "alias/ssm-guardrails/break-glass"
-    document_name: Annotated[str, _pattern(DOCUMENT_NAME.pattern, "3-128 letters, digits, _ . -")] = (
-        "SsmGuardrails-BreakGlass"
+    enabled: bool = Field(True, description="Deploy break-glass.")
+    operator_roles: list[RoleName] = Field(
+        default_factory=list, description="Roles that may run break-glass and read the password (at least one)."
+    )
+    instance_roles: list[RoleName] = Field(
+        default_factory=list, description="Instance-profile roles that get the write-only instance policy."
     )
 
 
-class RotationWindowConfig(_Strict):
-    """One maintenance window of :class:`guardrails.PasswordRotationWindow`."""
+class RotationWindowConfig(RotationWindowSettings):
+    """One entry of ``controls.password_rotation.windows``."""
 
-    name: Annotated[str, _pattern(r"[A-Za-z0-9-]{1,40}", "1-40 letters, digits or -")]
-    tag_filters: Annotated[dict[str, list[str]], _rule(check_tag_filters)]
-    schedule: Annotated[str, _rule(check_schedule)] = "cron(0 5 ? * SUN *)"
-    schedule_timezone: Annotated[str, _pattern(TIMEZONE.pattern, "an IANA time zone such as Europe/Paris")] | None = (
-        None
+    name: Annotated[str, matching(r"[A-Za-z0-9-]{1,40}", "1-40 letters, digits or -")] = Field(
+        description="Names the window (part of its construct id; unique)."
     )
-    duration_hours: Annotated[int, _range(*rotation.DURATION_RANGE_HOURS, "hours")] = 2
-    cutoff_hours: Annotated[int, _range(0, 23, "hours")] = 1
-    owner_information: Annotated[str, Field(min_length=1, max_length=128)] | None = None
-    max_concurrency: Annotated[str, _rule(check_threshold)] = "5"
-    max_errors: Annotated[str, _rule(check_threshold)] = "1"
-    priority: Annotated[int, _range(*rotation.PRIORITY_RANGE, "")] = 1
-    task_timeout_minutes: Annotated[int, _range(1, 2880, "minutes")] = 10
-    max_password_age_days: Annotated[int, _range(*rotation.MAX_PASSWORD_AGE_RANGE_DAYS, "days")] = 8
 
 
-class PasswordRotationConfig(_Strict):
-    """Settings of :class:`guardrails.PasswordRotationWindow` (see README for each one)."""
+class PasswordRotationConfig(PasswordRotationSettings):
+    """``controls.password_rotation``: :class:`guardrails.password_rotation.PasswordRotationSettings`, its
+    windows and the roles it uses."""
 
-    enabled: bool = True
-    administrator_roles: list[RoleName] = Field(default_factory=list)
-    instance_roles: list[RoleName] = Field(default_factory=list)
-    key_alias: Annotated[str, _rule(check_kms_alias)] = "alias/WindowsPasswordRotation-EncryptionKey"
-    windows: list[RotationWindowConfig] = Field(default_factory=list)
+    enabled: bool = Field(True, description="Deploy password rotation.")
+    administrator_roles: list[RoleName] = Field(
+        default_factory=list, description="Roles that may read rotated passwords (at least one)."
+    )
+    instance_roles: list[RoleName] = Field(
+        default_factory=list, description="Instance-profile roles of the Windows instances (write-only policy)."
+    )
+    windows: list[RotationWindowConfig] = Field(
+        default_factory=list, description="One maintenance window per entry (at least one)."
+    )
 
 
 class AccessKeyRemediationConfig(_Strict):
@@ -370,7 +355,8 @@ def load_config(name: str, directory: Path = CONFIG_DIR) -> GuardrailsConfig:
     if not isinstance(raw, dict):
         raise ConfigError(f"{shown}: got {type(raw).__name__}; allowed: a mapping with organization and controls")
     try:
-        config = GuardrailsConfig.model_validate(raw)
+        with validating_config():
+            config = GuardrailsConfig.model_validate(raw)
     except ValidationError as error:
         raise ConfigError("\n".join(f"{shown}: {line}" for line in _describe(error))) from None
     problems = list(_cross_checks(config))
@@ -410,8 +396,22 @@ def _allowed_keys(loc: tuple[int | str, ...]) -> list[str]:
     return sorted(model.model_fields)
 
 
+def _settings_problems(node: Any, where: str) -> Iterator[str]:
+    """The cross-setting rules each control declares with its settings (``Settings.problems``)."""
+    if isinstance(node, Settings) and getattr(node, "enabled", True):
+        for key, value, allowed in node.problems():
+            yield f"{where}.{key}: got {value!r}; allowed: {allowed}"
+    if isinstance(node, BaseModel):
+        for name in type(node).model_fields:
+            yield from _settings_problems(getattr(node, name), f"{where}.{name}" if where else name)
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            yield from _settings_problems(item, f"{where}[{index}]")
+
+
 def _cross_checks(config: GuardrailsConfig) -> Iterator[str]:
     """Rules that span several keys."""
+    yield from _settings_problems(config, "")
     org = config.organization
     if org.home_region not in org.regions:
         yield f"organization.home_region: got {org.home_region!r}; allowed: one of organization.regions {org.regions}"
@@ -428,12 +428,6 @@ def _cross_checks(config: GuardrailsConfig) -> Iterator[str]:
             yield "controls.password_rotation.administrator_roles: got []; allowed: at least one role name when enabled"
         if not rotation_settings.windows:
             yield "controls.password_rotation.windows: got []; allowed: at least one window when enabled"
-    for index, window in enumerate(rotation_settings.windows):
-        if window.cutoff_hours >= window.duration_hours:
-            yield (
-                f"controls.password_rotation.windows[{index}].cutoff_hours: got {window.cutoff_hours}; "
-                f"allowed: 0 to duration_hours - 1 ({window.duration_hours - 1})"
-            )
     keys = config.controls.access_key_remediation
     if keys.deactivate_after_days and keys.deactivate_after_days <= keys.max_access_key_age_days:
         yield (
