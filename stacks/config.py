@@ -22,6 +22,7 @@ from guardrails.break_glass import BreakGlassSettings
 from guardrails.password_rotation import PasswordRotationSettings, RotationWindowSettings
 from guardrails.rollout.asset_bucket import BUCKET_PREFIX
 from guardrails.rollout.stack_set import CallAs
+from guardrails.session_prefs import SessionPrefsSettings
 from guardrails.shared.settings import Settings, matching, validating_config
 from guardrails.shared.validation import (
     ACCOUNT_ID,
@@ -232,35 +233,18 @@ class VpcConfig(_Strict):
     )
 
 
-class SessionPrefsConfig(_Strict):
-    """Settings of :class:`guardrails.SessionPrefs` (see README for each one)."""
+class SessionPrefsConfig(SessionPrefsSettings):
+    """``controls.session_prefs``: :class:`guardrails.session_prefs.SessionPrefsSettings`, the roles it
+    uses and the VPC that gets the interface endpoints."""
 
-    enabled: bool = True
-    operator_instance_tag: Annotated[dict[str, list[str]], _rule(check_tag_filters)] = Field(default_factory=dict)
-    operator_roles: list[RoleName] = Field(default_factory=list)
-    instance_roles: list[RoleName] = Field(default_factory=list)
-    idle_session_timeout_minutes: Annotated[int, _range(*prefs.IDLE_TIMEOUT_RANGE_MINUTES, "minutes")] = 20
-    max_session_duration_minutes: Annotated[int, _range(*prefs.MAX_SESSION_RANGE_MINUTES, "minutes")] | None = None
-    cloudwatch_logging: bool = True
-    log_group_name: Annotated[str, _pattern(prefs.LOG_GROUP_NAME.pattern, "a log group name")] | None = None
-    log_retention_days: Literal[tuple(prefs.RETENTION_DAYS)] = 90  # type: ignore[valid-type]
-    cloudwatch_encryption_required: bool = True
-    cloudwatch_streaming: bool = True
-    s3_logging: bool = False
-    s3_bucket_name: (
-        Annotated[str, _pattern(prefs.BUCKET_NAME.pattern, "an S3 bucket name: 3-63 of a-z 0-9 . -")] | None
-    ) = None
-    s3_key_prefix: Annotated[str, _pattern(r"[\w./-]{0,200}", "letters, digits, _ . / -")] = "session-logs"
-    s3_encryption_required: bool = True
-    session_encryption: bool = True
-    run_as_enabled: bool = False
-    run_as_default_user: Annotated[str, _pattern(prefs.LINUX_USER.pattern, "a Linux user name")] | None = None
-    shell_profile_linux: str = ""
-    shell_profile_windows: str = ""
-    allow_port_forwarding: bool = False
-    allow_remote_host_port_forwarding: bool = False
-    allow_password_reset: bool = False
-    vpc: VpcConfig | None = None
+    enabled: bool = Field(True, description="Deploy the Session Manager preferences.")
+    operator_roles: list[RoleName] = Field(
+        default_factory=list, description="Roles that get the operator policy (sessions on tagged instances)."
+    )
+    instance_roles: list[RoleName] = Field(
+        default_factory=list, description="Instance-profile roles that get the instance policy."
+    )
+    vpc: VpcConfig | None = Field(None, description="Create the Session Manager interface endpoints in this VPC.")
 
 
 class JustInTimeApprover(_Strict):
@@ -482,24 +466,8 @@ def _pipeline_checks(pipeline: PipelineConfig | None) -> Iterator[str]:
 
 def _session_prefs_checks(settings: SessionPrefsConfig) -> Iterator[str]:
     where = "controls.session_prefs"
-    if not settings.enabled:
-        return
-    if not settings.operator_instance_tag:
-        yield f"{where}.operator_instance_tag: got {{}}; allowed: a tag key with one or more values when enabled"
-    maximum = settings.max_session_duration_minutes
-    if maximum is not None and settings.idle_session_timeout_minutes > maximum:
-        yield (
-            f"{where}.idle_session_timeout_minutes: got {settings.idle_session_timeout_minutes}; "
-            f"allowed: at most max_session_duration_minutes ({maximum})"
-        )
-    if settings.run_as_enabled and not settings.run_as_default_user:
-        yield f"{where}.run_as_default_user: got None; allowed: an OS user name when run_as_enabled is true"
-    if settings.s3_logging and not settings.s3_bucket_name:
-        yield f"{where}.s3_bucket_name: got None; allowed: an existing bucket name when s3_logging is true"
-    if settings.vpc and settings.s3_logging and not settings.vpc.private_subnet_route_table_ids:
+    if settings.enabled and settings.vpc and settings.s3_logging and not settings.vpc.private_subnet_route_table_ids:
         yield f"{where}.vpc.private_subnet_route_table_ids: got []; allowed: the subnets' route tables (for S3)"
-    if settings.allow_password_reset and not settings.session_encryption:
-        yield f"{where}.allow_password_reset: got True; allowed: true only with session_encryption: true"
 
 
 def _separation_of_duties_checks(settings: SeparationOfDutiesConfig) -> Iterator[str]:
