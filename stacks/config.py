@@ -15,9 +15,10 @@ from typing import Annotated, Any, ClassVar, Literal
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-from guardrails import PropsError, access_keys
+from guardrails import PropsError
 from guardrails import separation_of_duties as sod
 from guardrails import session_prefs as prefs
+from guardrails.access_keys import AccessKeyFindingsSettings, AccessKeyRemediationSettings
 from guardrails.break_glass import BreakGlassSettings
 from guardrails.password_rotation import PasswordRotationSettings, RotationWindowSettings
 from guardrails.rollout.asset_bucket import BUCKET_PREFIX
@@ -194,29 +195,11 @@ class PasswordRotationConfig(PasswordRotationSettings):
     )
 
 
-class AccessKeyRemediationConfig(_Strict):
-    """Settings of :class:`guardrails.AccessKeyRemediation` (members) and
-    :class:`guardrails.AccessKeyFindings` (central); see README for each one."""
+class AccessKeyRemediationConfig(AccessKeyRemediationSettings, AccessKeyFindingsSettings):
+    """``controls.access_key_remediation``: :class:`guardrails.access_keys.AccessKeyRemediationSettings`
+    (member accounts) and :class:`guardrails.access_keys.AccessKeyFindingsSettings` (the central topic)."""
 
-    enabled: bool = True
-    max_access_key_age_days: Annotated[int, _range(*access_keys.MAX_AGE_RANGE_DAYS, "days")] = 90
-    maximum_execution_frequency: Literal[access_keys.FREQUENCIES] = "TwentyFour_Hours"  # type: ignore[valid-type]
-    retry_attempts: Annotated[int, _range(*access_keys.RETRY_ATTEMPTS_RANGE, "")] = 5
-    retry_interval_seconds: Annotated[int, _range(*access_keys.RETRY_INTERVAL_RANGE_SECONDS, "seconds")] = 60
-    deactivate_after_days: Annotated[int, _zero_or_range(1, 3650, "days")] = 0
-    exemption_tag_key: Annotated[str, _pattern(access_keys.TAG_KEY.pattern, "a tag key of 1-128 characters")] = (
-        "AccessKeyRotationExempt"
-    )
-    exemption_tag_value: Annotated[str, Field(min_length=1, max_length=256)] = "true"
-    include_email_tag: bool = True
-    create_config_recorder: bool = False
-    topic_name: Annotated[str, _pattern(r"[A-Za-z0-9_-]{1,256}", "1-256 letters, digits, _ -")] = (
-        "ssm-guardrails-access-key-findings"
-    )
-    email_subscribers: list[Annotated[str, _pattern(r"[^@\s]+@[^@\s]+\.[^@\s]+", "an email address")]] = Field(
-        default_factory=list
-    )
-    create_queue: bool = False
+    enabled: bool = Field(True, description="Deploy the access-key control (members and the central topic).")
 
 
 class VpcConfig(_Strict):
@@ -412,12 +395,6 @@ def _cross_checks(config: GuardrailsConfig) -> Iterator[str]:
             yield "controls.password_rotation.administrator_roles: got []; allowed: at least one role name when enabled"
         if not rotation_settings.windows:
             yield "controls.password_rotation.windows: got []; allowed: at least one window when enabled"
-    keys = config.controls.access_key_remediation
-    if keys.deactivate_after_days and keys.deactivate_after_days <= keys.max_access_key_age_days:
-        yield (
-            f"controls.access_key_remediation.deactivate_after_days: got {keys.deactivate_after_days}; allowed: 0 "
-            f"(off) or more than max_access_key_age_days ({keys.max_access_key_age_days})"
-        )
     yield from _session_prefs_checks(config.controls.session_prefs)
     yield from _separation_of_duties_checks(config.controls.separation_of_duties)
     yield from _conflicting_jobs_checks(config.controls)

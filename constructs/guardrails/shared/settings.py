@@ -116,7 +116,7 @@ class Settings(BaseModel):
 def _props_error(model: type[Settings], error: ValidationError) -> PropsError:
     """The first problem as one line, in the construct's own words."""
     item = error.errors(include_url=False)[0]
-    where = ".".join(str(part) for part in item["loc"])
+    where = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in item["loc"]).lstrip(".")
     owner = model.construct_name or model.__name__
     message = item["msg"].removeprefix("Value error, ")
     allowed = message.removeprefix("allowed: ") if message.startswith("allowed: ") else message
