@@ -8,14 +8,13 @@ props can never disagree about what is allowed.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from guardrails import PropsError
 from guardrails import separation_of_duties as sod
 from guardrails import session_prefs as prefs
 from guardrails.access_keys import AccessKeyFindingsSettings, AccessKeyRemediationSettings
@@ -24,14 +23,12 @@ from guardrails.password_rotation import PasswordRotationSettings, RotationWindo
 from guardrails.rollout.asset_bucket import BUCKET_PREFIX
 from guardrails.rollout.stack_set import CallAs
 from guardrails.session_prefs import SessionPrefsSettings
-from guardrails.shared.settings import Settings, matching, validating_config
+from guardrails.shared.settings import Settings, in_range, matching, rule, validating_config
 from guardrails.shared.validation import (
     ACCOUNT_ID,
     ORGANIZATION_ID,
     ORGANIZATIONAL_UNIT,
     REGION,
-    check_pattern,
-    check_range,
     check_tag_filters,
 )
 
@@ -43,43 +40,13 @@ class ConfigError(Exception):
     """The configuration cannot be used. ``str(error)`` is one line per problem."""
 
 
-def _rule(check: Callable[[str, Any], None]) -> AfterValidator:
-    """Turn a construct check into a pydantic rule whose message says what is allowed."""
-
-    def validate(value: Any) -> Any:
-        try:
-            check("value", value)
-        except PropsError as error:
-            raise ValueError(f"allowed: {error.allowed}") from None
-        return value
-
-    return AfterValidator(validate)
-
-
-def _pattern(pattern: str, allowed: str) -> AfterValidator:
-    compiled = re.compile(pattern)
-    return _rule(lambda setting, value: check_pattern(setting, value, compiled, allowed))
-
-
-def _range(low: int, high: int, unit: str) -> AfterValidator:
-    return _rule(lambda setting, value: check_range(setting, value, low, high, unit))
-
-
-def _zero_or_range(low: int, high: int, unit: str) -> AfterValidator:
-    def check(setting: str, value: int) -> None:
-        if value != 0:
-            check_range(setting, value, low, high, f"{unit} (0 disables)")
-
-    return _rule(check)
-
-
-AccountId = Annotated[str, _pattern(ACCOUNT_ID.pattern, "a 12-digit account id, quoted so YAML keeps it a string")]
-OrganizationId = Annotated[str, _pattern(ORGANIZATION_ID.pattern, "an organization id such as o-a1b2c3d4e5")]
+AccountId = Annotated[str, matching(ACCOUNT_ID, "a 12-digit account id, quoted so YAML keeps it a string")]
+OrganizationId = Annotated[str, matching(ORGANIZATION_ID, "an organization id such as o-a1b2c3d4e5")]
 OrganizationalUnitId = Annotated[
-    str, _pattern(ORGANIZATIONAL_UNIT.pattern, "an OU id such as ou-ab12-cdef3456, or the root id r-ab12")
+    str, matching(ORGANIZATIONAL_UNIT, "an OU id such as ou-ab12-cdef3456, or the root id r-ab12")
 ]
-Region = Annotated[str, _pattern(REGION.pattern, "a Region name such as eu-west-1")]
-RoleName = Annotated[str, _pattern(r"[\w+=,.@-]{1,64}", "an IAM role name (no path, no ARN)")]
+Region = Annotated[str, matching(REGION, "a Region name such as eu-west-1")]
+RoleName = Annotated[str, matching(r"[\w+=,.@-]{1,64}", "an IAM role name (no path, no ARN)")]
 
 
 class _Strict(BaseModel):
@@ -87,18 +54,41 @@ class _Strict(BaseModel):
 
 
 class OrganizationConfig(_Strict):
-    """Where the controls go. Synth never asks AWS: every id is written here."""
+    """``organization``: where the controls go. Synth never asks AWS: every id is written here."""
 
-    id: OrganizationId
-    management_account: AccountId
-    delegated_admin_account: AccountId | None = None
-    security_account: AccountId
-    home_region: Region
-    regions: Annotated[list[Region], Field(min_length=1)]
-    target_ous: Annotated[list[OrganizationalUnitId], Field(min_length=1)]
-    only_accounts: list[AccountId] = Field(default_factory=list)
-    exclude_accounts: list[AccountId] = Field(default_factory=list)
-    canary_accounts: list[AccountId] = Field(default_factory=list)
+    id: OrganizationId = Field(
+        description="AWS Organizations id: asset buckets and the central topic admit its principals only."
+    )
+    management_account: AccountId = Field(description="The management account (StackSets never deploy into it).")
+    delegated_admin_account: AccountId | None = Field(
+        None,
+        description="StackSets delegated administrator: holds the StackSets, asset buckets and (by default) the "
+        "pipeline, with `CallAs: DELEGATED_ADMIN`; none: all of that in the management account, `CallAs: SELF`.",
+    )
+    security_account: AccountId = Field(description="Holds the central topics (`Central/SsmGuardrails-Central`).")
+    home_region: Region = Field(
+        description="One of `regions`: account-wide resources (IAM, AWS Config), the central stack, the StackSets, "
+        "the pipeline."
+    )
+    regions: Annotated[list[Region], Field(min_length=1)] = Field(
+        description="Regions that get the regional controls and an asset bucket (each once)."
+    )
+    target_ous: Annotated[list[OrganizationalUnitId], Field(min_length=1)] = Field(
+        description="The OUs whose accounts get the controls."
+    )
+    only_accounts: list[AccountId] = Field(
+        default_factory=list,
+        description="Non-empty: only these accounts of `target_ous` (`INTERSECTION`); at least one besides the "
+        "canaries.",
+    )
+    exclude_accounts: list[AccountId] = Field(
+        default_factory=list,
+        description="Accounts of `target_ous` that never get the controls (`DIFFERENCE`); empty with `only_accounts`.",
+    )
+    canary_accounts: list[AccountId] = Field(
+        default_factory=list,
+        description="Get every new version first, in their own StackSets (inside the targets); empty: one wave.",
+    )
 
     @property
     def stack_set_account(self) -> str:
@@ -113,50 +103,73 @@ class OrganizationConfig(_Strict):
 
 
 class RolloutConfig(_Strict):
-    """How the StackSets roll out (see README "Organization rollout")."""
+    """``rollout``: StackSet operation preferences of both waves (the section may be omitted)."""
 
-    retain_stacks_on_account_removal: bool = True
-    max_concurrent_percentage: Annotated[int, _range(1, 100, "%")] = 25
-    failure_tolerance_percentage: Annotated[int, _range(0, 100, "%")] = 0
-    region_concurrency: Literal["parallel", "sequential"] = "parallel"
-    asset_bucket_audit: Literal["access_logs", "none"] = "access_logs"
-    asset_bucket_prefix: Annotated[str, _pattern(BUCKET_PREFIX.pattern, "2-34 of a-z 0-9 -, not starting with -")] = (
-        "ssm-guardrails-assets"
+    retain_stacks_on_account_removal: bool = Field(
+        True, description="An account that leaves the target OUs keeps its stacks (organization wave)."
+    )
+    max_concurrent_percentage: Annotated[int, in_range(1, 100, "%")] = Field(
+        25, description="Share of accounts updated at once, per Region."
+    )
+    failure_tolerance_percentage: Annotated[int, in_range(0, 100, "%")] = Field(
+        0, description="Share of accounts per Region that may fail before the operation stops."
+    )
+    region_concurrency: Literal["parallel", "sequential"] = Field(
+        "parallel", description="All Regions at once, or one after another, home Region first."
+    )
+    asset_bucket_audit: Literal["access_logs", "none"] = Field(
+        "access_logs",
+        description="`access_logs`: each asset bucket writes S3 server access logs to a locked-down log bucket; "
+        "`none`: no audit trail of asset writes.",
+    )
+    asset_bucket_prefix: Annotated[str, matching(BUCKET_PREFIX, "2-34 of a-z 0-9 -, not starting with -")] = Field(
+        "ssm-guardrails-assets",
+        description="Asset buckets are `<prefix>-<StackSet account>-<region>` (change it if the name is taken).",
     )
 
 
 class ConnectionSourceConfig(_Strict):
-    """A repository reached through an AWS CodeConnections connection (GitHub, GitLab, Bitbucket)."""
+    """``pipeline.source.connection``: a repository reached through AWS CodeConnections."""
 
     connection_arn: Annotated[
         str,
-        _pattern(
+        matching(
             r"arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}:connection/[0-9a-f-]{36}",
             "a CodeConnections connection ARN",
         ),
-    ]
-    repository: Annotated[str, _pattern(r"[\w.-]+/[\w./-]+", "owner/repository")]
-    branch: Annotated[str, Field(min_length=1, max_length=255)] = "main"
+    ] = Field(description="The connection to GitHub, GitLab or Bitbucket.")
+    repository: Annotated[str, matching(r"[\w.-]+/[\w./-]+", "owner/repository")] = Field(description="The repository.")
+    branch: Annotated[str, Field(min_length=1, max_length=255)] = Field(
+        "main", description="Every push to it runs the pipeline."
+    )
 
 
 class S3SourceConfig(_Strict):
-    """A zip of the repository in an S3 bucket of the pipeline account (versioning on)."""
+    """``pipeline.source.s3``: a zip of the repository in an S3 bucket of the pipeline account (versioning on)."""
 
-    bucket: Annotated[str, _pattern(prefs.BUCKET_NAME.pattern, "an S3 bucket name: 3-63 of a-z 0-9 . -")]
-    object_key: Annotated[str, Field(min_length=1, max_length=1024)]
+    bucket: Annotated[str, matching(prefs.BUCKET_NAME, "an S3 bucket name: 3-63 of a-z 0-9 . -")] = Field(
+        description="The bucket."
+    )
+    object_key: Annotated[str, Field(min_length=1, max_length=1024)] = Field(description="The zip's key.")
 
 
 class PipelineSourceConfig(_Strict):
-    connection: ConnectionSourceConfig | None = None
-    s3: S3SourceConfig | None = None
+    """``pipeline.source``: exactly one of the two."""
+
+    connection: ConnectionSourceConfig | None = Field(None, description="A CodeConnections repository.")
+    s3: S3SourceConfig | None = Field(None, description="A zip in S3.")
 
 
 class PipelineConfig(_Strict):
-    """The CDK pipeline that delivers every change (see README "Organization rollout")."""
+    """``pipeline``: the CDK pipeline that delivers every change (omit the section for no pipeline)."""
 
-    account: AccountId | None = None
-    source: PipelineSourceConfig
-    approve_before_organization: bool = True
+    account: AccountId | None = Field(
+        None, description="Where the pipeline lives (home Region); none: the StackSet account."
+    )
+    source: PipelineSourceConfig = Field(description="Where the pipeline reads the repository.")
+    approve_before_organization: bool = Field(
+        True, description="A manual approval between the canary wave and the organization wave."
+    )
 
 
 class BreakGlassConfig(BreakGlassSettings):
@@ -203,16 +216,20 @@ class AccessKeyRemediationConfig(AccessKeyRemediationSettings, AccessKeyFindings
 
 
 class VpcConfig(_Strict):
-    """A VPC of the member account, written out (synth looks nothing up)."""
+    """``controls.session_prefs.vpc``: a VPC of the member account, written out (synth looks nothing up)."""
 
-    id: Annotated[str, _pattern(r"vpc-[0-9a-f]{8,17}", "a VPC id such as vpc-0123456789abcdef0")]
-    cidr: Annotated[str, _pattern(r"\d{1,3}(\.\d{1,3}){3}/\d{1,2}", "an IPv4 CIDR such as 10.0.0.0/16")]
-    availability_zones: Annotated[list[str], Field(min_length=1)]
+    id: Annotated[str, matching(r"vpc-[0-9a-f]{8,17}", "a VPC id such as vpc-0123456789abcdef0")] = Field(
+        description="The VPC."
+    )
+    cidr: Annotated[str, matching(r"\d{1,3}(\.\d{1,3}){3}/\d{1,2}", "an IPv4 CIDR such as 10.0.0.0/16")] = Field(
+        description="Its CIDR: the endpoints' security group admits 443 from it."
+    )
+    availability_zones: Annotated[list[str], Field(min_length=1)] = Field(description="Its Availability Zones.")
     private_subnet_ids: Annotated[
-        list[Annotated[str, _pattern(r"subnet-[0-9a-f]{8,17}", "a subnet id")]], Field(min_length=1)
-    ]
-    private_subnet_route_table_ids: list[Annotated[str, _pattern(r"rtb-[0-9a-f]{8,17}", "a route table id")]] = Field(
-        default_factory=list
+        list[Annotated[str, matching(r"subnet-[0-9a-f]{8,17}", "a subnet id")]], Field(min_length=1)
+    ] = Field(description="The private subnets that get the interface endpoints.")
+    private_subnet_route_table_ids: list[Annotated[str, matching(r"rtb-[0-9a-f]{8,17}", "a route table id")]] = Field(
+        default_factory=list, description="Their route tables (required with `s3_logging`: S3 gateway)."
     )
 
 
@@ -231,24 +248,46 @@ class SessionPrefsConfig(SessionPrefsSettings):
 
 
 class JustInTimeApprover(_Strict):
-    type: Literal["SSOUser", "SSOGroup", "IAMUser"]
-    id: Annotated[str, Field(min_length=1, max_length=256)]
+    """One entry of ``controls.separation_of_duties.just_in_time_approvers``."""
+
+    type: Literal["SSOUser", "SSOGroup", "IAMUser"] = Field(description="What `id` names.")
+    id: Annotated[str, Field(min_length=1, max_length=256)] = Field(description="The user or group.")
 
 
 class SeparationOfDutiesConfig(_Strict):
-    """Settings of :class:`guardrails.SeparationOfDuties` (see README for each one)."""
+    """``controls.separation_of_duties``: settings of :class:`guardrails.SeparationOfDuties`."""
 
-    enabled: bool = True
-    approval_path: Literal[sod.APPROVAL_PATHS] = "approval_runbook"  # type: ignore[valid-type]
-    operator_roles: list[RoleName] = Field(default_factory=list)
-    approver_roles: list[RoleName] = Field(default_factory=list)
-    min_approvals: Annotated[int, _range(1, sod.MAX_APPROVERS, "")] = 1
-    validity_minutes: Annotated[int, _range(*sod.VALIDITY_RANGE_MINUTES, "minutes")] = 10
-    terminate_sessions_at_end: bool = False
-    sweep_interval_minutes: Annotated[int, _range(*sod.SWEEP_INTERVAL_RANGE_MINUTES, "minutes")] = 5
-    just_in_time_approvers: list[JustInTimeApprover] = Field(default_factory=list)
-    just_in_time_node_tags: Annotated[dict[str, list[str]], _rule(check_tag_filters)] | None = None
-    just_in_time_access_hours: Annotated[int, _range(*sod.JIT_ACCESS_DURATION_RANGE_HOURS, "hours")] = 1
+    enabled: bool = Field(True, description="Deploy separation of duties (member global stack, home Region).")
+    approval_path: Literal[sod.APPROVAL_PATHS] = Field(  # type: ignore[valid-type]
+        "approval_runbook", description="How a request is approved (see the walkthroughs)."
+    )
+    operator_roles: list[RoleName] = Field(
+        default_factory=list, description="Roles that request sessions; they get `SsmGuardrailsSessionRequester`."
+    )
+    approver_roles: list[RoleName] = Field(
+        default_factory=list, description="Roles of the same account that approve; none of them an operator."
+    )
+    min_approvals: Annotated[int, in_range(1, sod.MAX_APPROVERS)] = Field(
+        1, description="Approvals needed (at most the number of approvers)."
+    )
+    validity_minutes: Annotated[int, in_range(*sod.VALIDITY_RANGE_MINUTES, "minutes")] = Field(
+        10, description="The longest window an approval grants (a request may ask for less)."
+    )
+    terminate_sessions_at_end: bool = Field(
+        False, description="End the operator's sessions on that instance when the window closes."
+    )
+    sweep_interval_minutes: Annotated[int, in_range(*sod.SWEEP_INTERVAL_RANGE_MINUTES, "minutes")] = Field(
+        5, description="How often expired session grants are deleted."
+    )
+    just_in_time_approvers: list[JustInTimeApprover] = Field(
+        default_factory=list, description="1-5 approvers on the `just_in_time` path."
+    )
+    just_in_time_node_tags: Annotated[dict[str, list[str]], rule(check_tag_filters, "tag key -> values")] | None = (
+        Field(None, description="Nodes the just-in-time approval policy covers (none: all).")
+    )
+    just_in_time_access_hours: Annotated[int, in_range(*sod.JIT_ACCESS_DURATION_RANGE_HOURS, "hours")] = Field(
+        1, description="How long just-in-time access lasts."
+    )
 
 
 class ControlsConfig(_Strict):

@@ -91,10 +91,16 @@ class SessionPrefsSettings(Settings):
     run_as_default_user: Annotated[str, matching(LINUX_USER, "a Linux user name such as ssm-operator")] | None = Field(
         None, description="That OS user (required with run_as_enabled)."
     )
-    shell_profile_linux: str = Field("", description="Commands run at the start of each Linux session.")
-    shell_profile_windows: str = Field("", description="Commands run at the start of each Windows session.")
+    shell_profile_linux: str = Field(
+        "", description="Commands run at the start of each Linux session (both profiles: 2048 characters at most)."
+    )
+    shell_profile_windows: str = Field(
+        "", description="Commands run at the start of each Windows session (both profiles: 2048 characters at most)."
+    )
     allow_port_forwarding: bool = Field(
-        False, description="Operators may forward ports and use SSH sessions (their content is not logged)."
+        False,
+        description="Operators may forward ports and use SSH sessions; Session Manager does not log their content "
+        "([AWS](https://docs.aws.amazon.com/systems-manager/latest/userguide/session-manager-logging.html)).",
     )
     allow_remote_host_port_forwarding: bool = Field(
         False, description="... and forward to remote hosts through the node (not logged either)."
