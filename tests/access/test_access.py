@@ -23,7 +23,9 @@ import pytest
 import yaml
 from cdk_helpers import ROOT, SynthesizedApp, new_app
 from cli_scenarios import cli_scenarios
+from implied import implied_requests
 from resolve import Environment, ResolvedTemplate
+from service_reference import missing_required
 from simulator import Decision, PolicySet, Request, Result, simulate
 
 from stacks.build import CENTRAL_STACK_NAME, MEMBER_GLOBAL_STACK_NAME, MEMBER_REGIONAL_STACK_NAME
@@ -296,6 +298,7 @@ class World:
             "other_runbook": arn("ssm", "automation-definition/LendMeTheRole:$DEFAULT"),
             "other_document": arn("ssm", "document/LendMeTheRole"),
             "maintenance_window": arn("ssm", "maintenancewindow/mw-0123456789abcdef0"),
+            "association": arn("ssm", "association/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"),
             **self._runbook_values(principals),
             # a change request is an automation execution of the change template
             "change_template": arn("ssm", "document/AllowSsmSessionStartTemplate"),
@@ -370,35 +373,73 @@ def grant_policy(grant: Mapping[str, str], principals: Mapping[str, Principal], 
     )
 
 
+def arns_of(scenario: Mapping[str, Any], values: Mapping[str, str]) -> list[str]:
+    """The scenario's resources: one ARN, or a list (one per resource type AWS checks)."""
+    resource = scenario["resource"]
+    return _formatted(resource if isinstance(resource, list) else [resource], values)
+
+
+def requests_of(scenario: Mapping[str, Any], arns: list[str], context: dict[str, Any]) -> list[tuple[str, str, dict]]:
+    """Every request AWS authorizes for the scenario's call: the action on each of its resources,
+    and the actions it implies (implied.py)."""
+    action = scenario["action"]
+    implied, _ = implied_requests(action, arns, context)
+    return [(action, arn, context) for arn in arns] + implied
+
+
 def scenario_batch(world: World, suffix: str, path: str = DEFAULT_PATH) -> list[tuple[str, PolicySet, Request]]:
-    """The scenarios of approval path ``path`` against ``world``."""
+    """The scenarios of approval path ``path`` against ``world``: item ids are
+    ``<scenario id>@<suffix>#<n>``, one per request (see requests_of)."""
     principals = world.principals()
     values = world.values(principals)
     resource_policies = world.resource_policies()
     batch = []
     for scenario in (s for s in SCENARIOS if path_of(s) == path):
+        if scenario_problems(scenario, values):
+            continue  # judged by nothing less than AWS checks: test_scenario fails, naming the problem
         principal = principals[scenario["as"]]
         tags = _formatted(scenario.get("tags", {}), values)
-        resource = _formatted(scenario["resource"], values)
+        arns = arns_of(scenario, values)
         context = {**principal.context(tags), **_formatted(scenario.get("context", {}), values)}
         identity = principal.policies
         if "grant" in scenario:  # the inline policy the runbook's Grant step writes on the role
             identity = [*identity, grant_policy(_formatted(scenario["grant"], values), principals, scenario["as"])]
             # AWS sends the Region of every request (aws:RequestedRegion), here the resource's
-            context.setdefault("aws:RequestedRegion", resource.split(":")[3] if resource != "*" else MEMBER.region)
-        # AWS-owned documents are evaluated like resources of the caller's account (no resource policy)
-        request = Request(
-            principal.session_arn,
-            scenario["action"],
-            aws_owned_stand_in(resource),
-            context,
-            resource_account=principal.account if _AWS_OWNED_DOCUMENT.match(resource) else None,
-        )
-        policies = PolicySet(identity=aws_owned_stand_in(identity), resource=resource_policies.get(resource))
-        batch.append((f"{scenario['id']}@{suffix}", policies, request))
-        if suffix == "stage":
-            batch.append((f"{scenario['id']}@weakened", weakened(policies, scenario["expect"]), request))
+            context.setdefault("aws:RequestedRegion", arns[0].split(":")[3] if arns[0] != "*" else MEMBER.region)
+        for index, (action, resource, request_context) in enumerate(requests_of(scenario, arns, context)):
+            # AWS-owned documents are evaluated like resources of the caller's account (no resource policy)
+            request = Request(
+                principal.session_arn,
+                action,
+                aws_owned_stand_in(resource),
+                request_context,
+                resource_account=principal.account if _AWS_OWNED_DOCUMENT.match(resource) else None,
+            )
+            policies = PolicySet(identity=aws_owned_stand_in(identity), resource=resource_policies.get(resource))
+            batch.append((f"{scenario['id']}@{suffix}#{index}", policies, request))
+            if suffix == "stage":
+                batch.append((f"{scenario['id']}@weakened#{index}", weakened(policies, scenario["expect"]), request))
     return batch
+
+
+def judged(results: Mapping[str, Result], scenario_id: str, source: str) -> tuple[Decision, list[str]]:
+    """The scenario's decision: allowed only when every one of its requests is allowed (AWS
+    authorizes a call on every resource and implied action); the denied requests, explained."""
+    prefix = f"{scenario_id}@{source}#"
+    mine = [(key, result) for key, result in results.items() if key.startswith(prefix)]
+    assert mine, f"{scenario_id} was not judged: {'; '.join(PROBLEMS.get(scenario_id, ['no requests']))}"
+    denied = [(key, r) for key, r in mine if r.decision is None or r.decision.denied]
+    if not denied:
+        return Decision.ALLOWED, []
+    decision = (
+        Decision.EXPLICIT_DENY
+        if any(r.decision is Decision.EXPLICIT_DENY for _, r in denied)
+        else Decision.IMPLICIT_DENY
+    )
+    return decision, [
+        f"#{key.rsplit('#', 1)[1]}: {r.decision} ({r.statement or ', '.join(map(str, r.statements))})"
+        for key, r in denied
+    ]
 
 
 def worlds(example_app: SynthesizedApp) -> dict[str, World]:
@@ -462,17 +503,53 @@ def _expected(scenario: dict[str, Any]) -> Callable[[Decision], bool]:
     return {"allowed": lambda d: d.allowed, "denied": lambda d: d.denied}[scenario["expect"]]
 
 
+def test_every_scenario_names_every_required_resource_type(example_app: SynthesizedApp) -> None:
+    """A scenario is judged on a resource of every type AWS requires for its action (the Service
+    Authorization Reference, service_reference.py) and on the implied tagging action's new resource;
+    naming fewer would judge fewer resources than AWS does."""
+    world = worlds(example_app)["stage"]
+    values = world.values(world.principals())
+    problems = [f"{s['id']}: {p}" for s in SCENARIOS for p in scenario_problems(s, values)]
+    assert not problems, "\n".join(problems)
+
+
+#: scenario id -> why it could not be judged as AWS authorizes it (filled by scenario_batch)
+PROBLEMS: dict[str, list[str]] = {}
+
+
+def scenario_problems(scenario: Mapping[str, Any], values: Mapping[str, str]) -> list[str]:
+    """What keeps the scenario from being judged as AWS authorizes its call."""
+    if any(key not in values for key in _placeholders(scenario["resource"])):
+        return []  # a value of another approval path (its World has it): judged by test_scenario
+    arns = arns_of(scenario, values)
+    missing = missing_required(scenario["action"], arns)
+    problems = [f"{scenario['action']} requires a {t} resource: the scenario names none" for t in missing]
+    context = _formatted(scenario.get("context", {}), values)
+    problems += implied_requests(scenario["action"], arns, context)[1]
+    if problems:
+        PROBLEMS[scenario["id"]] = problems
+    return problems
+
+
+def _placeholders(resource: str | list[str]) -> set[str]:
+    return {
+        name
+        for text in ([resource] if isinstance(resource, str) else resource)
+        for name in re.findall(r"\{(\w+)\}", text)
+    }
+
+
 @pytest.mark.parametrize(
     ("scenario", "source"),
     [(s, source) for source in SOURCES for s in SCENARIOS if source in sources_of(s)],
     ids=[f"{source}-{s['id']}" for source in SOURCES for s in SCENARIOS if source in sources_of(s)],
 )
 def test_scenario(access_results: dict[str, Result], scenario: dict[str, Any], source: str) -> None:
-    result = access_results[f"{scenario['id']}@{source}"]
-    assert result.decision is not None
-    assert _expected(scenario)(result.decision), (
-        f"{scenario['as']} {scenario['action']} on {scenario['resource']}: expected {scenario['expect']}, "
-        f"got {result.decision} ({result.statement or ', '.join(map(str, result.statements))})"
+    arns = scenario["resource"] if isinstance(scenario["resource"], list) else [scenario["resource"]]
+    decision, denials = judged(access_results, scenario["id"], source)
+    assert _expected(scenario)(decision), (
+        f"{scenario['as']} {scenario['action']} on {', '.join(arns)}: expected {scenario['expect']}, "
+        f"got {decision}: {'; '.join(denials) or 'every request allowed'}"
     )
 
 
@@ -480,10 +557,9 @@ def test_scenario(access_results: dict[str, Result], scenario: dict[str, Any], s
 def test_weakened_policies_give_the_opposite_answer(
     access_results: dict[str, Result], scenario: dict[str, Any]
 ) -> None:
-    """The harness can fail: the same request against policies weakened on purpose flips."""
-    result = access_results[f"{scenario['id']}@weakened"]
-    assert result.decision is not None
-    assert not _expected(scenario)(result.decision)
+    """The harness can fail: the same requests against policies weakened on purpose flip."""
+    decision, _ = judged(access_results, scenario["id"], "weakened")
+    assert not _expected(scenario)(decision)
 
 
 def test_the_table_covers_every_control_both_ways() -> None:
