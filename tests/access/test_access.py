@@ -28,6 +28,7 @@ from resolve import Environment, ResolvedTemplate
 from service_reference import missing_required
 from simulator import Decision, PolicySet, Request, Result, simulate
 
+from guardrails.separation_of_duties import SeparationOfDuties
 from stacks.build import CENTRAL_STACK_NAME, MEMBER_GLOBAL_STACK_NAME, MEMBER_REGIONAL_STACK_NAME
 from stacks.config import load_config
 from stacks.stages import MemberStage
@@ -153,6 +154,8 @@ class World:
     other_region: ResolvedTemplate
     global_: ResolvedTemplate
     central: ResolvedTemplate
+    #: the optional SCP of SeparationOfDuties (README "Optional SCP"), for scenarios with ``scp: true``
+    scp: dict[str, Any] | None = None
 
     def role_policies(self, role_name: str) -> list[dict[str, Any]]:
         return self.regional.policies_of_role(role_name) + self.global_.policies_of_role(role_name)
@@ -415,7 +418,11 @@ def scenario_batch(world: World, suffix: str, path: str = DEFAULT_PATH) -> list[
                 request_context,
                 resource_account=principal.account if _AWS_OWNED_DOCUMENT.match(resource) else None,
             )
-            policies = PolicySet(identity=aws_owned_stand_in(identity), resource=resource_policies.get(resource))
+            policies = PolicySet(
+                identity=aws_owned_stand_in(identity),
+                resource=resource_policies.get(resource),
+                scps=[world.scp] if scenario.get("scp") and world.scp else [],
+            )
             batch.append((f"{scenario['id']}@{suffix}#{index}", policies, request))
             if suffix == "stage":
                 batch.append((f"{scenario['id']}@weakened#{index}", weakened(policies, scenario["expect"]), request))
@@ -463,9 +470,15 @@ def worlds(example_app: SynthesizedApp) -> dict[str, World]:
             other_region=ResolvedTemplate(regional, MEMBER_REGIONAL_STACK_NAME, other_region),
             global_=ResolvedTemplate(templates[MEMBER_GLOBAL_STACK_NAME], MEMBER_GLOBAL_STACK_NAME, MEMBER),
             central=central,
+            scp=separation_of_duties_scp(example_app),
         )
 
     return {"stage": world(stage), "stackset": world(stackset)}
+
+
+def separation_of_duties_scp(app: SynthesizedApp) -> dict[str, Any]:
+    [control] = [c for c in app.app.node.find_all() if isinstance(c, SeparationOfDuties)]
+    return control.scp_document
 
 
 def path_world(path: str, directory: Path, central: ResolvedTemplate) -> World:
@@ -484,6 +497,7 @@ def path_world(path: str, directory: Path, central: ResolvedTemplate) -> World:
         other_region=ResolvedTemplate(regional, MEMBER_REGIONAL_STACK_NAME, Environment(MEMBER.account, OTHER_REGION)),
         global_=ResolvedTemplate(synthesized.template_json(MEMBER_GLOBAL_STACK_NAME), MEMBER_GLOBAL_STACK_NAME, MEMBER),
         central=central,
+        scp=separation_of_duties_scp(synthesized),
     )
 
 
