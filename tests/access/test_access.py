@@ -23,7 +23,7 @@ import pytest
 import yaml
 from cdk_helpers import ROOT, SynthesizedApp, new_app
 from cli_scenarios import cli_scenarios
-from implied import implied_requests
+from implied import TAG_ON_CREATE, implied_requests, passes_tags
 from resolve import Environment, ResolvedTemplate
 from service_reference import missing_required
 from simulator import Decision, PolicySet, Request, Result, simulate
@@ -444,7 +444,7 @@ def judged(results: Mapping[str, Result], scenario_id: str, source: str) -> tupl
         else Decision.IMPLICIT_DENY
     )
     return decision, [
-        f"#{key.rsplit('#', 1)[1]}: {r.decision} ({r.statement or ', '.join(map(str, r.statements))})"
+        f"{key.rsplit('#', 1)[1]}: {r.decision} ({r.statement or ', '.join(map(str, r.statements))})"
         for key, r in denied
     ]
 
@@ -561,9 +561,13 @@ def _placeholders(resource: str | list[str]) -> set[str]:
 def test_scenario(access_results: dict[str, Result], scenario: dict[str, Any], source: str) -> None:
     arns = scenario["resource"] if isinstance(scenario["resource"], list) else [scenario["resource"]]
     decision, denials = judged(access_results, scenario["id"], source)
+    requests = [f"{scenario['action']} on {arn}" for arn in arns]
+    implied = TAG_ON_CREATE.get(scenario["action"])
+    if implied and passes_tags(scenario.get("context", {})):
+        requests.append(f"{implied.tagging_action} on the new {implied.new_resource_type} (tags at start)")
+    named = [f"{requests[int(d.split(':')[0])]}: {d.split(': ', 1)[1]}" for d in denials]
     assert _expected(scenario)(decision), (
-        f"{scenario['as']} {scenario['action']} on {', '.join(arns)}: expected {scenario['expect']}, "
-        f"got {decision}: {'; '.join(denials) or 'every request allowed'}"
+        f"{scenario['as']}: expected {scenario['expect']}, got {decision}: {'; '.join(named) or 'every request allowed'}"
     )
 
 
