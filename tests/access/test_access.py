@@ -29,7 +29,12 @@ from service_reference import missing_required
 from simulator import Decision, PolicySet, Request, Result, simulate
 
 from guardrails.separation_of_duties import SeparationOfDuties
-from stacks.build import CENTRAL_STACK_NAME, MEMBER_GLOBAL_STACK_NAME, MEMBER_REGIONAL_STACK_NAME
+from stacks.build import (
+    CENTRAL_STACK_NAME,
+    MEMBER_GLOBAL_STACK_NAME,
+    MEMBER_REGIONAL_STACK_NAME,
+    ROLLOUT_STACK_NAME,
+)
 from stacks.config import load_config
 from stacks.stages import MemberStage
 
@@ -38,10 +43,18 @@ ORG = CONFIG.organization
 DATA: dict[str, Any] = yaml.safe_load(Path(__file__).with_name("scenarios.yaml").read_text())
 #: the table's scenarios, and the operator CLI's own calls (cli_scenarios.py; not in the README table)
 SCENARIOS: list[dict[str, Any]] = DATA["scenarios"] + cli_scenarios(CONFIG)
-CONTROLS = ("BreakGlass", "PasswordRotationWindow", "SessionPrefs", "SeparationOfDuties", "AccessKeyRemediation")
+CONTROLS = (
+    "BreakGlass",
+    "PasswordRotationWindow",
+    "SessionPrefs",
+    "SeparationOfDuties",
+    "AccessKeyRemediation",
+    "Rollout",
+)
 MEMBER = Environment(account="111122223333", region=ORG.home_region)
 OTHER_REGION = next(region for region in ORG.regions if region != ORG.home_region)
 CENTRAL = Environment(account=ORG.security_account, region=ORG.home_region)
+ROLLOUT = Environment(account=ORG.delegated_admin_account, region=ORG.home_region)
 OUTSIDER_ACCOUNT, OUTSIDER_ORG = "999999999999", "o-outsider000"
 INSTANCE_ID, OTHER_INSTANCE_ID = "i-0123456789abcdef0", "i-0fedcba9876543210"
 ADMINISTRATOR_ACCESS = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
@@ -74,6 +87,10 @@ JUST_IN_TIME_SESSION_POLICY = {
         }
     ],
 }
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
 
 
 def path_of(scenario: Mapping[str, Any]) -> str:
@@ -156,6 +173,7 @@ class World:
     central: ResolvedTemplate
     #: the optional SCP of SeparationOfDuties (README "Optional SCP"), for scenarios with ``scp: true``
     scp: dict[str, Any] | None = None
+    rollout: ResolvedTemplate | None = None
 
     def role_policies(self, role_name: str) -> list[dict[str, Any]]:
         return self.regional.policies_of_role(role_name) + self.global_.policies_of_role(role_name)
@@ -200,6 +218,8 @@ class World:
                 [*self.role_policies(CONFIG.controls.password_rotation.administrator_roles[0]), TAG_ANY_NODE],
             ),
             "break_glass_cleanup": self.created_role(r, "BreakGlassCleanupRole"),
+            "session_prefs_handler": self.created_role(r, "SessionPrefsHandlerRole"),
+            **self._rollout_roles(),
             "break_glass_state_machine": self.created_role(r, "BreakGlassCleanupStateMachineRole"),
             "rotation_window": self.created_role(r, "PasswordRotationproductionWindowRole"),
             "freshness_report": self.created_role(r, "PasswordRotationproductionFreshnessReportRole"),
@@ -213,6 +233,13 @@ class World:
                 "Administrator", [ADMINISTRATOR_ACCESS], account=OUTSIDER_ACCOUNT, org_id=OUTSIDER_ORG
             ),
         }
+
+    def _rollout_roles(self) -> dict[str, Principal]:
+        """The rollout stack's code version reader (StackSet administrator account)."""
+        if self.rollout is None:
+            return {}
+        name = self.rollout.name_of("AWS::IAM::Role", "CodeVersionReaderRole")
+        return {"code_version_reader": Principal(name, self.rollout.policies_of_role(name), account=ROLLOUT.account)}
 
     def _config_role(self, name: str) -> Principal:
         return Principal(name, self.role_policies(name))
@@ -237,6 +264,14 @@ class World:
             "runbook_document": g.arn_of("AWS::SSM::Document", "SeparationOfDutiesRunbook"),
             "runbook_role": principals["session_runbook"].role_arn,
         }
+
+    def _asset_object(self) -> str:
+        """One Lambda code object the rollout stack reads the version of (its reader's first resource)."""
+        if self.rollout is None:
+            return "arn:aws:s3:::no-rollout/none"
+        policies = self.rollout.policies_of_role(self.rollout.name_of("AWS::IAM::Role", "CodeVersionReaderRole"))
+        resources = [r for p in policies for s in p["Statement"] for r in _as_list(s["Resource"])]
+        return next(r for r in resources if r.startswith("arn:aws:s3:::"))
 
     def resource_policies(self) -> dict[str, dict[str, Any]]:
         """Key and topic policies by the ARN of their key or topic."""
@@ -316,6 +351,8 @@ class World:
             "automation_execution": arn("ssm", "automation-execution/4f9b0c1e-1111-2222-3333-444455556666"),
             "some_user": arn("iam", "user/alice", region=""),
             "central_topic": c.arn_of("AWS::SNS::Topic", "AccessKeyFindingsTopic"),
+            "notifications_topic": r.arn_of("AWS::SNS::Topic", "NotificationsTopic"),
+            "asset_object": self._asset_object(),
             "central_key": c.arn_of("AWS::KMS::Key", "AccessKeyFindingsKey"),
         }
 
@@ -410,13 +447,15 @@ def scenario_batch(world: World, suffix: str, path: str = DEFAULT_PATH) -> list[
             # AWS sends the Region of every request (aws:RequestedRegion), here the resource's
             context.setdefault("aws:RequestedRegion", arns[0].split(":")[3] if arns[0] != "*" else MEMBER.region)
         for index, (action, resource, request_context) in enumerate(requests_of(scenario, arns, context)):
-            # AWS-owned documents are evaluated like resources of the caller's account (no resource policy)
+            # AWS-owned documents are evaluated like resources of the caller's account (no resource
+            # policy); S3 ARNs have no account: the rollout's asset buckets are the reader's own
+            own = _AWS_OWNED_DOCUMENT.match(resource) or resource.startswith("arn:aws:s3:::")
             request = Request(
                 principal.session_arn,
                 action,
                 aws_owned_stand_in(resource),
                 request_context,
-                resource_account=principal.account if _AWS_OWNED_DOCUMENT.match(resource) else None,
+                resource_account=principal.account if own else None,
             )
             policies = PolicySet(
                 identity=aws_owned_stand_in(identity),
@@ -471,6 +510,7 @@ def worlds(example_app: SynthesizedApp) -> dict[str, World]:
             global_=ResolvedTemplate(templates[MEMBER_GLOBAL_STACK_NAME], MEMBER_GLOBAL_STACK_NAME, MEMBER),
             central=central,
             scp=separation_of_duties_scp(example_app),
+            rollout=ResolvedTemplate(example_app.template_json(ROLLOUT_STACK_NAME), ROLLOUT_STACK_NAME, ROLLOUT),
         )
 
     return {"stage": world(stage), "stackset": world(stackset)}
