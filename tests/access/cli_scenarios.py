@@ -23,7 +23,7 @@ KEYS = {"break_glass": "{break_glass_key}", "password_rotation": "{rotation_key}
 
 
 def cli_scenarios(config: GuardrailsConfig) -> list[dict[str, Any]]:
-    # {name} values of test_access.World.values(), kept as placeholders for the second formatting
+    # {name} values of world.World.values(), kept as placeholders for the second formatting
     fill = {
         "partition": "aws",
         "region": "{region}",

@@ -1,7 +1,7 @@
 """Every AWS call the code makes has an allowed access scenario for the principal that makes it.
 
 The calls come from the code (code_calls.py), the principals from one table (code_principals.py),
-the scenarios from scenarios.yaml and the CLI's own list (test_access.SCENARIOS), judged by the
+the scenarios from scenarios.yaml and the CLI's own list (access_settings.SCENARIOS), judged by the
 simulator in test_access.py. A call is covered by an allowed scenario of its principal for each
 of its IAM actions (a scenario's implied tagging action counts: implied.py).
 """
@@ -12,11 +12,11 @@ import json
 import textwrap
 from pathlib import Path
 
+from access_settings import SCENARIOS
 from cdk_helpers import ROOT, SynthesizedApp
 from code_calls import CodeCall, custom_resource_calls, document_calls, iam_actions, python_calls, state_machine_calls
 from code_principals import CALLERS, CONDITIONAL, NotGranted, principals_of, uncovered
 from implied import TAG_ON_CREATE, passes_tags
-from test_access import SCENARIOS
 
 PYTHON_SOURCES = ("lambdas", "ssm_documents/scripts", "cli/ssm_guardrails_cli")
 
