@@ -110,14 +110,17 @@ def requests_of(scenario: Mapping[str, Any], arns: list[str], context: dict[str,
     return [(action, arn, context) for arn in arns] + implied
 
 
-def scenario_batch(world: World, suffix: str, path: str = DEFAULT_PATH) -> list[tuple[str, PolicySet, Request]]:
-    """The scenarios of approval path ``path`` against ``world``: item ids are
+def scenario_batch(
+    world: World, suffix: str, path: str = DEFAULT_PATH, scenarios: list[dict[str, Any]] | None = None
+) -> list[tuple[str, PolicySet, Request]]:
+    """The scenarios (default: SCENARIOS) of approval path ``path`` against ``world``: item ids are
     ``<scenario id>@<suffix>#<n>``, one per request (see requests_of)."""
     principals = world.principals()
     values = world.values(principals)
     resource_policies = world.resource_policies()
+    trust_policies = world.trust_policies()
     batch = []
-    for scenario in (s for s in SCENARIOS if path_of(s) == path):
+    for scenario in (s for s in (SCENARIOS if scenarios is None else scenarios) if path_of(s) == path):
         if scenario_problems(scenario, values):
             continue  # judged by nothing less than AWS checks: test_scenario fails, naming the problem
         principal = principals[scenario["as"]]
@@ -140,9 +143,11 @@ def scenario_batch(world: World, suffix: str, path: str = DEFAULT_PATH) -> list[
                 request_context,
                 resource_account=principal.account if own else None,
             )
+            # a role's trust policy is the resource policy of sts:AssumeRole* only
+            resource_policy = (trust_policies if action.startswith("sts:Assume") else resource_policies).get(resource)
             policies = PolicySet(
                 identity=aws_owned_stand_in(identity),
-                resource=resource_policies.get(resource),
+                resource=resource_policy,
                 scps=[world.scp] if scenario.get("scp") and world.scp else [],
             )
             batch.append((f"{scenario['id']}@{suffix}#{index}", policies, request))

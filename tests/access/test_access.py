@@ -82,4 +82,4 @@ def test_readme_who_can_do_what_is_generated_from_the_scenarios() -> None:
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
     readme = (ROOT / "README.md").read_text()
-    assert script.readme_with_table(readme, script.table(DATA)) == readme
+    assert script.rendered_readme(readme) == readme

@@ -23,6 +23,7 @@ from access_settings import (
     TAG_ANY_NODE,
     as_list,
 )
+from adversaries import ADVERSARIES, managed_policy
 from resolve import ResolvedTemplate
 
 
@@ -120,6 +121,14 @@ class World:
                 [*self.role_policies(CONFIG.controls.password_rotation.administrator_roles[0]), TAG_ANY_NODE],
             ),
             "break_glass_cleanup": self.created_role(r, "BreakGlassCleanupRole"),
+            **{
+                who: Principal(
+                    f"Adversary-{who}",
+                    [managed_policy(name) for name in adversary.policies],
+                    session=INSTANCE_ID if adversary.instance else "mallory",
+                )
+                for who, adversary in ADVERSARIES.items()
+            },
             "session_prefs_handler": self.created_role(r, "SessionPrefsHandlerRole"),
             **self._rollout_roles(),
             "break_glass_state_machine": self.created_role(r, "BreakGlassCleanupStateMachineRole"),
@@ -186,6 +195,24 @@ class World:
                 if policy is not None:
                     policies[topic_arn] = policy
         return policies
+
+    def _optional_values(self) -> dict[str, str]:
+        """Values of resources that some approval paths do not create."""
+        r, g, found = self.regional, self.global_, {}
+        if any(i.startswith("SeparationOfDutiesApprovalsTopic") for i, _ in g.of_type("AWS::SNS::Topic")):
+            found["approvals_topic"] = g.arn_of("AWS::SNS::Topic", "SeparationOfDutiesApprovalsTopic")
+        log_group = r.resources[r.logical_id_of("AWS::Logs::LogGroup", "SessionPrefsLogsLogGroup")]
+        found["session_log_key"] = r.resolve(log_group["Properties"]["KmsKeyId"])
+        return found
+
+    def trust_policies(self) -> dict[str, dict[str, Any]]:
+        """Trust policies by the ARN of the role this project creates."""
+        templates = (self.regional, self.global_, self.central, *((self.rollout,) if self.rollout else ()))
+        return {
+            template.arn(logical_id): template.resolve(properties["AssumeRolePolicyDocument"])
+            for template in templates
+            for logical_id, properties in template.of_type("AWS::IAM::Role")
+        }
 
     def values(self, principals: Mapping[str, Principal]) -> dict[str, str]:
         """Everything a scenario names with {name}."""
@@ -254,6 +281,10 @@ class World:
             "some_user": arn("iam", "user/alice", region=""),
             "central_topic": c.arn_of("AWS::SNS::Topic", "AccessKeyFindingsTopic"),
             "notifications_topic": r.arn_of("AWS::SNS::Topic", "NotificationsTopic"),
+            "remediation_role": principals["access_key_remediation"].role_arn,
+            **self._optional_values(),
+            "cleanup_state_machine": r.arn_of("AWS::StepFunctions::StateMachine", "BreakGlassCleanupStateMachine"),
+            "requester_policy": self.global_.arn_of("AWS::IAM::ManagedPolicy", "SeparationOfDutiesOperatorPolicy"),
             "asset_object": self._asset_object(),
             "central_key": c.arn_of("AWS::KMS::Key", "AccessKeyFindingsKey"),
         }
