@@ -26,7 +26,9 @@ class MemberRegionalStack(cdk.Stack):
         )
         # One topic per account and Region for every control's audit, alerts and reports, so
         # there is one thing to subscribe to (and one KMS key to pay for).
-        self.notifications = EncryptedTopic(self, "Notifications", description="SSM Guardrails notifications").topic
+        self.notifications = EncryptedTopic(
+            self, "Notifications", description="SSM Guardrails notifications", only_granted_publishers=True
+        ).topic
         if controls.break_glass.enabled:
             self.break_glass = self._break_glass(controls.break_glass)
         if controls.password_rotation.enabled:

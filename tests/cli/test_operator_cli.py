@@ -523,7 +523,8 @@ def test_doctor_lists_controls_and_what_the_caller_may_run(aws: Any) -> None:
     iam.add_response("simulate_principal_policy", decision("ssm:GetParameter", "allowed"), None)
     iam.add_response("simulate_principal_policy", decision("ssm:GetParameter", "implicitDeny"), None)
     iam.add_client_error("simulate_principal_policy", "AccessDenied", "no")
-    for action in ("ssm:GetParameter", "ssm:StartAutomationExecution", "iam:PassRole", "ssm:GetAutomationExecution",
+    for action in ("ssm:GetParameter", *["ssm:StartAutomationExecution"] * 3, "ssm:AddTagsToResource", "iam:PassRole",
+                   "ssm:GetAutomationExecution",
                    "ssm:GetParameter", "ssm:DescribeAutomationExecutions", "ssm:GetAutomationExecution",
                    "ssm:GetParameter", "ssm:GetAutomationExecution"):  # fmt: skip
         iam.add_response("simulate_principal_policy", decision(action, "allowed"), None)
