@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError
 from rich.table import Table
 
 from ssm_guardrails_cli.permissions import COMMANDS, RUNNERS
@@ -17,10 +16,7 @@ EXAMPLE_EXECUTION = "4f9b0c1e-1111-2222-3333-444455556666"
 
 def run_doctor(rt: Runtime) -> Exit:
     identity = rt.client("sts").get_caller_identity()
-    try:
-        settings = load_settings(rt.client("ssm"))
-    except ControlMissing as missing:
-        return rt.fail(Exit.MISSING, str(missing))
+    settings = load_settings(rt)
     checks = {command: _may_run(rt, identity, settings, command) for command in COMMANDS}
     report = {"caller": identity["Arn"], "region": rt.region, "controls": settings.deployed(), "commands": checks}
     rt.emit(report, lambda: _print(rt, report))
@@ -37,6 +33,8 @@ def _may_run(rt: Runtime, identity: dict[str, Any], settings: Settings, command:
         values = _values(rt, identity, settings.control(RUNNERS[runner]))
     except ControlMissing:
         return "control missing"
+    from botocore.exceptions import ClientError
+
     iam = rt.client("iam")
     for need in needs:
         try:
