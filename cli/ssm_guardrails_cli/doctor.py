@@ -36,6 +36,7 @@ def _may_run(rt: Runtime, identity: dict[str, Any], settings: Settings, command:
     from botocore.exceptions import ClientError
 
     iam = rt.client("iam")
+    skipped: list[str] = []
     for need in needs:
         try:
             result = iam.simulate_principal_policy(
@@ -51,8 +52,10 @@ def _may_run(rt: Runtime, identity: dict[str, Any], settings: Settings, command:
                 return "unknown (iam:SimulatePrincipalPolicy is not allowed)"
             raise
         if result["EvalDecision"] != "allowed":
-            return f"denied: {need.action}"
-    return "allowed"
+            if not need.optional:
+                return f"denied: {need.action}"
+            skipped.append(need.action)
+    return f"allowed (without {', '.join(skipped)}: a check is skipped)" if skipped else "allowed"
 
 
 def _context_entry(key: str, value: str | list[str], values: dict[str, str]) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ssm_guardrails_cli.errors import CliError, check_id
+from ssm_guardrails_cli.errors import DENIED, CliError, check_id
 from ssm_guardrails_cli.runtime import Exit, Runtime
 from ssm_guardrails_cli.sessions import ENDED, outcome_of
 from ssm_guardrails_cli.settings import load_settings
@@ -22,7 +22,8 @@ def _find(rt: Runtime, item_id: str) -> tuple[str, dict[str, Any], Any]:
     try:
         commands = ssm.list_commands(CommandId=item_id)["Commands"]
     except ClientError as error:
-        if error.response["Error"]["Code"] != "InvalidCommandId":
+        # a session requester may not list commands: then the id can only be a request
+        if error.response["Error"]["Code"] not in ("InvalidCommandId", *DENIED):
             raise
         commands = []
     if commands:

@@ -381,7 +381,10 @@ def test_doctor_lists_controls_and_what_the_caller_may_run(aws: Any) -> None:
     def decision(action: str, verdict: str) -> dict[str, Any]:
         return {"EvaluationResults": [{"EvalActionName": action, "EvalDecision": verdict}]}
 
-    for action in ("ssm:GetParameter", "ssm:SendCommand", "ssm:SendCommand", "ssm:GetCommandInvocation",
+    iam.add_response("simulate_principal_policy", decision("ssm:GetParameter", "allowed"), None)
+    # optional: break-glass works without it and skips its online check
+    iam.add_response("simulate_principal_policy", decision("ssm:DescribeInstanceInformation", "implicitDeny"), None)
+    for action in ("ssm:SendCommand", "ssm:SendCommand", "ssm:GetCommandInvocation", "ssm:ListCommands",
                    "ssm:GetParameter", "kms:Decrypt"):  # fmt: skip
         iam.add_response("simulate_principal_policy", decision(action, "allowed"), None)
     iam.add_response("simulate_principal_policy", decision("ssm:GetParameter", "allowed"), None)
@@ -392,18 +395,28 @@ def test_doctor_lists_controls_and_what_the_caller_may_run(aws: Any) -> None:
                    "ssm:GetParameter", "ssm:GetAutomationExecution"):  # fmt: skip
         iam.add_response("simulate_principal_policy", decision(action, "allowed"), None)
     iam.add_response("simulate_principal_policy", decision("ssm:SendAutomationSignal", "implicitDeny"), None)
+    for action in ("ssm:GetParameter", "ssm:ListCommands", "ssm:GetParameter", "ssm:ListCommands"):
+        iam.add_response("simulate_principal_policy", decision(action, "allowed"), None)
+    iam.add_response("simulate_principal_policy", decision("ssm:CancelCommand", "implicitDeny"), None)
+    for action in ("ssm:GetParameter", "ssm:GetAutomationExecution", "ssm:GetParameter", "ssm:GetAutomationExecution",
+                   "ssm:StopAutomationExecution"):  # fmt: skip
+        iam.add_response("simulate_principal_policy", decision(action, "allowed"), None)
     with iam, sts:
         code, stdout, stderr = invoke(rt, "--output", "json", "doctor")
     assert code == Exit.OK, stderr
     report = json.loads(stdout)
     assert report["controls"]["session_prefs"] is False and report["controls"]["break_glass"] is True
     assert report["commands"] == {
-        "break-glass": "allowed",
+        "break-glass": "allowed (without ssm:DescribeInstanceInformation: a check is skipped)",
         "password": "denied: ssm:GetParameter",
         "report rotation": "unknown (iam:SimulatePrincipalPolicy is not allowed)",
         "request-session": "allowed",
         "pending": "allowed",
         "approve": "denied: ssm:SendAutomationSignal",
+        "status (command)": "allowed",
+        "cancel (command)": "denied: ssm:CancelCommand",
+        "status (request)": "allowed",
+        "cancel (request)": "allowed",
     }
     iam.assert_no_pending_responses()
 
