@@ -31,6 +31,18 @@ EXPIRED = {
 }
 
 
+#: AWS answers that need a hint: what they mean here and what to do
+HINTS = {
+    "InvalidInstanceId": "the node is not a managed node here, not running, or its SSM Agent is offline: "
+    "check the id, --region and the node",
+    "AutomationExecutionNotFoundException": "no such request here: check the id, --region and --profile",
+    "InvalidCommandId": "no such command here: check the id, --region and --profile",
+    "ParameterNotFound": "no such parameter here: check the node id and --region",
+    "InvalidAutomationExecutionParametersException": "the deployed runbook does not take these parameters: "
+    "update the stacks, or leave out --reason",
+}
+
+
 class CliError(Exception):
     """A failure the command explains itself: exit code and one line."""
 
@@ -89,7 +101,8 @@ def _client_error(rt: Runtime, aws: dict[str, Any], operation: str) -> tuple[Exi
         return Exit.CREDENTIALS, (
             f"your AWS credentials were refused ({code}): sign in again (for example `aws sso login{profile}`)"
         )
-    return Exit.FAILED, f"{operation} failed in {rt.where()}: {code}: {message}"
+    hint = f"; {HINTS[code]}" if code in HINTS else ""
+    return Exit.FAILED, f"{operation} failed in {rt.where()}: {code}: {message}{hint}"
 
 
 def _unexpected(error: BaseException) -> str:
