@@ -5,6 +5,7 @@ node does (store the password when the command arrives)."""
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -127,7 +128,8 @@ def answer(client: Any, operation: str, response: dict[str, Any] | Callable[[dic
     handler's (http, parsed) return value replaces the call."""
 
     def handler(params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
-        parsed = response(params) if callable(response) else response
+        # ``params`` is the serialized request; these JSON protocol services carry the API parameters as its body
+        parsed = response(json.loads(params["body"] or b"{}")) if callable(response) else response
         status = parsed.get("ResponseMetadata", {}).get("HTTPStatusCode", 200)
         return AWSResponse("https://ssm.test", status, {}, None), parsed
 
