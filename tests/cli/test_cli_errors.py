@@ -8,11 +8,10 @@ import subprocess
 import sys
 from typing import Any
 
-import boto3
 import botocore.exceptions
 import pytest
 from botocore.stub import Stubber
-from cli_helpers import ACCOUNT, NODE, REGION, SETTINGS, answer, invoke, node_online, runtime
+from cli_helpers import ACCOUNT, NODE, REGION, SETTINGS, answer, invoke, node_online, runtime, session
 
 from ssm_guardrails_cli.cli_support import hoist_global_options
 from ssm_guardrails_cli.runtime import Exit
@@ -63,7 +62,7 @@ def test_an_expired_sso_sign_in_is_exit_7(aws: Any) -> None:
 def test_no_region_is_exit_2(aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
     monkeypatch.delenv("AWS_REGION", raising=False)
-    rt = runtime(session=boto3.Session(region_name=None))
+    rt = runtime(session=session(None))
     rt.session = None  # built from options and environment, as on a laptop
     code, _, stderr = invoke(rt, "password", NODE)
     assert code == Exit.USAGE
