@@ -39,7 +39,7 @@ def run_break_glass(
         f"ssm-guardrails cancel {command_id}",
     )
     invocation = wait_for(
-        rt, f"Break-glass command {command_id} on {node}:", lambda: _invocation(ssm, command_id, node), ongoing,
+        rt, f"Waiting for {node}:", lambda: _invocation(ssm, command_id, node), ongoing,
         timeout, POLL_SECONDS,
     )  # fmt: skip
     if invocation["DocumentName"] != settings["document"]:

@@ -59,7 +59,7 @@ def run_request(
         f"ssm-guardrails cancel {execution_id}",
     )
     execution = wait_for(
-        rt, f"Request {execution_id}: waiting for approval,", lambda: _decision(ssm, execution_id, settings),
+        rt, "Waiting for approval:", lambda: _decision(ssm, execution_id, settings),
         ongoing, timeout, POLL_SECONDS,
     )  # fmt: skip
     outcome = outcome_of(execution, settings["grant_step"])
