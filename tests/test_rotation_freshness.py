@@ -106,6 +106,16 @@ def test_missing_and_stale_passwords_are_reported_once(
     assert "production-window" in message
 
 
+def test_no_notify_reports_without_publishing(aws: Any, report: ModuleType) -> None:
+    """`ssm-guardrails report rotation --no-notify` sends {"notify": false}: the same summary, no alert."""
+    missing = _instances(1)
+    summary = report.handler({"notify": False}, None)
+    assert summary["missing"] == missing
+    assert _messages(aws) == []
+    report.handler({}, None)  # by hand without the flag: alerts as on its schedule
+    assert len(_messages(aws)) == 1
+
+
 def test_stopped_linux_and_untagged_instances_are_ignored(aws: Any, report: ModuleType) -> None:
     stopped = _instances(1)
     boto3.client("ec2", region_name="us-east-1").stop_instances(InstanceIds=stopped)

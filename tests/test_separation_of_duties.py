@@ -258,7 +258,11 @@ def test_runbook_pins_role_approvers_topic_validity_and_the_grants_inputs(runboo
     document = _document(runbook_stack, "Automation")
     assert (document["Name"], document["UpdateMethod"]) == ("AllowStartSsmSession", "NewVersion")
     content = document["Content"]
-    assert set(content["parameters"]) == {"InstanceId", "ValidityMinutes", "AutomationAssumeRole"}
+    assert set(content["parameters"]) == {"InstanceId", "ValidityMinutes", "Reason", "AutomationAssumeRole"}
+    reason = re.compile(content["parameters"]["Reason"]["allowedPattern"])  # what `request-session --reason` passes
+    assert reason.match("INC-42 disk full") and reason.match(content["parameters"]["Reason"]["default"])
+    assert not reason.match("x" * 201) and not reason.match("a\nb") and not reason.match("{{ InstanceId }}")
+    assert "{{ Reason }}" in content["mainSteps"][0]["inputs"]["Message"]
     assert content["parameters"]["AutomationAssumeRole"]["allowedValues"][0]["Fn::GetAtt"][0].startswith(
         "SodRunbookRole"
     )
