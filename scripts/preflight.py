@@ -5,6 +5,9 @@ deploy (`make preflight CONFIG=name`; the pipeline runs it before its Rollout st
    the config) and fails when an account has stacks of one wave but the config now puts it in the
    other (a canary added or removed). Both waves create the same named resources, so the rollout
    would fail in that account; each such account gets one line with the exact steps to move it.
+   With ``rollout.auto_deployment`` on and canary accounts, it notes that AWS auto-deployment
+   ignores account filters: a canary moved between target OUs gets the organization stacks (this
+   check then names it); with it off, that accounts joining a target OU later get nothing.
 2. Asset buckets: HeadBucket with ExpectedBucketOwner for the bucket name of every Region; a name
    owned by another account (403) fails, a missing bucket (404) fails with the command that creates
    it.
@@ -44,7 +47,11 @@ class StackSetOfWave:
 
 def stack_sets(config: GuardrailsConfig) -> list[StackSetOfWave]:
     members = (["MemberGlobal"] if config.controls.has_global_controls else []) + ["MemberRegional"]
-    return [StackSetOfWave(wave, member) for wave in rollout_waves(config.organization) for member in members]
+    return [
+        StackSetOfWave(wave, member)
+        for wave in rollout_waves(config.organization, config.rollout.auto_deployment)
+        for member in members
+    ]
 
 
 def accounts_with_instances(cloudformation: Any, stack_set_name: str, call_as: str) -> set[str]:
@@ -86,6 +93,29 @@ def wave_problems(config: GuardrailsConfig, cloudformation: Any) -> list[str]:
                 f"succeed, then run the pipeline (or deploy the wave stacks) again"
             )
     return problems
+
+
+#: https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/stacksets-orgs-manage-auto-deployment.html
+AUTO_DEPLOYMENT_DOC = "AWS: automatic deployments do not consider account level targeting filters"
+
+
+def auto_deployment_notes(config: GuardrailsConfig) -> list[str]:
+    """What auto-deployment will and will not do with this config's account lists (never a failure:
+    the config already refuses only_accounts and exclude_accounts with auto-deployment on)."""
+    org = config.organization
+    if not config.rollout.auto_deployment:
+        return [
+            "note: rollout.auto_deployment is false: an account that joins a target OU later gets no stacks "
+            "until the deployment targets change (add it to only_accounts, or run aws cloudformation "
+            "create-stack-instances for it)"
+        ]
+    if org.canary_accounts:
+        return [
+            f"note: {AUTO_DEPLOYMENT_DOC}; a canary account moved between target OUs gets the organization "
+            "wave's stacks, which fail on its named resources: this pre-flight then names it (move canaries "
+            "only out of the target OUs, or not at all)"
+        ]
+    return []
 
 
 def _regions(config: GuardrailsConfig, stack_set: StackSetOfWave) -> list[str]:
@@ -145,8 +175,8 @@ def main(argv: Iterable[str] | None = None) -> int:
         session.client("cloudformation", region_name=org.home_region),
         lambda region: session.client("s3", region_name=region),
     )
-    for problem in problems:
-        print(f"preflight: {problem}")
+    for line in auto_deployment_notes(config) + problems:
+        print(f"preflight: {line}")
     if not problems:
         print(f"preflight: waves and asset buckets of {args.config} are ready")
     return 1 if problems else 0

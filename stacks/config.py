@@ -118,6 +118,10 @@ class OrganizationConfig(_Strict):
 class RolloutConfig(_Strict):
     """How the StackSets roll out (see README "Organization rollout")."""
 
+    #: StackSet auto-deployment of the organization wave. AWS: "Automatic deployments do not consider
+    #: account level targeting filters" (stacksets-orgs-manage-auto-deployment.html), so it is
+    #: refused together with only_accounts or exclude_accounts (see _organization_checks).
+    auto_deployment: bool = True
     retain_stacks_on_account_removal: bool = True
     max_concurrent_percentage: Annotated[int, _range(1, 100, "%")] = 25
     failure_tolerance_percentage: Annotated[int, _range(0, 100, "%")] = 0
@@ -418,6 +422,7 @@ def _cross_checks(config: GuardrailsConfig) -> Iterator[str]:
     if len(set(org.regions)) != len(org.regions):
         yield f"organization.regions: got {org.regions!r}; allowed: each Region once"
     yield from _organization_checks(org)
+    yield from _auto_deployment_checks(org, config.rollout)
     yield from _pipeline_checks(config.pipeline)
     break_glass = config.controls.break_glass
     if break_glass.enabled and not break_glass.operator_roles:
@@ -476,6 +481,26 @@ def _organization_checks(org: OrganizationConfig) -> Iterator[str]:
             f"{where}.canary_accounts: got every account of only_accounts; allowed: a subset that leaves "
             "at least one account for the organization stage"
         )
+
+
+#: https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/stacksets-orgs-manage-auto-deployment.html
+AUTO_DEPLOYMENT_IGNORES_FILTERS = (
+    "auto-deployment ignores account filters: an account that joins a target OU later gets the stacks"
+)
+
+
+def _auto_deployment_checks(org: OrganizationConfig, rollout: RolloutConfig) -> Iterator[str]:
+    """Account lists and auto-deployment contradict each other: refused, never silently weakened.
+    Canary accounts are allowed with auto-deployment: a moved canary fails to create the organization
+    stack (named resources exist) and `make preflight` names it with the fix."""
+    if not rollout.auto_deployment:
+        return
+    for key in ("only_accounts", "exclude_accounts"):
+        if getattr(org, key):
+            yield (
+                f"rollout.auto_deployment: got True with organization.{key}; allowed: false with {key} "
+                f"({AUTO_DEPLOYMENT_IGNORES_FILTERS}), or target OUs without {key}"
+            )
 
 
 def _pipeline_checks(pipeline: PipelineConfig | None) -> Iterator[str]:

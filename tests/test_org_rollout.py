@@ -294,6 +294,15 @@ def test_waves_never_overlap(changes: dict, expected: list) -> None:
     assert [(w.name, w.accounts, w.account_filter, w.auto_deployment) for w in waves] == expected
 
 
+def test_auto_deployment_off_turns_it_off_for_the_organization_wave_only(tmp_path: Path) -> None:
+    """rollout.auto_deployment: false (required with only_accounts or exclude_accounts, whose filters
+    auto-deployment ignores). CloudFormation takes RetainStacksOnAccountRemoval only with Enabled."""
+    app = _variant(tmp_path, {"exclude_accounts": ["555555555555"]}, rollout={"auto_deployment": False})
+    for name in (ROLLOUT_STACK_NAME, CANARY_STACK_NAME):
+        for props in stack_sets(app.template_json(name)).values():
+            assert props["AutoDeployment"] == {"Enabled": False}
+
+
 # --- variants of the organization layout --------------------------------------------------------
 
 

@@ -135,3 +135,15 @@ def test_a_separate_pipeline_account_reads_through_the_stack_set_accounts_role()
         identity = assumed.client("sts", region_name=ORG.home_region).get_caller_identity()
     assert identity["Account"] == ORG.stack_set_account
     assert identity["Arn"].endswith("/ssm-guardrails-preflight")
+
+
+def test_preflight_says_what_auto_deployment_does_with_canaries_and_when_it_is_off() -> None:
+    """Automatic deployments do not consider account level targeting filters:
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/stacksets-orgs-manage-auto-deployment.html"""
+    (note,) = preflight.auto_deployment_notes(CONFIG)
+    assert "do not consider account level targeting filters" in note and "canary account moved" in note
+    off = CONFIG.model_copy(update={"rollout": CONFIG.rollout.model_copy(update={"auto_deployment": False})})
+    (note,) = preflight.auto_deployment_notes(off)
+    assert note.startswith("note: rollout.auto_deployment is false: an account that joins a target OU later")
+    no_canary = CONFIG.model_copy(update={"organization": ORG.model_copy(update={"canary_accounts": []})})
+    assert preflight.auto_deployment_notes(no_canary) == []
