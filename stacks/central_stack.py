@@ -30,6 +30,7 @@ class CentralStack(cdk.Stack):
                 self,
                 "AccessKeyFindings",
                 organization_id=org.id,
+                organizational_unit_ids=org.target_ous,
                 topic_name=settings.topic_name,
                 email_subscribers=settings.email_subscribers,
                 create_queue=settings.create_queue,

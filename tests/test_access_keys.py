@@ -28,6 +28,7 @@ from moto import mock_aws
 from ssm_docs import references
 
 from guardrails import AccessKeyFindings, AccessKeyRemediation, PropsError
+from guardrails.access_keys.findings import org_paths_condition
 from guardrails.shared.documents import load_document
 from stacks.build import CENTRAL_STACK_NAME, MEMBER_GLOBAL_STACK_NAME
 
@@ -56,6 +57,14 @@ def test_central_topic_has_the_contract_name_and_a_rotating_key(central: dict[st
 
 
 REMEDIATION_ROLES = "arn:aws:iam::*:role/SsmGuardrailsAccessKeyRemediation"
+#: accounts under the example's target OUs, child OUs included (aws:PrincipalOrgPaths is multivalued,
+#: o-.../r-.../ou-.../ paths: ForAnyValue:StringLike,
+#: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-principalorgpaths)
+UNDER_TARGET_OUS = {
+    "ForAnyValue:StringLike": {
+        "aws:PrincipalOrgPaths": ["o-a1b2c3d4e5/*/ou-ab12-11111111/*", "o-a1b2c3d4e5/*/ou-ab12-22222222/*"]
+    }
+}
 
 
 def test_central_topic_accepts_publishes_from_remediation_roles_of_the_organization_only_over_tls(
@@ -68,10 +77,13 @@ def test_central_topic_accepts_publishes_from_remediation_roles_of_the_organizat
     assert allows[0]["Condition"] == {
         "StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"},
         "ArnLike": {"aws:PrincipalArn": REMEDIATION_ROLES},
+        **UNDER_TARGET_OUS,
     }
     denies = [s["Condition"] for s in policy if s["Effect"] == "Deny"]
     assert {"Bool": {"aws:SecureTransport": "false"}} in denies
     assert {"ArnNotLike": {"aws:PrincipalArn": REMEDIATION_ROLES}} in denies
+    # a same-account principal needs no Allow: the OU paths are enforced by a deny as well
+    assert {"ForAllValues:StringNotLike": UNDER_TARGET_OUS["ForAnyValue:StringLike"]} in denies
 
 
 def test_central_key_lets_remediation_roles_of_the_organization_use_it_through_sns_only(
@@ -83,7 +95,22 @@ def test_central_key_lets_remediation_roles_of_the_organization_use_it_through_s
     assert org["Condition"] == {
         "StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5", "kms:ViaService": "sns.eu-west-1.amazonaws.com"},
         "ArnLike": {"aws:PrincipalArn": REMEDIATION_ROLES},
+        **UNDER_TARGET_OUS,
     }
+
+
+@pytest.mark.parametrize(
+    ("units", "paths"),
+    [
+        ((), None),
+        (("r-ab12",), ["o-a1b2c3d4e5/r-ab12/*"]),
+        (("ou-ab12-11111111",), ["o-a1b2c3d4e5/*/ou-ab12-11111111/*"]),
+    ],
+    ids=["no OUs: the organization", "the root: right after the organization id", "an OU: at any depth"],
+)
+def test_org_paths_name_the_root_and_ous_as_aws_writes_them(units: tuple[str, ...], paths: list[str] | None) -> None:
+    condition = org_paths_condition("o-a1b2c3d4e5", units)
+    assert condition == ({"ForAnyValue:StringLike": {"aws:PrincipalOrgPaths": paths}} if paths else {})
 
 
 def test_central_stack_lives_in_the_security_account_home_region(example_app: SynthesizedApp) -> None:
@@ -322,6 +349,7 @@ def test_bad_member_props_fail_at_synth(tmp_path: Path, props: dict[str, Any], m
     [
         ({"organization_id": "o-123"}, "AccessKeyFindings.organization_id: got 'o-123'"),
         ({"organization_id": "r-abcdefghij"}, "organization_id: got 'r-abcdefghij'"),
+        ({"organizational_unit_ids": ["ou-1"]}, "AccessKeyFindings.organizational_unit_ids: got 'ou-1'"),
         ({"email_subscribers": ["not-an-address"]}, "email_subscribers: got 'not-an-address'"),
     ],
 )

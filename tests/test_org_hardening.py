@@ -62,7 +62,8 @@ def test_only_remediation_roles_of_the_organization_publish_findings(example_app
     assert len(allows) == 1
     (allow,) = allows
     assert allow["Principal"] == {"AWS": "*"}
-    assert set(allow["Condition"]) == {"StringEquals", "ArnLike"}
+    assert set(allow["Condition"]) == {"StringEquals", "ArnLike", "ForAnyValue:StringLike"}
+    assert set(allow["Condition"]["ForAnyValue:StringLike"]) == {"aws:PrincipalOrgPaths"}
     assert allow["Condition"]["StringEquals"]["aws:PrincipalOrgID"].startswith("o-")
     role_pattern = allow["Condition"]["ArnLike"]["aws:PrincipalArn"]
     assert _is_remediation_role_pattern(role_pattern)

@@ -15,7 +15,7 @@ import json
 import re
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,10 @@ MEMBER = Environment(account="111122223333", region=ORG.home_region)
 OTHER_REGION = next(region for region in ORG.regions if region != ORG.home_region)
 CENTRAL = Environment(account=ORG.security_account, region=ORG.home_region)
 OUTSIDER_ACCOUNT, OUTSIDER_ORG = "999999999999", "o-outsider000"
+#: aws:PrincipalOrgPaths of a member account: organization, root, a target OU and a child OU of it
+#: (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-principalorgpaths)
+MEMBER_ORG_PATH = f"{ORG.id}/r-ab12/{ORG.target_ous[0]}/ou-ab12-55555555/"
+OUTSIDE_TARGETS_ORG_PATH = f"{ORG.id}/r-ab12/ou-ab12-99999999/"
 INSTANCE_ID, OTHER_INSTANCE_ID = "i-0123456789abcdef0", "i-0fedcba9876543210"
 ADMINISTRATOR_ACCESS = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
 SOURCES = ("stage", "stackset")
@@ -114,6 +118,7 @@ class Principal:
     account: str = MEMBER.account
     org_id: str = ORG.id
     tags: Mapping[str, str] = field(default_factory=dict)
+    org_path: str = MEMBER_ORG_PATH
 
     @property
     def role_arn(self) -> str:
@@ -136,6 +141,7 @@ class Principal:
             "aws:PrincipalArn": self.role_arn,
             "aws:PrincipalAccount": self.account,
             "aws:PrincipalOrgID": self.org_id,
+            "aws:PrincipalOrgPaths": [self.org_path],
             "aws:PrincipalType": "AssumedRole",
             "aws:userid": self.userid,
             "aws:SecureTransport": "true",
@@ -202,8 +208,22 @@ class World:
             # a just-in-time session: the access token's credentials, within AWS's session policy
             "just_in_time_session": Principal("SSM-JustInTimeAccessTokenRole", [JUST_IN_TIME_SESSION_POLICY]),
             "access_key_remediation": self.created_role(g, "AccessKeyRemediationAutomationRole"),
+            # the same role, created by an administrator of an organization account outside the target OUs
+            "access_key_remediation_outside_targets": replace(
+                self.created_role(g, "AccessKeyRemediationAutomationRole"),
+                account="123412341234",
+                org_path=OUTSIDE_TARGETS_ORG_PATH,
+            ),
             # administrators with every IAM permission, in a member account and in the topic's account
             "security_administrator": Principal("Administrator", [ADMINISTRATOR_ACCESS], account=CENTRAL.account),
+            # ... and one who creates a role of the remediation role's name (the security account
+            # sits outside the target OUs in the example)
+            "security_administrator_as_remediation_role": Principal(
+                "SsmGuardrailsAccessKeyRemediation",
+                [ADMINISTRATOR_ACCESS],
+                account=CENTRAL.account,
+                org_path=f"{ORG.id}/r-ab12/ou-ab12-77777777/",
+            ),
             "outsider": Principal(
                 "Administrator", [ADMINISTRATOR_ACCESS], account=OUTSIDER_ACCOUNT, org_id=OUTSIDER_ORG
             ),
