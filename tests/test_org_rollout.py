@@ -24,6 +24,7 @@ from guardrails import (
     StackSetAdminSynthesizer,
     StackSetTemplate,
 )
+from guardrails.rollout.code_packages import published_key
 from guardrails.rollout.template import _retarget, required_capabilities
 from guardrails.rollout.version_pins import condition_name, parameter_name
 from stacks.build import (
@@ -144,15 +145,18 @@ def test_wave_stacks_live_in_the_stack_set_account_and_the_organization_follows_
 def test_stack_set_template_is_the_member_template_with_organization_buckets(
     example_app: SynthesizedApp, member: str
 ) -> None:
-    """Same resources, same logical ids, same properties; only the asset bucket, the pinned object
-    version (with its parameters and Region conditions) and the bootstrap check differ."""
+    """Same resources, same logical ids, same properties; only the asset bucket, the code's key (the
+    synth-zipped copy, same hash), the pinned object version (with its parameters and Region
+    conditions) and the bootstrap check differ."""
     standalone = example_app.template_json(member)
     stack_set = json.loads(stack_set_template_path(example_app, member).read_text())
     assert "BootstrapVersion" in standalone["Parameters"]
     assert "Rules" not in stack_set
     regions = ["eu-west-1"] if member == MEMBER_GLOBAL_STACK_NAME else ["eu-west-1", "eu-central-1"]
     keys = {r["Properties"]["Code"]["S3Key"] for r in resources_of(standalone, "AWS::Lambda::Function").values()}
-    assert set(stack_set["Parameters"]) == {parameter_name(key, region) for key in keys for region in regions}
+    assert set(stack_set["Parameters"]) == {
+        parameter_name(published_key(key), region) for key in keys for region in regions
+    }
     assert stack_set["Conditions"] == {
         condition_name(region): {"Fn::Equals": [{"Ref": "AWS::Region"}, region]} for region in regions
     }
@@ -164,6 +168,9 @@ def test_stack_set_template_is_the_member_template_with_organization_buckets(
     for path, before, after in differences:
         if path.endswith("/Code/S3ObjectVersion"):
             assert before is None and "Fn::If" in after, path
+            continue
+        if path.endswith("/Code/S3Key"):
+            assert after == published_key(before), path
             continue
         assert path.endswith("/Code/S3Bucket/Fn::Sub"), path
         assert (before, after) == (
