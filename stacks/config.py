@@ -102,6 +102,10 @@ class OrganizationConfig(_Strict):
     only_accounts: list[AccountId] = Field(default_factory=list)
     exclude_accounts: list[AccountId] = Field(default_factory=list)
     canary_accounts: list[AccountId] = Field(default_factory=list)
+    #: How member accounts record the management events the alert rules read: one organization
+    #: trail (`make preflight` checks it from the StackSet account) or each account's own trails
+    #: (only `ssm-guardrails doctor` in each account can check them).
+    cloudtrail: Literal["organization_trail", "account_trails"] = "organization_trail"
 
     @property
     def stack_set_account(self) -> str:

@@ -152,6 +152,11 @@ def test_example_config_loads_with_its_values() -> None:
             "(StackSets never deploy to the management account)",
         ),
         (
+            "organization.cloudtrail",
+            "none",
+            "organization.cloudtrail: got 'none'; Input should be 'organization_trail' or 'account_trails'",
+        ),
+        (
             "rollout.max_concurrent_percentage",
             0,
             "rollout.max_concurrent_percentage: got 0; allowed: a number from 1 to 100 %",

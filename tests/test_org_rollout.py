@@ -457,6 +457,33 @@ def test_pipeline_tests_then_delivers_central_canary_approval_organization(examp
     assert approval["ActionTypeId"]["Category"] == "Approval"
 
 
+def test_the_preflight_may_read_the_organizations_trails_and_nothing_more_of_cloudtrail(
+    example_app: SynthesizedApp,
+) -> None:
+    """The pre-flight checks the organization trail (issue 23 item 14): DescribeTrails has no resource
+    type; the trail reads are scoped to the management account, which owns an organization trail."""
+    template = example_app.template_json(PIPELINE_STACK_NAME)
+    preflight = next(
+        p for p in resources_of(template, "AWS::CodeBuild::Project").values()
+        if "make preflight" in json.dumps(p["Properties"]["Source"])
+    )  # fmt: skip
+    role = preflight["Properties"]["ServiceRole"]["Fn::GetAtt"][0]
+    granted = [
+        statement
+        for policy in resources_of(template, "AWS::IAM::Policy").values()
+        if {"Ref": role} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    trail_reads = [s for s in granted if "cloudtrail:" in json.dumps(s["Action"])]
+    assert [(s["Action"], flatten(s["Resource"])) for s in trail_reads] == [
+        ("cloudtrail:DescribeTrails", "*"),
+        (
+            ["cloudtrail:GetEventSelectors", "cloudtrail:GetTrailStatus"],
+            f"arn:aws:cloudtrail:*:{MANAGEMENT}:trail/*",
+        ),
+    ]
+
+
 def test_pipeline_deploys_into_each_account_with_its_bootstrap_roles(example_app: SynthesizedApp) -> None:
     stages = {s["Name"]: s for s in _stages(example_app.template_json(PIPELINE_STACK_NAME))}
     deploy_roles = {
