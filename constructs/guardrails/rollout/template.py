@@ -178,12 +178,13 @@ class StackSetTemplate:
                 key = next(iter(entry["destinations"].values()))["objectKey"]
                 if published_key(key) in pinned:  # Lambda code: zipped here, its checksum kept
                     key = published_key(key)
-                    source, packaging = self._package(source, packaging, Path(outdir) / f"{asset_id}.synth.zip"), "file"
+                    source = self._package(source, packaging, Path(outdir) / f"{asset_id}.synth.zip")
+                    packaging = "file"
                     self._checksums[key] = sha256_base64(source)
                 path = os.path.relpath(source, outdir)
+                name = entry.get("displayName", asset_id)
                 # its own id: the wave stack may publish the same asset (same hash) to its bootstrap bucket
-                files[f"{asset_id}-stackset"] = self._entry(entry.get("displayName", asset_id), path, packaging, key,
-                                              self.location.regions)  # fmt: skip
+                files[f"{asset_id}-stackset"] = self._entry(name, path, packaging, key, self.location.regions)
         self._capabilities = required_capabilities(template)
         self._template_url = f"https://{self.location.bucket_name(home)}.s3.{home}.{cdk.Aws.URL_SUFFIX}/{digest}.json"
         self._files = files
