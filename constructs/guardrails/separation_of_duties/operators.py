@@ -7,13 +7,14 @@ It grants **no** ``ssm:StartSession``: only an approved request's grant policy d
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from aws_cdk import aws_iam as iam
 
 from guardrails.separation_of_duties.approval_runbook import REQUEST_TAG_KEY, SESSION_DOCUMENT
+from guardrails.separation_of_duties.self_protection import monitoring_denies
 from guardrails.shared.sessions import OWN_SESSIONS_CONDITION, open_data_channel_statement
 
 #: Creating or editing anything that runs an Automation runbook with a role the caller passes: the
@@ -53,6 +54,9 @@ class OperatorScope:
     sessions: Sequence[str] = ()
     control_arns: Sequence[str] = ()  # the policy, roles and documents of the control
     sweeper: tuple[str, str] | None = None  # (function ARN, rule ARN)
+    grant_function: str = ""
+    #: what the control watches and alerts with: log groups, alarms, topic and key (issue 21 item 6)
+    monitoring: Mapping[str, Sequence[str]] = field(default_factory=dict)
     operator_arns: Sequence[str] = ()
     protected_tag_keys: Sequence[str] = ()
 
@@ -86,9 +90,10 @@ def allow_statements(scope: OperatorScope) -> list[iam.PolicyStatement]:
         actions=["ssm:GetAutomationExecution", "ssm:DescribeAutomationExecutions", "ssm:DescribeSessions"],
         resources=["*"],
     )
+    # ResumeSession is in the grant only, within its window (issue 21); ending a session is always allowed.
     own = iam.PolicyStatement(
         sid="OwnSessionsOnly",
-        actions=["ssm:TerminateSession", "ssm:ResumeSession"],
+        actions=["ssm:TerminateSession"],
         resources=list(scope.sessions),
         conditions=OWN_SESSIONS_CONDITION,
     )
@@ -192,6 +197,14 @@ def deny_statements(scope: OperatorScope) -> list[iam.PolicyStatement]:
                 resources=[rule_arn],
             )
         )  # fmt: skip
+    if scope.grant_function:
+        found.append(
+            iam.PolicyStatement(
+                sid="NoTouchingTheGrantFunction", effect=iam.Effect.DENY, actions=SWEEPER_FUNCTION_ACTIONS,
+                resources=[scope.grant_function, f"{scope.grant_function}:*"],
+            )
+        )  # fmt: skip
+    found += monitoring_denies(scope.monitoring)
     return found
 
 
