@@ -20,7 +20,7 @@ from aws_cdk import aws_iam as iam
 from botocore.stub import Stubber
 from cdk_helpers import ROOT, as_list, nag_findings, new_app, only_resource, rendered, resources_of, statements
 from moto import mock_aws
-from ssm_docs import references, render
+from ssm_docs import references
 
 from guardrails import PropsError
 from guardrails.separation_of_duties import SeparationOfDuties
@@ -266,9 +266,13 @@ def test_grant_function_checks_the_deployed_content_of_both_documents(synthesize
                 assert stack_name == "Runbook" and document_type == "Automation.ChangeTemplate"
                 continue
             content = _deployed(_document(template, document_type)["Content"])
-            assert persons.content_sha256(content, partition="aws", region="eu-west-1", account=ACCOUNT) == variables[key]
+            assert (
+                persons.content_sha256(content, partition="aws", region="eu-west-1", account=ACCOUNT) == variables[key]
+            )
             changed = {**content, "mainSteps": content["mainSteps"][:-1]}  # one step less
-            assert persons.content_sha256(changed, partition="aws", region="eu-west-1", account=ACCOUNT) != variables[key]
+            assert (
+                persons.content_sha256(changed, partition="aws", region="eu-west-1", account=ACCOUNT) != variables[key]
+            )
     assert only_resource(synthesized["Runbook"], "AWS::Lambda::Function", "SodGrantFunction")["Properties"][
         "Environment"]["Variables"]["APPROVE_STEP"] == "Approve"  # fmt: skip
 
@@ -562,7 +566,9 @@ def test_sweeper_deletes_only_versions_older_than_the_default(
     stubber.assert_no_pending_responses()
 
 
-def test_sweeper_alarms_on_a_latest_version_that_is_not_the_default_and_when_it_did_not_run(runbook_stack: dict) -> None:
+def test_sweeper_alarms_on_a_latest_version_that_is_not_the_default_and_when_it_did_not_run(
+    runbook_stack: dict,
+) -> None:
     filters = resources_of(runbook_stack, "AWS::Logs::MetricFilter")
     [latest] = [f["Properties"] for i, f in filters.items() if i.startswith("SodSweeperLatestNotDefault")]
     assert latest["FilterPattern"] == "{ $.runbook_latest_is_default IS FALSE }"

@@ -32,7 +32,7 @@ from ssm_guardrails_cli.sessions import person_of
 from ssm_guardrails_cli.settings import SETTINGS_PARAMETER
 
 REGION = "eu-west-1"
-RUNBOOK_SCRIPT = Path(__file__).resolve().parents[2] / "ssm_documents" / "scripts" / "session_window.py"
+RUNBOOK_SCRIPT = Path(__file__).resolve().parents[2] / "lambdas" / "session_grant" / "persons.py"  # the grant function
 ACCOUNT = "123456789012"
 NODE = "i-0123456789abcdef0"
 PASSWORD = "Zq8!w-Example-Secret-7Kp"  # what the fake node stores
