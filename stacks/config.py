@@ -102,6 +102,8 @@ class OrganizationConfig(_Strict):
     only_accounts: list[AccountId] = Field(default_factory=list)
     exclude_accounts: list[AccountId] = Field(default_factory=list)
     canary_accounts: list[AccountId] = Field(default_factory=list)
+    #: deploy the organization guard SCP of SeparationOfDuties to the target OUs (README "The organization guard")
+    guard_policy: bool = False
 
     @property
     def stack_set_account(self) -> str:
@@ -413,6 +415,8 @@ def _allowed_keys(loc: tuple[int | str, ...]) -> list[str]:
 def _cross_checks(config: GuardrailsConfig) -> Iterator[str]:
     """Rules that span several keys."""
     org = config.organization
+    if org.guard_policy and not config.controls.separation_of_duties.enabled:
+        yield "organization.guard_policy: got True; allowed: true only with controls.separation_of_duties enabled"
     if org.home_region not in org.regions:
         yield f"organization.home_region: got {org.home_region!r}; allowed: one of organization.regions {org.regions}"
     if len(set(org.regions)) != len(org.regions):

@@ -37,9 +37,9 @@ from guardrails.separation_of_duties.operators import (
     allow_statements,
     approver_statements,
     deny_statements,
-    scp_document,
     scp_readme,
 )
+from guardrails.separation_of_duties.organization_guard import GuardNames, guard_document
 from guardrails.separation_of_duties.props import validate
 from guardrails.shared.nag import acknowledge_wildcard_resource
 from guardrails.shared.sessions import OPEN_DATA_CHANNEL_REASON, OWN_SESSIONS_REASON, SESSION_DATA_KEY_ALIAS
@@ -234,16 +234,22 @@ class SeparationOfDuties(Construct):
 
     @property
     def scp_document(self) -> dict[str, Any]:
-        """An SCP: only operators pass the runbook role; operators (and ``scp_principals``) never
-        tag nodes with the keys that scope the controls, whatever else their policies allow."""
+        """The organization guard (``organization.guard_policy``, :mod:`.organization_guard`): what no
+        policy of a member account can enforce, as one SCP for the target OUs."""
         operators = [f"arn:*:iam::*:role/{r.role_name}" for r in self._operators]
         operators += [f"arn:*:iam::*:user/{u.user_name}" for u in self._operator_users]
-        runbook_role = None if self.approval_path == "just_in_time" else self.role_name
-        return scp_document(operators, self._scp_principals, self.protected_tag_keys, runbook_role)
+        grants = self.approval_path != "just_in_time"
+        return guard_document(GuardNames(
+            operator_arns=operators, readers=self._scp_principals, tag_keys=self.protected_tag_keys,
+            runbook_role=self.role_name if grants else None,
+            lambda_roles=[self.grant_role_name, self.sweeper_role_name] if grants else [],
+            grant_role=self.grant_role_name if grants else None,
+            documents=sorted({self.runbook_name, self.change_template_name, "SsmGuardrails*"}),
+        ))  # fmt: skip
 
     @property
     def scp_readme(self) -> str:
-        """README-ready text: what the SCP does and the JSON to attach."""
+        """README-ready text: what the organization guard denies and the JSON it attaches."""
         return scp_readme(self.role_name, self.scp_document)
 
     # ----------------------------------------------------------------------------- helpers

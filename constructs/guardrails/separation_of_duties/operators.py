@@ -261,12 +261,15 @@ def scp_document(
 
 def scp_readme(role_name: str, document: dict[str, Any]) -> str:
     return (
-        "#### Optional SCP: nobody lends the runbook role, nobody re-tags around the controls\n\n"
-        f"Attached to the OUs that use this control, it denies `iam:PassRole` of `{role_name}` to everyone but "
-        "the operators (so no other principal runs its own automation with that role), and denies the operators "
-        "and the readers of the other controls tagging or untagging nodes with the tag keys that scope the "
-        "controls, in any letter case, whatever else their policies allow. SCPs do not apply to the management "
-        "account.\n\n```json\n" + json.dumps(document, indent=2) + "\n```\n"
+        "#### The organization guard (`organization.guard_policy`)\n\n"
+        "The SCP the organization guard stack attaches to the target OUs (this is the example configuration's). "
+        f"It denies passing `{role_name}` to anyone but the operators and to any service but Systems Manager, "
+        "passing the grant function's and sweeper's roles to anything but Lambda or by anyone but CloudFormation, "
+        "changing this project's documents, functions, rules, roles, keys and state machines to anyone but the "
+        "CloudFormation execution roles, writing inline policies on the operators to anyone but the grant "
+        "function, and tagging or untagging nodes with the tag keys that scope the controls (operators and the "
+        "readers of the other controls, in any letter case). SCPs do not apply to the management account.\n\n"
+        "```json\n" + json.dumps(document, indent=2) + "\n```\n"
     )
 
 
