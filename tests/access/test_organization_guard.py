@@ -72,7 +72,7 @@ def test_the_guard_needs_the_control(tmp_path: Path) -> None:
     raw = yaml.safe_load(path.read_text())
     raw["controls"]["separation_of_duties"]["enabled"] = False
     path.write_text(yaml.safe_dump(raw))
-    with pytest.raises(ConfigError, match="organization.guard_policy: got True; allowed: true only with"):
+    with pytest.raises(ConfigError, match=r"organization\.guard_policy: got True; allowed: true only with"):
         load_config(str(path))
 
 
