@@ -127,6 +127,7 @@ class ResolvedTemplate:
             "AWS::Events::Rule": lambda: env.arn("events", f"rule/{name}"),
             "AWS::StepFunctions::StateMachine": lambda: env.arn("states", f"stateMachine:{name}"),
             "AWS::SSM::Document": lambda: env.arn("ssm", f"document/{name}"),
+            "AWS::CloudWatch::Alarm": lambda: env.arn("cloudwatch", f"alarm:{name}"),
         }
         return arns[resource_type]()
 
