@@ -197,6 +197,26 @@ def test_operators_cannot_touch_the_sweeper_or_the_control(runbook_stack: dict) 
         assert name in control
 
 
+def test_operators_cannot_touch_the_grant_function_or_what_the_control_alerts_with(runbook_stack: dict) -> None:
+    """Issue 21 item 6: the log groups, alarms, approvals topic and its key are the control's too."""
+    policy = _statements(runbook_stack, "AWS::IAM::ManagedPolicy", "SodOperatorPolicy")
+    grant = policy["NoTouchingTheGrantFunction"]
+    assert {"lambda:Invoke*", "lambda:Update*"} <= set(grant["Action"])
+    assert any("function:SsmGuardrailsSessionGrant" in arn for arn in rendered(_arns(grant)))
+    expected = {
+        "NoChangingTheControlsLogs": ("logs:DeleteLogGroup", 2, "LogGroup"),
+        "NoChangingTheControlsAlarms": ("cloudwatch:DeleteAlarms", 5, "Alarm"),
+        "NoChangingTheControlsTopic": ("sns:DeleteTopic", 1, "Topic"),
+        "NoChangingTheControlsKeys": ("kms:ScheduleKeyDeletion", 1, "ApprovalsKey"),
+    }
+    for sid, (action, count, resource) in expected.items():
+        statement = policy[sid]
+        assert statement["Effect"] == "Deny" and action in statement["Action"], sid
+        assert len(as_list(statement["Resource"])) == count and resource in json.dumps(statement["Resource"]), sid
+    alarms = resources_of(runbook_stack, "AWS::CloudWatch::Alarm")
+    assert len(alarms) == 5  # grant function errors, throttles; sweeper errors, did-not-run, latest-not-default
+
+
 def test_change_manager_operators_start_no_automation_and_only_the_template(synthesized: dict[str, Any]) -> None:
     policy = _statements(synthesized["ChangeManager"], "AWS::IAM::ManagedPolicy", "SodOperatorPolicy")
     assert policy["NoAutomationButTheChangeTemplate"]["Resource"] == "*"
@@ -357,8 +377,10 @@ def test_just_in_time_deploys_approval_policies_and_no_start_session(synthesized
     assert manual["mainSteps"][0]["inputs"]["EnhancedApprovals"]["Approvers"] == [
         {"approver": "e8c17310-e011-7089-d989-10da1example", "type": "SSOGroup"}
     ]
+    # The auto-approval policy is Cedar policy text (TEXT document):
+    # https://docs.aws.amazon.com/systems-manager/latest/userguide/systems-manager-just-in-time-node-access-create-auto-approval-policies.html
     auto = _document(template, "AutoApprovalPolicy")
-    assert auto["Content"]["AutoApprovalPolicyDocuments"] == [{"type": "Cedar", "content": CEDAR}]
+    assert (auto["DocumentFormat"], auto["Content"]) == ("TEXT", CEDAR)
     policy = _statements(template, "AWS::IAM::ManagedPolicy", "SodOperatorPolicy")
     allowed = {a for s in policy.values() if s["Effect"] == "Allow" for a in as_list(s["Action"])}
     assert "ssm:StartSession" not in allowed and "ssm:StartAccessRequest" in allowed
@@ -384,9 +406,13 @@ def test_sweeper_runs_on_a_schedule_and_reads_only_the_operators(runbook_stack: 
     assert not [s for s in policy.values() if "iam" in json.dumps(s["Action"]) and "*" in json.dumps(s["Resource"])]
 
 
-def test_scp_keeps_the_runbook_role_with_operators_and_nodes_untagged(synthesized: dict[str, Any]) -> None:
+def test_the_organization_guard_keeps_the_runbook_role_with_operators_and_nodes_untagged(
+    synthesized: dict[str, Any],
+) -> None:
     construct = synthesized["constructs"]["Runbook"]
-    pass_role, tagging = construct.scp_document["Statement"]
+    statements_by_sid = {s["Sid"]: s for s in construct.scp_document["Statement"]}
+    pass_role, tagging = statements_by_sid["OnlyOperatorsPassTheSessionRunbookRole"], statements_by_sid[
+        "NoReTaggingNodesAroundTheControls"]  # fmt: skip
     assert pass_role["Action"] == "iam:PassRole"
     assert pass_role["Resource"] == "arn:*:iam::*:role/SsmSessionControlChangeMangerRole"
     assert pass_role["Condition"] == {
@@ -397,16 +423,21 @@ def test_scp_keeps_the_runbook_role_with_operators_and_nodes_untagged(synthesize
         "ArnLike": {"aws:PrincipalArn": ["arn:*:iam::*:role/Operator", "arn:*:iam::*:user/bob",
                                           "arn:*:iam::*:role/PasswordReader"]},
     }  # fmt: skip
+    writers = statements_by_sid["OnlyTheGrantFunctionWritesInlinePoliciesOnOperators"]
+    assert writers["Resource"] == ["arn:*:iam::*:role/Operator", "arn:*:iam::*:user/bob"]
+    assert "arn:*:iam::*:role/SsmGuardrailsSessionGrantRole" in writers["Condition"]["ArnNotLike"]["aws:PrincipalArn"]
     assert json.dumps(construct.scp_document, indent=2) in construct.scp_readme
     assert [s["Sid"] for s in synthesized["constructs"]["JustInTime"].scp_document["Statement"]] == [
-        "NoReTaggingNodesAroundTheControls"
-    ]
+        "NoReTaggingNodesAroundTheControls", "OnlyCloudFormationChangesTheControls",
+        "OnlyCloudFormationChangesTheControlsKeysAndStateMachines",
+    ]  # fmt: skip
 
 
 def test_readme_shows_the_example_configurations_scp(example_app: Any) -> None:
     [control] = [c for c in example_app.app.node.find_all() if isinstance(c, SeparationOfDuties)]
     assert json.dumps(control.scp_document, indent=2) in (ROOT / "README.md").read_text()
-    assert control.scp_document["Statement"][1]["Condition"]["ForAnyValue:StringEqualsIgnoreCase"]["aws:TagKeys"] == [
+    [tagging] = [s for s in control.scp_document["Statement"] if s["Sid"] == "NoReTaggingNodesAroundTheControls"]
+    assert tagging["Condition"]["ForAnyValue:StringEqualsIgnoreCase"]["aws:TagKeys"] == [
         "Environment", "SessionAccess", REQUEST_TAG_KEY
     ]  # fmt: skip
 

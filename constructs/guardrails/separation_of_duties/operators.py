@@ -261,7 +261,7 @@ def scp_document(
 
 def scp_readme(role_name: str, document: dict[str, Any]) -> str:
     return (
-        "#### The organization guard (`organization.guard_policy`)\n\n"
+        "### The organization guard (`organization.guard_policy`)\n\n"
         "The SCP the organization guard stack attaches to the target OUs (this is the example configuration's). "
         f"It denies passing `{role_name}` to anyone but the operators and to any service but Systems Manager, "
         "passing the grant function's and sweeper's roles to anything but Lambda or by anyone but CloudFormation, "
