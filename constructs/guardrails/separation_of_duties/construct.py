@@ -41,6 +41,7 @@ from guardrails.separation_of_duties.operators import (
 )
 from guardrails.separation_of_duties.organization_guard import GuardNames, guard_document
 from guardrails.separation_of_duties.props import validate
+from guardrails.separation_of_duties.self_protection import named_alarm_arns
 from guardrails.shared.nag import acknowledge_wildcard_resource
 from guardrails.shared.sessions import OPEN_DATA_CHANNEL_REASON, OWN_SESSIONS_REASON, SESSION_DATA_KEY_ALIAS
 
@@ -205,7 +206,7 @@ class SeparationOfDuties(Construct):
         operator_scope.grant_function = self.grant_function.function_arn
         operator_scope.monitoring = {
             "logs": [f.log_group.log_group_arn for f in functions],
-            "alarms": [a.alarm_arn for a in (*self.grant_function.guardrail.alarms, *self.grant_sweeper.alarms)],
+            "alarms": named_alarm_arns(self, [*self.grant_function.guardrail.alarms, *self.grant_sweeper.alarms]),
             "topic": [self.topic.topic_arn],
             "keys": [path.topic_key.key_arn] if path.topic_key is not None else [],
         }
