@@ -294,7 +294,7 @@ class SeparationOfDutiesConfig(_Strict):
     approver_roles: list[RoleName] = Field(default_factory=list)
     min_approvals: Annotated[int, _range(1, sod.MAX_APPROVERS, "")] = 1
     validity_minutes: Annotated[int, _range(*sod.VALIDITY_RANGE_MINUTES, "minutes")] = 10
-    terminate_sessions_at_end: bool = False
+    terminate_sessions_at_end: bool = True
     sweep_interval_minutes: Annotated[int, _range(*sod.SWEEP_INTERVAL_RANGE_MINUTES, "minutes")] = 5
     just_in_time_approvers: list[JustInTimeApprover] = Field(default_factory=list)
     just_in_time_node_tags: Annotated[dict[str, list[str]], _rule(check_tag_filters)] | None = None

@@ -237,14 +237,13 @@ class SeparationOfDuties(Construct):
     def scp_document(self) -> dict[str, Any]:
         """The organization guard (``organization.guard_policy``, :mod:`.organization_guard`): what no
         policy of a member account can enforce, as one SCP for the target OUs."""
-        operators = [f"arn:*:iam::*:role/{r.role_name}" for r in self._operators]
-        operators += [f"arn:*:iam::*:user/{u.user_name}" for u in self._operator_users]
         grants = self.approval_path != "just_in_time"
         return guard_document(GuardNames(
-            operator_arns=operators, readers=self._scp_principals, tag_keys=self.protected_tag_keys,
-            runbook_role=self.role_name if grants else None,
+            operator_arns=[*(f"arn:*:iam::*:role/{r.role_name}" for r in self._operators),
+                           *(f"arn:*:iam::*:user/{u.user_name}" for u in self._operator_users)],
+            readers=self._scp_principals, tag_keys=self.protected_tag_keys,
+            runbook_role=self.role_name if grants else None, grant_role=self.grant_role_name if grants else None,
             lambda_roles=[self.grant_role_name, self.sweeper_role_name] if grants else [],
-            grant_role=self.grant_role_name if grants else None,
             documents=sorted({self.runbook_name, self.change_template_name, "SsmGuardrails*"}),
         ))  # fmt: skip
 
