@@ -269,6 +269,11 @@ def scp_readme(role_name: str, document: dict[str, Any]) -> str:
         "CloudFormation execution roles, writing inline policies on the operators to anyone but the grant "
         "function, and tagging or untagging nodes with the tag keys that scope the controls (operators and the "
         "readers of the other controls, in any letter case). SCPs do not apply to the management account.\n\n"
+        "The pipeline deploys it (stack `SsmGuardrails-OrganizationGuard`, `AWS::Organizations::Policy`) into the "
+        "StackSet account before the first wave. When that account is a delegated administrator, the management "
+        "account must also let it manage SCPs with a resource-based delegation policy ([Delegated administrator "
+        "for AWS Organizations](https://docs.aws.amazon.com/organizations/latest/userguide/orgs_delegate_policies"
+        ".html)); otherwise deploy the stack in the management account.\n\n"
         "```json\n" + json.dumps(document, indent=2) + "\n```\n"
     )
 
