@@ -119,6 +119,12 @@ def invoke(f: Any, answer: dict[str, Any], *, default: str = "3", content: dict[
     return f.module.handler({"ExecutionId": EXECUTION_ID}, CONTEXT)
 
 
+def end(f: Any, answer: dict[str, Any]) -> Any:
+    """Revoke and TerminateSessions: no document checks (they only take access away)."""
+    f.ssm.add_response("get_automation_execution", answer, {"AutomationExecutionId": EXECUTION_ID})
+    return f.module.handler({"ExecutionId": EXECUTION_ID}, CONTEXT)
+
+
 def refused(f: Any, match: str, run: Any, error: type[Exception] | None = None) -> None:
     f.sns.add_response("publish", {"MessageId": "1"}, {"TopicArn": TOPIC, "Subject": ANY, "Message": ANY})
     with pytest.raises(error or f.module.Refused, match=match):
@@ -142,9 +148,9 @@ def test_grant_writes_a_policy_for_the_requesting_session_and_revoke_removes_it(
         expires_at="2030-01-01T12:10:00Z", key_alias="alias/session-manager/data",
     )  # fmt: skip
     assert "aws:SourceIdentity" not in json.dumps(written)
-    assert invoke(grant, execution(step="Revoke"))["Removed"] is True
+    assert end(grant, execution(step="Revoke"))["Removed"] is True
     assert grant.iam.list_role_policies(RoleName="Operator")["PolicyNames"] == []
-    assert invoke(grant, execution(step="Revoke"))["Removed"] is False  # already gone: no error
+    assert end(grant, execution(step="Revoke", version="2"))["Removed"] is False  # gone; an old version still ends
 
 
 def test_iam_user_requesters_get_a_grant_for_their_user_id(grant: Any) -> None:
@@ -190,21 +196,28 @@ def test_a_changed_or_old_runbook_grants_nothing(
 
 
 @pytest.mark.parametrize(
-    ("answer", "message"),
+    ("answer", "message", "documents_read"),
     [
-        (execution(step=""), "not at one of the steps"),  # a finished or waiting execution
-        (execution(step="WaitForWindow"), "not at one of the steps"),
-        (execution(f"arn:aws:sts::{ACCOUNT}:assumed-role/Approver/dave"), "not an operator"),
-        (execution(approvers=(f"arn:aws:iam::{ACCOUNT}:role/Approver",)), "names no person"),
-        (execution(approvers=()), "no approval decision"),
-        (execution(approvers=(f"arn:aws:sts::{ACCOUNT}:assumed-role/Approver/ALICE",)), "same person as the requester"),
-        (execution(approve_step="Other"), "no step Approve"),
+        (execution(step=""), "not at one of the steps", False),  # a finished or waiting execution
+        (execution(step="WaitForWindow"), "not at one of the steps", False),
+        (execution(f"arn:aws:sts::{ACCOUNT}:assumed-role/Approver/dave"), "not an operator", False),
+        (execution(approvers=(f"arn:aws:iam::{ACCOUNT}:role/Approver",)), "names no person", True),
+        (execution(approvers=()), "no approval decision", True),
+        (execution(approvers=(f"arn:aws:sts::{ACCOUNT}:assumed-role/Approver/ALICE",)), "same person as the requester",
+         True),
+        (execution(approve_step="Other"), "no step Approve", True),
     ],
-)
+)  # fmt: skip
 def test_the_execution_must_be_an_approved_request_at_its_grant_step(
-    grant: Any, answer: dict[str, Any], message: str
+    grant: Any, answer: dict[str, Any], message: str, documents_read: bool
 ) -> None:
-    refused(grant, message, lambda: invoke(grant, answer))
+    def run() -> Any:
+        grant.ssm.add_response("get_automation_execution", answer, {"AutomationExecutionId": EXECUTION_ID})
+        if documents_read:
+            documents(grant)
+        return grant.module.handler({"ExecutionId": EXECUTION_ID}, CONTEXT)
+
+    refused(grant, message, run)
 
 
 # ------------------------------------------------------------------------------------------ persons
@@ -299,10 +312,21 @@ def test_change_manager_grants_on_the_parent_change_requests_approval(
         step="", version="2", document="AllowSsmSessionStartTemplate", approve_step="ApproveSessionAccess"
     )
     # a runbook started directly (not by a change request) grants nothing
-    refused(grant, "not started by a change request", lambda: invoke(grant, execution()))
+    refused(grant, "not started by a change request", lambda: end(grant, execution()))
+    old_template = json.loads(json.dumps(parent))
+    old_template["AutomationExecution"]["DocumentVersion"] = "1"
+
+    def run_old_template() -> Any:
+        grant.ssm.add_response("get_automation_execution", child)
+        grant.ssm.add_response("get_automation_execution", old_template, {"AutomationExecutionId": parent_id})
+        documents(grant)
+        documents(grant, "2", TEMPLATE, "AllowSsmSessionStartTemplate", fetch=False)
+        return grant.module.handler({"ExecutionId": EXECUTION_ID}, CONTEXT)
+
+    refused(grant, "AllowSsmSessionStartTemplate version 1 is not the default version 2", run_old_template)
     grant.ssm.add_response("get_automation_execution", child)
-    documents(grant)
     grant.ssm.add_response("get_automation_execution", parent, {"AutomationExecutionId": parent_id})
+    documents(grant)
     documents(grant, "2", TEMPLATE, "AllowSsmSessionStartTemplate")
     assert grant.module.handler({"ExecutionId": EXECUTION_ID}, CONTEXT)["Session"] == "alice"
 
@@ -325,7 +349,6 @@ def test_concurrent_grants_fit_and_one_more_than_fits_is_a_clear_error(
 def test_terminate_sessions_ends_only_the_requesting_sessions_sessions(grant: Any) -> None:
     owner = f"arn:aws:sts::{ACCOUNT}:assumed-role/Operator/"
     grant.ssm.add_response("get_automation_execution", execution(step="TerminateSessions"))
-    documents(grant)
     grant.ssm.add_response(
         "describe_sessions",
         {

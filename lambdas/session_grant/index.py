@@ -9,7 +9,9 @@ borrowed session name grants nothing:
   on the Change Manager path its parent is a change request of ``CHANGE_TEMPLATE_NAME`` at that
   template's default version with fingerprint ``TEMPLATE_SHA256``;
 * what to do follows from the runbook step in progress: ``GrantSession`` grants, ``Revoke`` removes
-  this execution's grant, ``TerminateSessions`` ends the requester's sessions on the node;
+  this execution's grant, ``TerminateSessions`` ends the requester's sessions on the node (these two
+  only take access away, so they skip the document checks: a runbook updated during a window
+  still ends it);
 * the requester (``ExecutedBy``) is an operator and a person, every approver of the approval step is a
   person and not the requester (:func:`persons.person_of` reads each role's trust policy);
 * node and validity come from the execution's parameters; the window is at most ``MAX_VALIDITY_MINUTES``.
@@ -177,16 +179,19 @@ def _approvers(approving: dict[str, Any]) -> list[Identity]:
 
 def serve(execution_id: str, where: tuple[str, str, str]) -> dict[str, Any]:
     execution = _execution(execution_id)
-    _check_document(execution, os.environ["RUNBOOK_NAME"], os.environ["RUNBOOK_SHA256"], where)
     step = _step_in_progress(execution)
+    if execution.get("DocumentName", "").split("/")[-1] != os.environ["RUNBOOK_NAME"]:
+        raise Refused(f"execution of {execution.get('DocumentName')!r}, not {os.environ['RUNBOOK_NAME']}")
     approving = _approving(execution)
-    if approving is not execution:
-        _check_document(approving, os.environ["CHANGE_TEMPLATE_NAME"], os.environ["TEMPLATE_SHA256"], where)
     asker = _requester(approving)
+    # Ending a window only takes access away: it works even if the runbook changed meanwhile.
     if step == "Revoke":
         return revoke(asker, execution_id)
     if step == "TerminateSessions":
         return terminate_sessions(asker, _parameter(execution, "InstanceId"))
+    _check_document(execution, os.environ["RUNBOOK_NAME"], os.environ["RUNBOOK_SHA256"], where)
+    if approving is not execution:
+        _check_document(approving, os.environ["CHANGE_TEMPLATE_NAME"], os.environ["TEMPLATE_SHA256"], where)
     return grant(execution, asker, _approvers(approving))
 
 
