@@ -104,7 +104,7 @@ def test_the_version_reader_may_only_get_the_objects_it_reads_and_write_its_own_
     stack = example_app.template_json(ROLLOUT_STACK_NAME)
     calls = [json.loads(r["Properties"]["Create"]) for r in resources_of(stack, "Custom::CodeObjectVersion").values()]
     objects = {f"arn:<AWS::Partition>:s3:::{c['parameters']['Bucket']}/{c['parameters']['Key']}" for c in calls}
-    assert len(objects) == len(calls) == 1 + 4 * 2  # global: 1 function x 1 Region; regional: 4 x 2
+    assert len(objects) == len(calls) == 2 + 4 * 2  # global: 2 functions (sweeper, grant) x 1 Region; regional: 4 x 2
     (function,) = [
         r for r in resources_of(stack, "AWS::Lambda::Function").values() if r["Properties"]["Role"]["Fn::GetAtt"]
     ]
