@@ -672,6 +672,22 @@ def test_bad_props_fail_at_synth_with_one_line(tmp_path: Path, props: dict[str, 
     assert "\n" not in str(caught.value)
 
 
+def test_a_topic_known_only_at_deploy_time_cannot_be_fingerprinted(tmp_path: Path) -> None:
+    """The grant function compares the runbook with its synth-time content: every ARN in it must be
+    built from names, so a topic created in the same stack (a Ref) is refused with one line."""
+    from aws_cdk import aws_sns as sns
+
+    stack = cdk.Stack(new_app(tmp_path), "Props")
+    with pytest.raises(PropsError, match=r"SeparationOfDuties\.topic: got .*allowed: ARNs built from names") as caught:
+        SeparationOfDuties(stack, "Sod", operators=[iam.Role.from_role_name(stack, "Operator", "Operator")],
+                           approvers=[APPROVER], topic=sns.Topic(stack, "Mine"))  # fmt: skip
+    assert "\n" not in str(caught.value)
+    imported = sns.Topic.from_topic_arn(stack, "Imported", f"arn:aws:sns:eu-west-1:{ACCOUNT}:Automation-mine")
+    SeparationOfDuties(stack, "Other", operators=[iam.Role.from_role_name(stack, "Operator2", "Operator")],
+                       approvers=[APPROVER], topic=imported, role_name="R2", sweeper_role_name="S2",
+                       grant_role_name="G2", grant_function_name="F2", policy_name="P2")  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("text", "allowed"),
     [

@@ -75,7 +75,7 @@ def build_grant_path(
     documents = [runbook.document_arn()]
     environment = {
         "RUNBOOK_NAME": names.runbook,
-        "RUNBOOK_SHA256": document_fingerprint(scope, runbook.content, "SeparationOfDuties.approvers"),
+        "RUNBOOK_SHA256": document_fingerprint(scope, runbook.content, "SeparationOfDuties.topic"),
         "APPROVE_STEP": "Approve",
         "OPERATOR_ROLES": ",".join(role.role_name for role in operators),
         "OPERATOR_USERS": ",".join(user.user_name for user in operator_users),
@@ -96,7 +96,7 @@ def build_grant_path(
         documents.append(stack.format_arn(service="ssm", resource="document", resource_name=names.change_template))
         environment.update(
             CHANGE_TEMPLATE_NAME=names.change_template, APPROVE_STEP="ApproveSessionAccess",
-            TEMPLATE_SHA256=document_fingerprint(scope, template.content, "SeparationOfDuties.approvers"),
+            TEMPLATE_SHA256=document_fingerprint(scope, template.content, "SeparationOfDuties.topic"),
         )  # fmt: skip
     grant_function = GrantFunction(
         scope, "Grant", function_name=names.grant_function, role_name=names.grant_role, environment=environment,
