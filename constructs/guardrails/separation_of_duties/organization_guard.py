@@ -30,7 +30,8 @@ from guardrails.shared.validation import PropsError
 SCP_MAX_CHARACTERS = 5120
 #: Who deploys this project: StackSets with service-managed permissions (stacksets-exec-*), self-managed
 #: StackSets (AWSCloudFormationStackSetExecutionRole) and `cdk deploy` (the CDK bootstrap execution role).
-#: https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/stacksets-orgs-associate-stackset-with-org.html
+#: "By default, StackSets with service-managed permissions creates an execution role named stacksets-exec-*
+#: in each target account": https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/stacksets-custom-execution-role.html
 CLOUDFORMATION_EXECUTION_ROLES = [
     "arn:*:iam::*:role/stacksets-exec-*",
     "arn:*:iam::*:role/AWSCloudFormationStackSetExecutionRole",
