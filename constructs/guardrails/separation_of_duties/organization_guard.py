@@ -37,9 +37,11 @@ CLOUDFORMATION_EXECUTION_ROLES = [
     "arn:*:iam::*:role/AWSCloudFormationStackSetExecutionRole",
     "arn:*:iam::*:role/cdk-*-cfn-exec-role-*",
 ]
-#: CloudFormation tags what it creates with the stack's name ("aws:cloudformation:stack-name"); stack
-#: instances of a StackSet are named StackSet-<StackSet name>-<id>:
-#: https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-resource-tags.html
+#: CloudFormation tags what it creates with the stack's name ("aws:cloudformation:stack-name"), though
+#: "the propagation of stack-level tags to resources ... varies by resource type", so keys and state
+#: machines are matched by that tag (functions, rules, roles and documents by name); stack instances of
+#: a StackSet are named StackSet-<StackSet name>-<id>:
+#: https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-resource-tags.html
 THIS_PROJECTS_STACKS = ["SsmGuardrails-*", "StackSet-SsmGuardrails-*"]
 CHANGE_ACTIONS = [
     "ssm:UpdateDocument*", "ssm:DeleteDocument", "ssm:ModifyDocumentPermission",
