@@ -65,16 +65,14 @@ class SeparationOfDuties(Construct):
         encrypted. Default: ``alias/session-manager/data`` (the key :class:`SessionPrefs` creates).
     :param protected_tag_keys: node tag keys that scope other controls (the SessionPrefs operator tag,
         the rotation windows' target tags): operators may not set or remove them. Default: none.
-    :param scp_principals: further role names the optional SCP forbids tagging nodes with
+    :param scp_principals: further role names the organization guard forbids tagging nodes with
         ``protected_tag_keys`` (other controls' operators and readers). Default: none.
     :param sweep_interval: how often expired grants are deleted, 1-60 minutes. Default: 5 minutes.
     :param policy_name: the operators' managed policy. Default: ``SsmGuardrailsSessionRequester``.
     :param role_name: the runbook role (contract). Default: ``SsmSessionControlChangeMangerRole`` (sic).
     :param sweeper_role_name: the sweeper's role (contract). Default: ``SsmSessionTagSweeperRole``.
-    :param grant_function_name: the grant function, the only writer of grants (contract). Default:
-        ``SsmGuardrailsSessionGrant``.
-    :param grant_role_name: its role (contract: the organization guard names it). Default:
-        ``SsmGuardrailsSessionGrantRole``.
+    :param grant_function_name: the only writer of grants (contract). Default: ``SsmGuardrailsSessionGrant``.
+    :param grant_role_name: its role (contract). Default: ``SsmGuardrailsSessionGrantRole``.
     :param runbook_name: Default: ``AllowStartSsmSession``.
     :param change_template_name: Default: ``AllowSsmSessionStartTemplate``.
     :param topic: bring your own approvals topic. Default: a new KMS-encrypted, TLS-only topic.
