@@ -245,8 +245,9 @@ def test_untrusted_session_names_grant_nothing_and_name_the_fix(grant: Any, shap
 
 
 def test_identity_center_roles_are_persons(grant: Any) -> None:
-    """Identity Center creates its roles under /aws-reserved/sso.amazonaws.com/ and names each session
-    after the user: https://docs.aws.amazon.com/singlesignon/latest/userguide/referencingpermissionsets.html"""
+    """Identity Center creates its roles under /aws-reserved/sso.amazonaws.com/<Region>/ ("Referencing
+    permission sets": https://docs.aws.amazon.com/singlesignon/latest/userguide/referencingpermissionsets.html),
+    and its sign-in names the role session after the user: whatever its trust policy, such a role is a person."""
     grant.iam.create_role(RoleName="Federated", Path="/aws-reserved/sso.amazonaws.com/eu-west-1/",
                           AssumeRolePolicyDocument=UNTRUSTED_SHAPES["account"])  # fmt: skip
     result = invoke(grant, execution(f"arn:aws:sts::{ACCOUNT}:assumed-role/Federated/alice@example.com"))
