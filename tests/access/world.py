@@ -181,6 +181,7 @@ class World:
         return {
             "session_runbook": self.created_role(g, "SeparationOfDutiesRunbookRole"),
             "session_sweeper": self.created_role(g, "SeparationOfDutiesSweeperFunctionRole"),
+            "session_grant_function": self.created_role(g, "SeparationOfDutiesGrantFunctionRole"),
         }
 
     def _runbook_values(self, principals: Mapping[str, Principal]) -> dict[str, str]:
@@ -190,6 +191,7 @@ class World:
         return {
             "sweeper_function": g.arn_of("AWS::Lambda::Function", "SeparationOfDutiesSweeperFunction"),
             "sweeper_rule": g.arn_of("AWS::Events::Rule", "SeparationOfDutiesSweeperSchedule"),
+            "grant_function": g.arn_of("AWS::Lambda::Function", "SeparationOfDutiesGrantFunction"),
             "runbook_document": g.arn_of("AWS::SSM::Document", "SeparationOfDutiesRunbook"),
             "runbook_role": principals["session_runbook"].role_arn,
         }
