@@ -174,9 +174,14 @@ class BreakGlassConfig(_Strict):
     sweep_interval_minutes: Annotated[int, _range(*bg.SWEEP_INTERVAL_RANGE_MINUTES, "minutes")] = 1
     parameter_prefix: Annotated[str, _rule(check_parameter_path)] = "/BreakGlass"
     key_alias: Annotated[str, _rule(check_kms_alias)] = "alias/ssm-guardrails/break-glass"
-    document_name: Annotated[str, _pattern(DOCUMENT_NAME.pattern, "3-128 letters, digits, _ . -")] = (
-        "SsmGuardrails-BreakGlass"
-    )
+    document_name: Annotated[
+        str,
+        _pattern(DOCUMENT_NAME.pattern, "3-128 letters, digits, _ . -"),
+        _pattern(
+            rf".{{3,{bg.MAX_DOCUMENT_NAME}}}",
+            f"at most {bg.MAX_DOCUMENT_NAME} characters (the reset document adds {bg.RESET_SUFFIX!r})",
+        ),
+    ] = "SsmGuardrails-BreakGlass"
 
 
 class RotationWindowConfig(_Strict):

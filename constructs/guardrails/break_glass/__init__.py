@@ -5,8 +5,10 @@ start statements), ``cleanup`` (the clean-up function and state machine), ``rule
 ``construct`` (the construct that composes them).
 """
 
-from guardrails.break_glass.construct import AUTOMATIC_RESET_COMMENT, BreakGlass
+from guardrails.break_glass.construct import BreakGlass
+from guardrails.break_glass.document import RESET_SUFFIX
 from guardrails.break_glass.props import (
+    MAX_DOCUMENT_NAME,
     PASSWORD_LENGTH_RANGE,
     RESET_AFTER_RANGE_HOURS,
     SWEEP_INTERVAL_RANGE_MINUTES,
@@ -14,9 +16,10 @@ from guardrails.break_glass.props import (
 )
 
 __all__ = [
-    "AUTOMATIC_RESET_COMMENT",
+    "MAX_DOCUMENT_NAME",
     "PASSWORD_LENGTH_RANGE",
     "RESET_AFTER_RANGE_HOURS",
+    "RESET_SUFFIX",
     "SWEEP_INTERVAL_RANGE_MINUTES",
     "TTL_RANGE_SECONDS",
     "BreakGlass",

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 
+from guardrails.break_glass.document import RESET_SUFFIX
 from guardrails.shared.validation import (
     DOCUMENT_NAME,
     PropsError,
@@ -21,6 +22,8 @@ TTL_RANGE_SECONDS = (10, 3600)
 PASSWORD_LENGTH_RANGE = (14, 128)
 RESET_AFTER_RANGE_HOURS = (1, 168)
 SWEEP_INTERVAL_RANGE_MINUTES = (1, 60)
+#: Document names have at most 128 characters, and the reset document's name is ``<name>-AutomaticReset``.
+MAX_DOCUMENT_NAME = 128 - len(RESET_SUFFIX)
 
 
 def validate(
@@ -48,6 +51,12 @@ def validate(
         "BreakGlass.sweep_interval", sweep_interval.to_seconds() / 60, *SWEEP_INTERVAL_RANGE_MINUTES, unit="minutes"
     )
     check_pattern("BreakGlass.document_name", document_name, DOCUMENT_NAME, "3-128 letters, digits, _ . -")
+    if len(document_name) > MAX_DOCUMENT_NAME:
+        raise PropsError(
+            "BreakGlass.document_name",
+            document_name,
+            f"at most {MAX_DOCUMENT_NAME} characters (the reset document adds {RESET_SUFFIX!r}; 128 at most)",
+        )
     if document_name.lower().startswith(("aws", "amazon")):
         raise PropsError("BreakGlass.document_name", document_name, "a name not starting with aws or amazon")
     check_kms_alias("BreakGlass.key_alias", key_alias)

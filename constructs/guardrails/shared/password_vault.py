@@ -47,6 +47,10 @@ KEY_ADMIN_ACTIONS = [
     "kms:CancelKeyDeletion",
 ]
 
+#: What a writer asks of the key: kms:Encrypt for a Standard-tier SecureString, kms:GenerateDataKey for
+#: an Advanced one (see ``PasswordVault.writer_statements``).
+WRITER_KEY_ACTIONS = ["kms:Encrypt", "kms:GenerateDataKey"]
+
 #: Key-policy calls that could open the passwords to someone else, or destroy them: each one reaches
 #: the audit topic through its CloudTrail management event.
 WATCHED_KEY_CALLS = ["PutKeyPolicy", "CreateGrant", "ScheduleKeyDeletion"]
@@ -108,14 +112,40 @@ class PasswordVault(Construct):
         self._created_key = key is None
         self.key = key or self._create_key(description, key_alias, key_admins or [iam.AccountRootPrincipal()])
 
-    def writer_statements(self) -> list[iam.PolicyStatement]:
-        """Store a password (write only): no read, no decrypt, no history."""
-        return [
-            iam.PolicyStatement(actions=["ssm:PutParameter"], resources=[self.parameter_arn_pattern]),
+    def writer_statements(self, name_patterns: Sequence[str] | None = None) -> list[iam.PolicyStatement]:
+        """Store a password (write only): no read, no decrypt, no history.
+
+        ``name_patterns`` (without the leading ``/``) narrows the writable names below the vault's
+        pattern; each admits one level only (a ``*`` in an IAM ARN also matches ``/``, so deeper
+        names are denied). Default: the vault's pattern.
+
+        Both tiers are covered: "Standard parameters ... are encrypted and decrypted directly under
+        the KMS key" (kms:Encrypt), while "to encrypt and decrypt advanced SecureString parameters,
+        Parameter Store uses envelope encryption" (kms:GenerateDataKey), in both cases with the
+        PARAMETER_ARN encryption context:
+        https://docs.aws.amazon.com/kms/latest/developerguide/services-parameter-store.html. Writers
+        that cannot choose the tier (EC2Rescue uses the account's default tier) need both.
+        """
+        stack = cdk.Stack.of(self)
+        arns = [
+            stack.format_arn(service="ssm", resource="parameter", resource_name=pattern)
+            for pattern in name_patterns or []
+        ] or [self.parameter_arn_pattern]
+        found = [iam.PolicyStatement(actions=["ssm:PutParameter"], resources=arns)]
+        if name_patterns:
+            found.append(
+                iam.PolicyStatement(
+                    effect=iam.Effect.DENY, actions=["ssm:PutParameter"], resources=[f"{arn}/*" for arn in arns]
+                )
+            )
+        found.append(
             iam.PolicyStatement(
-                actions=["kms:Encrypt"], resources=[self.key.key_arn], conditions=self._through_parameter_store()
-            ),
-        ]
+                actions=WRITER_KEY_ACTIONS,
+                resources=[self.key.key_arn],
+                conditions=self._through_parameter_store(arns),
+            )
+        )
+        return found
 
     def reader_statements(self) -> list[iam.PolicyStatement]:
         """Read and decrypt a password, through Parameter Store only."""
@@ -139,10 +169,11 @@ class PasswordVault(Construct):
         """Admit ``grantee`` to the created key's decrypt statement (IAM permissions are separate)."""
         self._reader_arns.append(_principal_arn(grantee))
 
-    def _through_parameter_store(self) -> dict[str, dict[str, object]]:
+    def _through_parameter_store(self, arns: Sequence[str] | None = None) -> dict[str, dict[str, object]]:
+        names: object = list(arns) if arns and len(arns) > 1 else (arns or [self.parameter_arn_pattern])[0]
         return {
             "StringEquals": {"kms:ViaService": self._via_service},
-            "ArnLike": {"kms:EncryptionContext:PARAMETER_ARN": self.parameter_arn_pattern},
+            "ArnLike": {"kms:EncryptionContext:PARAMETER_ARN": names},
         }
 
     def notify_key_changes(self, topic: sns.ITopic) -> events.Rule | None:
@@ -203,7 +234,7 @@ class PasswordVault(Construct):
                 iam.PolicyStatement(
                     sid="EncryptPasswordsThroughParameterStore",
                     principals=[iam.AccountRootPrincipal()],
-                    actions=["kms:Encrypt"],
+                    actions=WRITER_KEY_ACTIONS,
                     resources=["*"],
                     conditions=through_ssm,
                 ),
