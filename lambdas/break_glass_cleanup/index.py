@@ -7,8 +7,7 @@ A break-glass run stores the node's emergency password as the SecureString
   ``{"instance_id": "i-..."}``. This function deletes that node's parameter.
 * Sweep: an EventBridge schedule sends a "Scheduled Event". This function deletes every
   ``<PARAMETER_PREFIX>/pwd-i-*`` and ``pwd-mi-*`` parameter (what nodes may write), in case an
-  expire call never came (the state machine
-  failed, or the command never reported back).
+  expire call never came (the state machine failed, or the command never reported back).
 
 The modification-time rule: either way, a parameter is deleted only if it was last written at
 least ``TTL_SECONDS`` ago. A second break-glass run on the same node inside the TTL rewrites the

@@ -266,6 +266,13 @@ class World:
             "ssm_service": f"ssm.{MEMBER.region}.amazonaws.com",
             "sns_service": f"sns.{CENTRAL.region}.amazonaws.com",
             "break_glass_document": r.arn_of("AWS::SSM::Document", "BreakGlassDocument"),
+            "break_glass_reset_document": r.arn_of("AWS::SSM::Document", "BreakGlassResetDocument"),
+            "break_glass_deeper_parameter": arn(
+                "ssm", f"parameter{CONFIG.controls.break_glass.parameter_prefix}/pwd-{INSTANCE_ID}/kept-forever"
+            ),
+            "break_glass_non_node_parameter": arn(
+                "ssm", f"parameter{CONFIG.controls.break_glass.parameter_prefix}/pwd-admin"
+            ),
             "break_glass_parameter": arn(
                 "ssm", f"parameter{CONFIG.controls.break_glass.parameter_prefix}/pwd-{INSTANCE_ID}"
             ),
