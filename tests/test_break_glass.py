@@ -119,6 +119,29 @@ def test_key_policy_denies_decrypt_to_everyone_but_the_readers_and_grants_to_eve
     assert denied == {"kms:Decrypt", "kms:ReEncrypt*", "kms:CreateGrant"}
 
 
+def test_alias_and_reader_role_changes_reach_the_audit_topic(member: dict[str, Any]) -> None:
+    """Issue 23 item 5: what the key policy cannot refuse is reported: the alias moved or deleted, and
+    IAM changes to a reader role (in us-east-1 only, where IAM's events arrive:
+    https://repost.aws/knowledge-center/eventbridge-rule-triggers-iam-single-region)."""
+    alias = only_resource(member, "AWS::Events::Rule", "BreakGlassVaultKeyAliasChangedRule")["Properties"]
+    assert alias["EventPattern"]["detail"]["eventName"] == ["UpdateAlias", "DeleteAlias"]
+    assert alias["EventPattern"]["detail"]["requestParameters"] == {"aliasName": ["alias/ssm-guardrails/break-glass"]}
+    readers = only_resource(member, "AWS::Events::Rule", "BreakGlassVaultReaderRolesChangedRule")
+    detail = readers["Properties"]["EventPattern"]["detail"]
+    assert detail["eventSource"] == ["iam.amazonaws.com"]
+    assert set(detail["eventName"]) == {
+        "UpdateAssumeRolePolicy", "PutRolePolicy", "DeleteRolePolicy", "AttachRolePolicy", "DetachRolePolicy",
+        "PutRolePermissionsBoundary", "DeleteRolePermissionsBoundary",
+    }  # fmt: skip
+    assert detail["requestParameters"] == {"roleName": ["BreakGlassOperator"]}
+    condition = member["Conditions"][readers["Condition"]]
+    assert condition == {"Fn::Equals": [{"Ref": "AWS::Region"}, "us-east-1"]}
+    # nothing unconditional refers to it (the deploy would fail outside us-east-1)
+    [rule_id] = [i for i in resources_of(member, "AWS::Events::Rule") if i.startswith("BreakGlassVaultReaderRoles")]
+    unconditional = {i: r for i, r in member["Resources"].items() if "Condition" not in r}
+    assert rule_id not in json.dumps(unconditional)
+
+
 def test_key_policy_changes_grants_and_deletion_reach_the_audit_topic(member: dict[str, Any]) -> None:
     rule = only_resource(member, "AWS::Events::Rule", "BreakGlassVaultKeyChangedRule")["Properties"]
     key_id = next(k for k in resources_of(member, "AWS::KMS::Key") if k.startswith("BreakGlassVaultKey"))
@@ -127,7 +150,7 @@ def test_key_policy_changes_grants_and_deletion_reach_the_audit_topic(member: di
         "detail-type": ["AWS API Call via CloudTrail"],
         "detail": {
             "eventSource": ["kms.amazonaws.com"],
-            "eventName": ["PutKeyPolicy", "CreateGrant", "ScheduleKeyDeletion"],
+            "eventName": ["PutKeyPolicy", "CreateGrant", "ScheduleKeyDeletion", "DisableKey"],
             "requestParameters": {"keyId": [{"Ref": key_id}, {"Fn::GetAtt": [key_id, "Arn"]}]},
         },
     }

@@ -49,7 +49,9 @@ def test_dedicated_key_rotates_has_the_published_alias_and_admits_only_administr
     assert alias["AliasName"] == "alias/WindowsPasswordRotation-EncryptionKey"
     policy = {s["Sid"]: s for s in rendered(statements(key["Properties"]["KeyPolicy"]))}
     encrypt = policy["EncryptPasswordsThroughParameterStore"]
-    assert encrypt["Action"] == "kms:Encrypt"
+    # EC2Rescue writes with the account's default tier; an Advanced SecureString is envelope-encrypted
+    # (GenerateDataKey): https://docs.aws.amazon.com/kms/latest/developerguide/services-parameter-store.html
+    assert encrypt["Action"] == ["kms:Encrypt", "kms:GenerateDataKey"]
     assert encrypt["Condition"]["StringEquals"] == {"kms:ViaService": VIA_SSM}
     assert encrypt["Condition"]["ArnLike"] == {"kms:EncryptionContext:PARAMETER_ARN": PASSWORD_ARN}
     decrypt = policy["NamedReadersDecryptPasswordsThroughParameterStore"]
@@ -105,7 +107,7 @@ def test_window_role_is_scoped_to_this_account_the_document_and_tagged_instances
 def test_instance_policy_writes_only_and_never_reads(member: dict[str, Any]) -> None:
     policy = _policy_statements(member, "AWS::IAM::ManagedPolicy", f"{WINDOW}InstancePolicy")
     actions = _actions(policy)
-    assert {"ssm:PutParameter", "kms:Encrypt"} <= actions
+    assert {"ssm:PutParameter", "kms:Encrypt", "kms:GenerateDataKey"} <= actions
     assert not {a for a in actions if a.startswith(("ssm:Get", "kms:Decrypt"))}
     assert "ssm:GetParameterHistory" not in actions
     put = next(s for s in policy if s["Action"] == "ssm:PutParameter")
@@ -143,7 +145,9 @@ def test_administrators_may_not_retag_instances_out_of_the_rotation(member: dict
 
 def test_password_key_changes_reach_the_alert_topic(member: dict[str, Any]) -> None:
     rule = only_resource(member, "AWS::Events::Rule", f"{WINDOW}VaultKeyChangedRule")["Properties"]
-    assert rule["EventPattern"]["detail"]["eventName"] == ["PutKeyPolicy", "CreateGrant", "ScheduleKeyDeletion"]
+    assert rule["EventPattern"]["detail"]["eventName"] == [
+        "PutKeyPolicy", "CreateGrant", "ScheduleKeyDeletion", "DisableKey",
+    ]  # fmt: skip
     key_id = next(k for k in resources_of(member, "AWS::KMS::Key") if k.startswith(f"{WINDOW}VaultKey"))
     assert rule["EventPattern"]["detail"]["requestParameters"]["keyId"][0] == {"Ref": key_id}
     assert rule["Targets"][0]["Arn"]["Ref"].startswith("NotificationsTopic")

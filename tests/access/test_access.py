@@ -92,6 +92,12 @@ def _session_window() -> Any:
 
 
 SESSION_WINDOW = _session_window()
+#: Broad rights an operator may hold besides the control's policy (PowerUserAccess allows every action
+#: but IAM and Organizations: https://docs.aws.amazon.com/aws-managed-policy/latest/reference/PowerUserAccess.html).
+POWER_USER_ACCESS = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "NotAction": ["iam:*", "organizations:*", "account:*"], "Resource": "*"}],
+}
 TAG_ANY_NODE = {
     "Version": "2012-10-17",
     "Statement": [
@@ -165,6 +171,10 @@ class World:
         return {
             "break_glass_operator": self._config_role(CONFIG.controls.break_glass.operator_roles[0]),
             "password_administrator": self._config_role(CONFIG.controls.password_rotation.administrator_roles[0]),
+            "break_glass_power_user": Principal(
+                CONFIG.controls.break_glass.operator_roles[0],
+                [*self.role_policies(CONFIG.controls.break_glass.operator_roles[0]), POWER_USER_ACCESS],
+            ),
             "session_requester": self._config_role(sod.operator_roles[0]),
             "session_approver": self._config_role(sod.approver_roles[0]),
             # another person (session) in the same requester role; and a requester who may tag nodes
@@ -267,6 +277,10 @@ class World:
             "sns_service": f"sns.{CENTRAL.region}.amazonaws.com",
             "break_glass_document": r.arn_of("AWS::SSM::Document", "BreakGlassDocument"),
             "break_glass_reset_document": r.arn_of("AWS::SSM::Document", "BreakGlassResetDocument"),
+            "break_glass_sweep_rule": r.arn_of("AWS::Events::Rule", "BreakGlassSweepRule"),
+            "break_glass_finished_rule": r.arn_of("AWS::Events::Rule", "BreakGlassCommandFinishedRule"),
+            "break_glass_state_machine": r.arn_of("AWS::StepFunctions::StateMachine", "BreakGlassCleanupStateMachine"),
+            "break_glass_cleanup_function": r.arn_of("AWS::Lambda::Function", "BreakGlassCleanupFunction"),
             "break_glass_deeper_parameter": arn(
                 "ssm", f"parameter{CONFIG.controls.break_glass.parameter_prefix}/pwd-{INSTANCE_ID}/kept-forever"
             ),

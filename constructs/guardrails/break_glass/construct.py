@@ -55,6 +55,7 @@ from guardrails.break_glass.props import (  # noqa: F401 (re-exported: stacks/co
     validate,
 )
 from guardrails.break_glass.rules import create_alarms, create_rules
+from guardrails.break_glass.tamper import protect_cleanup
 from guardrails.shared.encrypted_topic import EncryptedTopic
 from guardrails.shared.nag import acknowledge_grant, acknowledge_wildcard_action, acknowledge_wildcard_resource
 from guardrails.shared.password_vault import PasswordVault
@@ -181,14 +182,15 @@ class BreakGlass(Construct):
             self, cleanup_function=self.cleanup_function, ttl=ttl, reset_after=reset_after,
             reset_document_name=self.reset_document_name, reset_document_arn=self.reset_document_arn,
         )  # fmt: skip
-        self.command_finished_rule, self.sweep_rule = create_rules(
+        self.cleanup_rules = create_rules(
             self, document_names=[document_name, self.reset_document_name], ttl=ttl, sweep_interval=sweep_interval,
             state_machine=self.state_machine, cleanup_function=self.cleanup_function, audit_topic=self.audit_topic,
         )  # fmt: skip
         create_alarms(
-            self, state_machine=self.state_machine, command_finished_rule=self.command_finished_rule,
-            sweep_rule=self.sweep_rule, sweep_interval=sweep_interval, audit_topic=self.audit_topic,
+            self, state_machine=self.state_machine, command_finished_rule=self.cleanup_rules[0],
+            sweep_rule=self.cleanup_rules[2], sweep_interval=sweep_interval, audit_topic=self.audit_topic,
         )  # fmt: skip
+        self.change_alert_rules = protect_cleanup(self)
         self._acknowledge_reviewed_wildcards()
 
     def _acknowledge_reviewed_wildcards(self) -> None:

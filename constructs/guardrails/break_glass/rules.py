@@ -32,9 +32,8 @@ def create_rules(
     state_machine: sfn.StateMachine,
     cleanup_function: GuardrailFunction,
     audit_topic: sns.ITopic,
-) -> tuple[events.Rule, events.Rule]:
-    """The command-finished, command-started and sweep rules for the operators' and the reset document;
-    returns the command-finished and the sweep rule."""
+) -> tuple[events.Rule, events.Rule, events.Rule]:
+    """The command-finished, command-started and sweep rules, for the operators' and the reset document."""
     detail = events.EventField.from_path
     command_finished_rule = events.Rule(
         scope,
@@ -97,7 +96,7 @@ def create_rules(
         schedule=events.Schedule.rate(sweep_interval),
     )
     sweeper.add_target(targets.LambdaFunction(cleanup_function.function, retry_attempts=2))
-    return command_finished_rule, sweeper
+    return command_finished_rule, started_rule, sweeper
 
 
 def create_alarms(
