@@ -74,6 +74,13 @@ def test_handler_may_touch_the_preferences_document_only(regional: dict[str, Any
         ssm["Resource"] == "arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:document/SSM-SessionManagerRunShell"
     )
     assert "ssm:DeleteDocument" not in as_list(ssm["Action"])
+    # its own state (issue 23 item 7): the version to restore, one parameter
+    state = next(s for s in policy if s.get("Sid") == "KeepWhatToRestoreOnDelete")
+    assert state["Resource"] == (
+        "arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:"
+        "parameter/guardrails/session-manager/preferences-restore-version"
+    )
+    assert sorted(as_list(state["Action"])) == ["ssm:DeleteParameter", "ssm:GetParameter", "ssm:PutParameter"]
 
 
 def _handler_environment(template: dict[str, Any]) -> dict[str, Any]:
@@ -95,6 +102,7 @@ def test_handler_reads_the_preferences_and_its_stack_from_its_own_environment(re
     assert environment["STACK_ID"] == {"Ref": "AWS::StackId"}
     [logical_id] = resources_of(regional, "Custom::SessionManagerPreferences")
     assert environment["RESOURCE_LOGICAL_ID"] == logical_id
+    assert environment["RESTORE_PARAMETER"] == "/guardrails/session-manager/preferences-restore-version"
 
 
 def test_only_the_schedule_may_invoke_the_handler_through_its_resource_policy(regional: dict[str, Any]) -> None:
