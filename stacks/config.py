@@ -259,6 +259,7 @@ class SessionPrefsConfig(_Strict):
     operator_instance_tag: Annotated[dict[str, list[str]], _rule(check_tag_filters)] = Field(default_factory=dict)
     operator_roles: list[RoleName] = Field(default_factory=list)
     instance_roles: list[RoleName] = Field(default_factory=list)
+    log_reader_roles: list[RoleName] = Field(default_factory=list)
     idle_session_timeout_minutes: Annotated[int, _range(*prefs.IDLE_TIMEOUT_RANGE_MINUTES, "minutes")] = 20
     max_session_duration_minutes: Annotated[int, _range(*prefs.MAX_SESSION_RANGE_MINUTES, "minutes")] | None = None
     cloudwatch_logging: bool = True
@@ -326,6 +327,7 @@ class ControlsConfig(_Strict):
         ("password_rotation", "instance_roles"),
         ("session_prefs", "operator_roles"),
         ("session_prefs", "instance_roles"),
+        ("session_prefs", "log_reader_roles"),
         ("separation_of_duties", "operator_roles"),
         ("separation_of_duties", "approver_roles"),
     )
@@ -511,6 +513,11 @@ def _session_prefs_checks(settings: SessionPrefsConfig) -> Iterator[str]:
         yield f"{where}.vpc.private_subnet_route_table_ids: got []; allowed: the subnets' route tables (for S3)"
     if settings.allow_password_reset and not settings.session_encryption:
         yield f"{where}.allow_password_reset: got True; allowed: true only with session_encryption: true"
+    if settings.log_reader_roles and (settings.log_group_name or not settings.cloudwatch_logging):
+        yield (
+            f"{where}.log_reader_roles: got {settings.log_reader_roles!r}; allowed: [] unless the stack creates "
+            "the session log group (cloudwatch_logging: true, log_group_name: null); an existing group's key is yours"
+        )
 
 
 def _separation_of_duties_checks(settings: SeparationOfDutiesConfig) -> Iterator[str]:

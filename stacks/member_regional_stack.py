@@ -114,6 +114,7 @@ class MemberRegionalStack(cdk.Stack):
             cloudwatch_logging=settings.cloudwatch_logging,
             log_group_name=settings.log_group_name,
             log_retention_days=settings.log_retention_days,
+            log_readers=[self._role("SessionLogReader", name) for name in settings.log_reader_roles],
             cloudwatch_encryption_required=settings.cloudwatch_encryption_required,
             cloudwatch_streaming=settings.cloudwatch_streaming,
             s3_logging=settings.s3_logging,

@@ -370,3 +370,29 @@ def test_bad_props_fail_at_synth_with_one_line(tmp_path: Path, props: dict[str, 
         SessionPrefs(stack, "Prefs", **{"operator_instance_tag": TAG, **props})
     assert message in str(caught.value)
     assert "\n" not in str(caught.value)
+
+
+def test_session_log_key_lets_only_the_named_readers_decrypt(regional: dict[str, Any]) -> None:
+    """Issue 23 item 6: the log key denies Decrypt/ReEncrypt to every principal but the readers
+    (AWS services acting as themselves excepted), and readers decrypt through CloudWatch Logs only."""
+    key = only_resource(regional, "AWS::KMS::Key", "SessionPrefsLogsKey")["Properties"]["KeyPolicy"]
+    by_sid = {s.get("Sid"): s for s in rendered(statements(key))}
+    reader = "arn:<AWS::Partition>:iam::<AWS::AccountId>:role/SessionLogReader"
+    deny = by_sid["NoDecryptForAnyoneButNamedReaders"]
+    assert (deny["Effect"], deny["Principal"], sorted(as_list(deny["Action"]))) == (
+        "Deny", {"AWS": "*"}, ["kms:Decrypt", "kms:ReEncrypt*"],
+    )  # fmt: skip
+    assert deny["Condition"] == {
+        "Bool": {"aws:PrincipalIsAWSService": "false"},
+        "ArnNotLike": {"aws:PrincipalArn": [reader]},
+    }
+    allow = by_sid["NamedReadersDecryptThroughCloudWatchLogs"]
+    assert allow["Condition"] == {
+        "StringEquals": {
+            "kms:ViaService": "logs.<AWS::Region>.amazonaws.com",
+            "aws:PrincipalAccount": "<AWS::AccountId>",
+        },
+        "ArnLike": {"aws:PrincipalArn": [reader]},
+    }
+    policy = only_resource(regional, "AWS::IAM::ManagedPolicy", "SessionPrefsLogReaderPolicy")["Properties"]
+    assert policy["Roles"] == ["SessionLogReader"]

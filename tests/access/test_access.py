@@ -171,6 +171,7 @@ class World:
         return {
             "break_glass_operator": self._config_role(CONFIG.controls.break_glass.operator_roles[0]),
             "password_administrator": self._config_role(CONFIG.controls.password_rotation.administrator_roles[0]),
+            "session_log_reader": self._config_role(CONFIG.controls.session_prefs.log_reader_roles[0]),
             "break_glass_power_user": Principal(
                 CONFIG.controls.break_glass.operator_roles[0],
                 [*self.role_policies(CONFIG.controls.break_glass.operator_roles[0]), POWER_USER_ACCESS],
@@ -303,6 +304,9 @@ class World:
             "session_prefs_function": r.arn_of("AWS::Lambda::Function", "SessionPrefsHandlerFunction"),
             "password_reset_document": arn("ssm", "document/AWS-PasswordReset", account=""),
             "data_key": r.key_with_alias("alias/session-manager/data")[0],
+            "session_log_key": r.key_with_alias("alias/session-manager/logs")[0],
+            "logs_service": f"logs.{MEMBER.region}.amazonaws.com",
+            "session_log_group": r.arn_of("AWS::Logs::LogGroup", "SessionPrefsLogsLogGroup")[:-2],
             "other_region_data_key": self.other_region.key_with_alias("alias/session-manager/data")[0],
             "session_log_stream": f"{r.arn_of('AWS::Logs::LogGroup', 'SessionPrefsLogsLogGroup')[:-2]}:log-stream:{INSTANCE_ID}",
             "other_log_stream": arn("logs", f"log-group:/app/audit:log-stream:{INSTANCE_ID}"),

@@ -22,7 +22,7 @@ logical ids are those of deployed stacks, so no concern gets a construct level o
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import aws_cdk as cdk
@@ -49,7 +49,12 @@ from guardrails.session_prefs.props import (  # noqa: F401 (re-exported: stacks/
     validate,
 )
 from guardrails.session_prefs.resource import create_handler, create_preferences, schedule_reconcile
-from guardrails.session_prefs.storage import JUST_IN_TIME_KEY_TAG, create_data_key, session_log_group  # noqa: F401 (re-exported)
+from guardrails.session_prefs.storage import (  # noqa: F401 (JUST_IN_TIME_KEY_TAG is re-exported)
+    JUST_IN_TIME_KEY_TAG,
+    create_data_key,
+    log_reader_statements,
+    session_log_group,
+)
 from guardrails.shared.encrypted_topic import EncryptedTopic
 from guardrails.shared.nag import acknowledge_wildcard_action, acknowledge_wildcard_resource
 from guardrails.shared.sessions import OPEN_DATA_CHANNEL_REASON, OWN_SESSIONS_REASON
@@ -66,6 +71,10 @@ class SessionPrefs(Construct):
     :param log_group_name: use this existing log group instead of creating one. Default: create a
         group encrypted with the logs key (alias ``alias/session-manager/logs``).
     :param log_retention_days: retention of the created group. Default: 90.
+    :param log_readers: roles that may read the created group's session transcripts (decrypt its
+        key through CloudWatch Logs); the key denies decryption to every other principal, AWS
+        services acting as themselves excepted. Matched on ``aws:PrincipalArn``, so a role that does
+        not exist yet does not break the deployment. Default: none (nobody decrypts).
     :param cloudwatch_encryption_required: only send logs to an encrypted group. Default: true.
     :param cloudwatch_streaming: stream session data (rather than upload at the end). Default: true.
     :param s3_logging: also write session logs to an S3 bucket. Default: false.
@@ -108,6 +117,7 @@ class SessionPrefs(Construct):
         cloudwatch_logging: bool = True,
         log_group_name: str | None = None,
         log_retention_days: int = 90,
+        log_readers: Sequence[iam.IRole] = (),
         cloudwatch_encryption_required: bool = True,
         cloudwatch_streaming: bool = True,
         s3_logging: bool = False,
@@ -136,7 +146,14 @@ class SessionPrefs(Construct):
         stack = cdk.Stack.of(self)
         self.document_name = document_name
         self.data_key = create_data_key(self, key_id_parameter_name) if session_encryption else None
-        self.log_group = session_log_group(self, cloudwatch_logging, log_group_name, log_retention_days)
+        self.log_group, self.log_key = session_log_group(
+            self, cloudwatch_logging, log_group_name, log_retention_days, [role.role_arn for role in log_readers]
+        )
+        if log_readers and self.log_group is not None and self.log_key is not None:
+            self.log_reader_policy = iam.ManagedPolicy(
+                self, "LogReaderPolicy", description="Read Session Manager session transcripts",
+                statements=log_reader_statements(self.log_group, self.log_key), roles=list(log_readers),
+            )  # fmt: skip
         self.s3_bucket_name = s3_bucket_name if s3_logging else None
         self.s3_key_prefix = "/".join(p for p in (s3_key_prefix.strip("/"), stack.account, stack.region) if p)
         self.inputs = {
