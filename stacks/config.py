@@ -196,7 +196,7 @@ class RotationWindowConfig(_Strict):
     duration_hours: Annotated[int, _range(*rotation.DURATION_RANGE_HOURS, "hours")] = 2
     cutoff_hours: Annotated[int, _range(0, 23, "hours")] = 1
     owner_information: Annotated[str, Field(min_length=1, max_length=128)] | None = None
-    max_concurrency: Annotated[str, _rule(check_threshold)] = "5"
+    max_concurrency: Annotated[str, _rule(check_threshold)] = "10%"
     max_errors: Annotated[str, _rule(check_threshold)] = "1"
     priority: Annotated[int, _range(*rotation.PRIORITY_RANGE, "")] = 1
     task_timeout_minutes: Annotated[int, _range(1, 2880, "minutes")] = 10

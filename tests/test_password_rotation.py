@@ -78,7 +78,8 @@ def test_target_is_the_tag_filter_with_owner_information(member: dict[str, Any])
 def test_task_runs_ec2rescue_reset_access_with_the_key_and_logs_to_the_encrypted_group(member: dict[str, Any]) -> None:
     task = only_resource(member, "AWS::SSM::MaintenanceWindowTask")["Properties"]
     assert (task["TaskType"], task["TaskArn"]) == ("RUN_COMMAND", "AWSSupport-RunEC2RescueForWindowsTool")
-    assert (task["MaxConcurrency"], task["MaxErrors"], task["Priority"]) == ("5", "1", 1)
+    # a percentage: the same number of rounds whatever the fleet size (issue 23 item 16)
+    assert (task["MaxConcurrency"], task["MaxErrors"], task["Priority"]) == ("10%", "1", 1)
     run = task["TaskInvocationParameters"]["MaintenanceWindowRunCommandParameters"]
     key_id = next(k for k in resources_of(member, "AWS::KMS::Key") if k.startswith(f"{WINDOW}VaultKey"))
     assert run["Parameters"] == {"Command": ["ResetAccess"], "Parameters": [{"Ref": key_id}]}
@@ -186,6 +187,14 @@ def test_freshness_report_runs_daily_with_the_window_settings(member: dict[str, 
     assert rule["ScheduleExpression"] == "rate(1 day)"
     policy = _policy_statements(member, "AWS::IAM::Policy", f"{WINDOW}FreshnessReportRoleDefaultPolicy")
     assert "ssm:GetParameter" not in _actions(policy) and "kms:Decrypt" in _actions(policy)  # decrypt: topic key
+    # the window's last run: which instances it never reached (issue 23 item 16)
+    [window] = resources_of(member, "AWS::SSM::MaintenanceWindow")
+    assert variables["WINDOW_ID"] == {"Ref": window}
+    assert variables["MAX_CONCURRENCY"] == "10%"
+    history = next(s for s in policy if s.get("Sid") == "ReadTheWindowsLastRun")
+    assert (
+        history["Resource"] == f"arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:maintenancewindow/<{window}>"
+    )
 
 
 @pytest.fixture(scope="module")

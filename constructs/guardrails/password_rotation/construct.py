@@ -64,8 +64,9 @@ class PasswordRotationWindow(Construct):
     :param cutoff: stop starting new tasks this long before the end, 0 to duration - 1 hours.
         Default: 1 hour.
     :param owner_information: text attached to the target and to its events. Default: none.
-    :param max_concurrency: instances rotated at once, a whole number or a percentage.
-        Default: ``5``.
+    :param max_concurrency: instances rotated at once, a whole number or a percentage of the
+        targets. A percentage takes the same number of rounds whatever the fleet size (README
+        "Rotation at fleet scale"). Default: ``10%``.
     :param max_errors: failures after which the task stops, a whole number or a percentage.
         Default: ``1``.
     :param priority: task priority in the window (0 is highest), 0-5. Default: 1.
@@ -92,7 +93,7 @@ class PasswordRotationWindow(Construct):
         duration: cdk.Duration | None = None,
         cutoff: cdk.Duration | None = None,
         owner_information: str | None = None,
-        max_concurrency: str = "5",
+        max_concurrency: str = "10%",
         max_errors: str = "1",
         priority: int = 1,
         task_timeout: cdk.Duration | None = None,
@@ -153,7 +154,7 @@ class PasswordRotationWindow(Construct):
         create_failure_alerts(self, self.window, self.alert_topic)
         self.freshness_function = create_freshness_report(
             self, tag_filters=self.tag_filters, max_password_age=max_password_age, window=self.window,
-            alert_topic=self.alert_topic,
+            max_concurrency=max_concurrency, alert_topic=self.alert_topic,
         )  # fmt: skip
         self._acknowledge_reviewed_wildcards()
 
@@ -225,8 +226,8 @@ class PasswordRotationWindow(Construct):
              "CancelCommand have no resource-level permissions."),
             (self.administrator_policy, self.vault.parameter_arn_pattern,
              "Administrators read rotated passwords only (/EC2Rescue/Passwords/*), decryptable via SSM only."),
-            (report_policy, "*", "ec2:DescribeInstances and ssm:DescribeParameters have no resource-level "
-             "permissions; they return metadata (tags, dates), never a password."),
+            (report_policy, "*", "ec2:DescribeInstances, ssm:DescribeParameters and ssm:ListCommandInvocations "
+             "have no resource-level permissions; they return metadata (tags, dates, statuses), never a password."),
         ]  # fmt: skip
         for policy, resource, reason in reviewed:
             acknowledge_wildcard_resource(policy, resource, reason)
