@@ -135,3 +135,20 @@ def test_a_missed_run_window_longer_than_cloudwatch_evaluates_fails_at_synth(tmp
             stack, "Job", handler="session_prefs", description="d", alarm_topic=topic, runs_every=cdk.Duration.days(7)
         )
     assert "\n" not in str(caught.value)
+
+
+def test_a_healthy_fresh_deploy_raises_no_alarm(example_app: SynthesizedApp) -> None:
+    """Issue 23 item 15: before any data exists, an alarm treating missing data as breaching goes to
+    ALARM at once (and notifies); none may. Errors-like alarms treat it as not breaching, did-not-run
+    alarms as missing (a new alarm starts in INSUFFICIENT_DATA, and actions run on state changes only:
+    https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html)."""
+    checked = 0
+    for name in example_app.stack_names:
+        for logical_id, alarm in resources_of(example_app.template_json(name), "AWS::CloudWatch::Alarm").items():
+            properties = alarm["Properties"]
+            assert properties.get("TreatMissingData", "missing") != "breaching", f"{name}: {logical_id}"
+            if properties["ComparisonOperator"] == "LessThanThreshold":  # a did-not-run alarm
+                assert properties["TreatMissingData"] == "missing", f"{name}: {logical_id}"
+                assert properties["InsufficientDataActions"], f"{name}: {logical_id} would never notify"
+            checked += 1
+    assert checked >= 10
