@@ -469,7 +469,7 @@ def test_grant_methods_and_instance_role_attachment(variants: SynthesizedApp) ->
     auditor_policy = rendered(
         statements(only_resource(template, "AWS::IAM::Policy", "Auditor")["Properties"]["PolicyDocument"])
     )
-    assert _actions(auditor_policy) == {
+    assert _actions([s for s in auditor_policy if s["Effect"] == "Allow"]) == {
         "ssm:GetParameter",
         "kms:Decrypt",
         "ssm:SendCommand",
@@ -477,6 +477,9 @@ def test_grant_methods_and_instance_role_attachment(variants: SynthesizedApp) ->
         "ssm:ListCommandInvocations",
         "ssm:GetCommandInvocation",
     }
+    # like the operators: never the reset document, never a change to the clean-up (issue 23 items 1, 2)
+    denied = _actions([s for s in auditor_policy if s["Effect"] == "Deny"])
+    assert {"ssm:SendCommand", "events:DisableRule", "states:StopExecution", "lambda:UpdateFunctionCode"} <= denied
     instance_policy = only_resource(template, "AWS::IAM::ManagedPolicy", "InstancePolicy")["Properties"]
     assert instance_policy["Roles"] == [
         {"Ref": next(iter(k for k in resources_of(template, "AWS::IAM::Role") if k.startswith("InstanceRole")))}
@@ -546,3 +549,26 @@ def test_grant_read_password_refuses_a_principal_without_arn(tmp_path: Path) -> 
     glass = BreakGlass(stack, "BreakGlass", operators=[iam.Role.from_role_name(stack, "Operator", "Ops")])
     with pytest.raises(PropsError, match="reader: got"):
         glass.grant_read_password(iam.ServicePrincipal("lambda.amazonaws.com"))
+
+
+def test_operators_may_not_switch_off_the_cleanup_and_changes_are_alerted(member: dict[str, Any]) -> None:
+    """Issue 23 item 2: the operator policy denies every change to the clean-up's rules, state machine
+    (and its executions) and function; CloudTrail alerts reach the audit topic for each."""
+    policy = _policy(member, "BreakGlassOperatorPolicy")
+    denies = {s["Sid"]: s for s in policy if s["Effect"] == "Deny"}
+    rules = denies["NeverSwitchOffTheBreakGlassCleanupRules"]
+    assert {"events:DisableRule", "events:DeleteRule", "events:PutRule", "events:RemoveTargets"} <= set(rules["Action"])
+    watched = {r.strip("<>").split(".")[0].rstrip("0123456789ABCDEF") for r in as_list(rules["Resource"])}
+    assert {"BreakGlassCommandFinishedRule", "BreakGlassCommandStartedRule", "BreakGlassSweepRule"} <= watched
+    machine = denies["NeverStopOrChangeTheBreakGlassCleanup"]
+    assert {"states:StopExecution", "states:UpdateStateMachine", "states:DeleteStateMachine"} == set(machine["Action"])
+    function = denies["NeverChangeTheBreakGlassCleanupFunction"]
+    assert {"lambda:PutFunctionConcurrency", "lambda:UpdateFunctionCode"} <= set(function["Action"])
+    for rule_id in (
+        "CleanupRulesChanged",
+        "CleanupTargetsChanged",
+        "CleanupStateMachineChanged",
+        "CleanupFunctionChanged",
+    ):
+        rule = only_resource(member, "AWS::Events::Rule", f"BreakGlass{rule_id}Rule")["Properties"]
+        assert rule["Targets"][0]["Arn"]["Ref"].startswith("NotificationsTopic")

@@ -281,8 +281,9 @@ class BreakGlass(Construct):
         self.instance_policy.attach_to_role(role)
 
     def grant_start_break_glass(self, grantee: iam.IGrantable) -> None:
-        """Let ``grantee`` run the break-glass document on any managed node and follow its status."""
-        for statement in start_statements(self, self.document_arn, self.reset_document_arn):
+        """Let ``grantee`` run the break-glass document on any managed node and follow its status; like
+        the operators, it may not run the reset document or change the clean-up."""
+        for statement in [*start_statements(self, self.document_arn, self.reset_document_arn), *self.cleanup_denies]:
             if grantee.grant_principal.add_to_principal_policy(statement).statement_added:
                 acknowledge_grant(
                     grantee,

@@ -47,7 +47,8 @@ def protect_cleanup(glass: Any) -> list[events.Rule]:
     vault_rules = (glass.key_changed_rule, getattr(glass.vault, "alias_changed_rule", None))
     rules = [rule for rule in (*glass.cleanup_rules, *vault_rules) if rule is not None]
     function = glass.cleanup_function.function
-    glass.operator_policy.add_statements(*deny_statements(glass, rules, glass.state_machine, function))
+    glass.cleanup_denies = deny_statements(glass, rules, glass.state_machine, function)
+    glass.operator_policy.add_statements(*glass.cleanup_denies)
     return create_change_alerts(
         glass, rules=rules, state_machine=glass.state_machine, function=function, topic=glass.audit_topic
     )
