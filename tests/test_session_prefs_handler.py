@@ -57,6 +57,7 @@ def configure(monkeypatch: pytest.MonkeyPatch, inputs: dict[str, Any] = INPUTS) 
 @pytest.fixture
 def prefs(ssm: Any, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     monkeypatch.delenv("TOPIC_ARN", raising=False)
+    monkeypatch.syspath_prepend(str(HANDLER.parent))  # as in Lambda: the code asset's folder is on sys.path
     configure(monkeypatch)
     spec = importlib.util.spec_from_file_location("session_prefs_index", HANDLER)
     module = importlib.util.module_from_spec(spec)
