@@ -17,7 +17,7 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-#: How each service names the thing a call changes in ``requestParameters``, per call.
+#: The detail-type of every CloudTrail-delivered API call event.
 DETAIL_TYPE = "AWS API Call via CloudTrail"
 
 
