@@ -261,6 +261,11 @@ class SessionPrefsConfig(SessionPrefsSettings):
     instance_roles: list[RoleName] = Field(
         default_factory=list, description="Instance-profile roles that get the instance policy."
     )
+    log_reader_roles: list[RoleName] = Field(
+        default_factory=list,
+        description="Roles that may read session transcripts (decrypt the created log group's key through CloudWatch "
+        "Logs); nobody else may decrypt. Only for a log group the stack creates.",
+    )
     vpc: VpcConfig | None = Field(None, description="Create the Session Manager interface endpoints in this VPC.")
 
 
@@ -329,6 +334,7 @@ class ControlsConfig(_Strict):
         ("password_rotation", "instance_roles"),
         ("session_prefs", "operator_roles"),
         ("session_prefs", "instance_roles"),
+        ("session_prefs", "log_reader_roles"),
         ("separation_of_duties", "operator_roles"),
         ("separation_of_duties", "approver_roles"),
     )
@@ -524,6 +530,11 @@ def _session_prefs_checks(settings: SessionPrefsConfig) -> Iterator[str]:
     where = "controls.session_prefs"
     if settings.enabled and settings.vpc and settings.s3_logging and not settings.vpc.private_subnet_route_table_ids:
         yield f"{where}.vpc.private_subnet_route_table_ids: got []; allowed: the subnets' route tables (for S3)"
+    if settings.enabled and settings.log_reader_roles and (settings.log_group_name or not settings.cloudwatch_logging):
+        yield (
+            f"{where}.log_reader_roles: got {settings.log_reader_roles!r}; allowed: [] unless the stack creates "
+            "the session log group (cloudwatch_logging: true, log_group_name: null); an existing group's key is yours"
+        )
 
 
 def _separation_of_duties_checks(settings: SeparationOfDutiesConfig) -> Iterator[str]:

@@ -95,6 +95,7 @@ class MemberRegionalStack(cdk.Stack):
             self,
             "SessionPrefs",
             settings=settings,
+            log_readers=[self._role("SessionLogReader", name) for name in settings.log_reader_roles],
             vpc=vpc,
             notification_topic=self.notifications,
         )

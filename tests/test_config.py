@@ -522,3 +522,18 @@ def test_password_reset_needs_session_encryption(tmp_path: Path) -> None:
     data["controls"]["session_prefs"]["session_encryption"] = False
     with pytest.raises(ConfigError, match="allow_password_reset: got True; allowed: true only with session_encryption"):
         load_config(_write(tmp_path, data))
+
+
+def test_log_readers_need_the_created_log_group(tmp_path: Path) -> None:
+    """Issue 23 item 6: the reader list goes into the key of the group the stack creates."""
+    data = _with("controls.session_prefs.log_group_name", "/existing/sessions")
+    with pytest.raises(ConfigError, match=r"log_reader_roles: got \['SessionLogReader'\]; allowed: \[\] unless"):
+        load_config(_write(tmp_path, data))
+
+
+def test_break_glass_document_name_leaves_room_for_the_reset_document(tmp_path: Path) -> None:
+    """Issue 23 item 1: the reset document is <name>-AutomaticReset, at most 128 characters."""
+    data = _with("controls.break_glass.document_name", "D" * 114)
+    with pytest.raises(ConfigError, match=r"document_name: got 'D{114}'; allowed: at most 113 characters"):
+        load_config(_write(tmp_path, data))
+    load_config(_write(tmp_path, _with("controls.break_glass.document_name", "D" * 113)))

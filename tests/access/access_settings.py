@@ -93,6 +93,12 @@ def _session_window() -> Any:
 
 
 SESSION_WINDOW = _session_window()
+#: Broad rights an operator may hold besides the control's policy (PowerUserAccess allows every action
+#: but IAM and Organizations: https://docs.aws.amazon.com/aws-managed-policy/latest/reference/PowerUserAccess.html).
+POWER_USER_ACCESS = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "NotAction": ["iam:*", "organizations:*", "account:*"], "Resource": "*"}],
+}
 TAG_ANY_NODE = {
     "Version": "2012-10-17",
     "Statement": [

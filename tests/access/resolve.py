@@ -88,6 +88,8 @@ class ResolvedTemplate:
             return self.arn(name)
         if attribute == "KeyId":
             return self.key_id(name)
+        if attribute == "Name" and self.resources[name]["Type"] == "AWS::StepFunctions::StateMachine":
+            return self.physical_name(name)
         raise NotImplementedError(f"Fn::GetAtt {name}.{attribute}")
 
     # ---------------------------------------------------------------------------- physical ids
