@@ -533,8 +533,10 @@ def test_break_glass_needs_an_operator(tmp_path: Path) -> None:
         ),
         (
             {"document_name": "AWS-Mine"},
-            "BreakGlass.document_name: got 'AWS-Mine'; allowed: 3-128 letters, digits, _ . -, not starting with aws",
+            "BreakGlass.document_name: got 'AWS-Mine'; allowed: 3-113 letters, digits, _ . - "
+            "(the reset document adds '-AutomaticReset'), not starting with aws",
         ),
+        ({"document_name": "D" * 114}, "BreakGlass.document_name: got 'DDD"),
         ({"document_name": "x"}, "BreakGlass.document_name: got 'x'"),
         ({"ttl": 60}, "BreakGlass.ttl: got 60; allowed: one of document_name, key_alias,"),
         ({"ttl_seconds": "60"}, "BreakGlass.ttl_seconds: got '60'; allowed: Input should be a valid integer"),

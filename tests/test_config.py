@@ -86,7 +86,7 @@ def test_example_config_loads_with_its_values() -> None:
             ["arn:aws:iam::1:role/x"],
             "operator_roles[0]: got 'arn:aws:iam::1:role/x'; allowed: an IAM role name",
         ),
-        ("controls.break_glass.document_name", "a b", "document_name: got 'a b'; allowed: 3-128 letters"),
+        ("controls.break_glass.document_name", "a b", "document_name: got 'a b'; allowed: 3-113 letters"),
         (
             "controls.break_glass.colour",
             "blue",
@@ -534,6 +534,7 @@ def test_log_readers_need_the_created_log_group(tmp_path: Path) -> None:
 def test_break_glass_document_name_leaves_room_for_the_reset_document(tmp_path: Path) -> None:
     """Issue 23 item 1: the reset document is <name>-AutomaticReset, at most 128 characters."""
     data = _with("controls.break_glass.document_name", "D" * 114)
-    with pytest.raises(ConfigError, match=r"document_name: got 'D{114}'; allowed: at most 113 characters"):
+    expected = r"document_name: got 'D{114}'; allowed: 3-113 letters, digits, _ . - \(the reset document adds"
+    with pytest.raises(ConfigError, match=expected):
         load_config(_write(tmp_path, data))
     load_config(_write(tmp_path, _with("controls.break_glass.document_name", "D" * 113)))
