@@ -129,6 +129,8 @@ class ResolvedTemplate:
             "AWS::StepFunctions::StateMachine": lambda: env.arn("states", f"stateMachine:{name}"),
             "AWS::SSM::Document": lambda: env.arn("ssm", f"document/{name}"),
             "AWS::S3::Bucket": lambda: f"arn:aws:s3:::{name}",
+            "AWS::SSM::MaintenanceWindow": lambda: env.arn("ssm", f"maintenancewindow/{name}"),
+            "AWS::SSM::MaintenanceWindowTask": lambda: env.arn("ssm", f"windowtask/{name}"),
         }
         return arns[resource_type]()
 
