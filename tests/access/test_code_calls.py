@@ -58,7 +58,7 @@ def test_the_scan_reads_every_source(example_app: SynthesizedApp) -> None:
         "PutRolePolicy",
     ) in found  # getattr(client, f"put_{kind}_policy")
     assert ("lambdas/session_tag_sweeper/index.py", "ListRolePolicies") in found  # paginator, f-string name
-    assert ("cli/ssm_guardrails_cli/passwords.py", "GetParameterHistory") in found  # client passed as a parameter
+    assert ("cli/ssm_guardrails_cli/secret_text.py", "GetParameterHistory") in found  # client passed as a parameter
     assert ("ssm_documents/access_key_remediation.yaml", "ListDiscoveredResources") in found  # aws:executeAwsApi
     assert {"ListCommands", "SendCommand", "HeadObject"} <= operations  # state machine, custom resource
     assert all(c.function for c in code_calls(ROOT, example_app.template_paths) if c.line == 0)
