@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from access_settings import APPROVAL_PATHS, CONTROLS, DATA, DEFAULT_PATH, SCENARIOS, SOURCES, path_of, sources_of
+from adversaries import ADVERSARIES
 from batch import judged, scenario_problems
 from cdk_helpers import ROOT
 from implied import TAG_ON_CREATE, passes_tags
@@ -70,7 +71,7 @@ def test_the_table_covers_every_control_both_ways() -> None:
         assert expectations == {"allowed", "denied"}, control
     assert {s["control"] for s in SCENARIOS} == set(CONTROLS)
     for scenario in SCENARIOS:
-        assert scenario["as"] in DATA["principals"], scenario["id"]
+        assert scenario["as"] in DATA["principals"] or scenario["as"] in ADVERSARIES, scenario["id"]
         assert path_of(scenario) in {DEFAULT_PATH, *APPROVAL_PATHS}, scenario["id"]
         assert ("may" if scenario["expect"] == "allowed" else "may_not") in scenario, scenario["id"]
 
