@@ -34,13 +34,13 @@ CALLERS: dict[str, tuple[str, ...] | NotGranted] = {
     "lambdas/rotation_freshness/": ("freshness_report",),
     "lambdas/session_prefs/": ("session_prefs_handler",),
     "lambdas/session_tag_sweeper/": ("session_sweeper",),
+    "lambdas/code_version_reader/": ("code_version_reader",),
     # Automation scripts and steps: the document's assume role
     "ssm_documents/scripts/session_window.py": ("session_runbook",),
     "ssm_documents/scripts/access_key_report.py": ("access_key_remediation",),
     "ssm_documents/access_key_remediation.yaml": ("access_key_remediation",),
-    # State machines and custom resources: their roles
+    # State machines and custom resources (template::<logical id prefix>): their roles
     "template::BreakGlassCleanupStateMachine": ("break_glass_state_machine",),
-    "template::CodeVersionReader": ("code_version_reader",),
     # The operator CLI: the role of the config that runs the command (cli/.../permissions.py RUNNERS)
     f"{CLI}settings.py::load_settings": CLI_RUNNERS,
     f"{CLI}nodes.py::managed_node": ("break_glass_operator",),
@@ -66,6 +66,9 @@ CALLERS: dict[str, tuple[str, ...] | NotGranted] = {
     f"{CLI}runtime.py::where": NotGranted("sts:GetCallerIdentity needs no permission (the account in messages)"),
     f"{CLI}doctor.py::run_doctor": NotGranted("sts:GetCallerIdentity needs no permission"),
     f"{CLI}doctor.py::_may_run": NotGranted("README: doctor uses iam:SimulatePrincipalPolicy only if allowed"),
+    f"{CLI}trails.py::covering_trail": NotGranted(
+        "README: doctor and make preflight read the CloudTrail trails where the caller may (no role of the config)"
+    ),
 }
 
 

@@ -127,3 +127,14 @@ def test_every_row_of_the_tables_is_used(repository_calls: list[CodeCall]) -> No
 def principals_made_by(call: CodeCall) -> tuple[str, ...]:
     found = principals_of(call)
     return found if isinstance(found, tuple) else ()
+
+
+def test_a_custom_resource_sdk_call_is_found_and_needs_its_principal() -> None:
+    """AwsCustomResource writes its SDK call as JSON in Create/Update/Delete (a made-up template)."""
+    call = '{"service":"S3","action":"headObject","parameters":{"Bucket":"b","Key":"k"}}'
+    template = {"Resources": {"ReaderAbc123": {"Type": "Custom::Thing", "Properties": {"Create": call}}}}
+    [found] = custom_resource_calls(template, "Made-up.template.json")
+    assert (found.service, found.operation, found.function) == ("s3", "HeadObject", "ReaderAbc123")
+    assert uncovered([found], set(), {"template::Reader": ("code_version_reader",)}) == [
+        "Made-up.template.json:0 (ReaderAbc123): s3:GetObject (s3.HeadObject) has no allowed scenario as code_version_reader"
+    ]
