@@ -132,6 +132,8 @@ class ResolvedTemplate:
             "AWS::SSM::Document": lambda: env.arn("ssm", f"document/{name}"),
             "AWS::S3::Bucket": lambda: f"arn:aws:s3:::{name}",
             "AWS::CloudWatch::Alarm": lambda: env.arn("cloudwatch", f"alarm:{name}"),
+            "AWS::SSM::MaintenanceWindow": lambda: env.arn("ssm", f"maintenancewindow/{name}"),
+            "AWS::SSM::MaintenanceWindowTask": lambda: env.arn("ssm", f"windowtask/{name}"),
         }
         return arns[resource_type]()
 
