@@ -126,7 +126,11 @@ def test_status_of_a_command(aws: Any) -> None:
 
 def _execution(status: str, steps: dict[str, str], **extra: Any) -> dict[str, Any]:
     outputs = {
-        "Approve": {"ApproverDecisions": [json.dumps([{"Approver": APPROVER, "Decision": "Approve"}])]},
+        "Approve": {
+            "ApproverDecisions": [
+                json.dumps([{"Approver": APPROVER, "Decision": "Approve", "Comment": "ticket checked"}])
+            ]
+        },
         "GrantSession": {"ExpiresAt": [WINDOW_ENDS]},
     }
     return {"AutomationExecution": {
@@ -192,7 +196,7 @@ def test_request_shows_the_approver_and_window_end_and_a_one_line_command_with_t
     with stub:
         code, stdout, stderr = invoke(rt, "request-session", NODE, "--reason", "INC-42 disk full", "--profile", "ops")
     assert code == Exit.OK, stderr
-    assert f"Approved by bob ({APPROVER}). Start the session before {WINDOW_ENDS}." in stdout
+    assert f'Approved by bob ({APPROVER}): "ticket checked". Start the session before {WINDOW_ENDS}.' in stdout
     start = f"aws ssm start-session --target {NODE} --document-name SSM-SessionManagerRunShell --region {REGION} --profile ops"
     assert f"Start it with: {start}\n" in stdout  # one line, also at 80 columns
 
