@@ -114,8 +114,9 @@ def outcome_of(execution: dict[str, Any], grant_step: str) -> dict[str, Any]:
     decisions = [d for step in steps.values() for d in _decisions(step)]
     outputs = {**execution.get("Outputs", {}), **grant.get("Outputs", {})}
     ends = (outputs.get("ExpiresAt") or outputs.get(f"{grant_step}.ExpiresAt") or [None])[0]
-    return {"outcome": "approved", "approvers": [d.get("Approver", "") for d in decisions],
-            "approver_comments": [d["Comment"] for d in decisions if d.get("Comment")], "window_ends": ends}  # fmt: skip
+    comments = [d["Comment"] for d in decisions if d.get("Comment")]
+    approvers = [d.get("Approver", "") for d in decisions]
+    return {"outcome": "approved", "approvers": approvers, "approver_comments": comments, "window_ends": ends}
 
 
 def _decisions(step: dict[str, Any]) -> list[dict[str, Any]]:
