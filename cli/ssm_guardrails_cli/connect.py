@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import signal
 import subprocess
 import sys
 import threading
@@ -79,7 +80,13 @@ def _run_forwarding_stderr(argv: list[str], environment: dict[str, str]) -> tupl
 
     reader = threading.Thread(target=forward, daemon=True)
     reader.start()
-    returncode = child.wait()
+    # Ctrl-C inside the session belongs to the session: this process must not die of it and leave the
+    # child behind. A Python handler (unlike SIG_IGN) is not inherited by the child across exec.
+    previous = signal.signal(signal.SIGINT, lambda *_: None)
+    try:
+        returncode = child.wait()
+    finally:
+        signal.signal(signal.SIGINT, previous)
     reader.join(timeout=5)
     return returncode, any(DENIED_MARK.encode() in line for line in seen)
 
