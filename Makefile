@@ -31,7 +31,7 @@ endif
 export CDK_DISABLE_CLI_TELEMETRY := true
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 
-.PHONY: help bootstrap lock preflight synth lint-templates test lint access-table demo-break-glass snapshot-update benchmark benchmark-scale cdk clean
+.PHONY: help bootstrap lock preflight synth lint-templates test lint access-table config-table demo-break-glass snapshot-update benchmark benchmark-scale cdk clean
 
 help:
 	@echo "make synth            synthesize the '$(CONFIG)' config into cdk.out (CONFIG=name for config/name.yaml)"
@@ -41,6 +41,7 @@ help:
 	@echo "make preflight        check the waves and asset buckets before a rollout (StackSet-account credentials)"
 	@echo "make demo-break-glass a break-glass run of the operator CLI against moto (docs/break-glass-session.txt)"
 	@echo "make access-table     rewrite the README's 'Who can do what' table from tests/access/scenarios.yaml"
+	@echo "make config-table     rewrite the README's configuration tables from the settings declarations"
 	@echo "make snapshot-update  rewrite the template snapshots after an intended change"
 	@echo "make benchmark        time make-synth against an empty CDK app"
 	@echo "make benchmark-scale  synth time and template sizes for 1-1000 accounts and 1-16 Regions"
@@ -108,6 +109,9 @@ demo-break-glass: $(VENV_STAMP)
 
 access-table: $(VENV_STAMP)
 	$(VENV)/bin/python scripts/access_table.py
+
+config-table: $(VENV_STAMP)
+	$(VENV)/bin/python scripts/config_table.py
 
 snapshot-update: bootstrap
 	$(VENV)/bin/python -m pytest tests/test_app.py -k snapshot --snapshot-update

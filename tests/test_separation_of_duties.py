@@ -146,7 +146,12 @@ def test_operators_start_only_the_runbook_tagged_as_a_request(runbook_stack: dic
     policy = _statements(runbook_stack, "AWS::IAM::ManagedPolicy", "SodOperatorPolicy")
     start = policy["RequestAccessWithTheRunbookTaggedAsARequest"]
     assert start["Condition"] == {"StringEquals": {f"aws:RequestTag/{REQUEST_TAG_KEY}": "AllowStartSsmSession"}}
-    assert _arns(start) == ["arn:aws:ssm:eu-west-1:111111111111:automation-definition/AllowStartSsmSession:*"]
+    assert {a.split(":", 5)[-1] for a in _arns(start)} == {
+        "automation-definition/AllowStartSsmSession:*", "document/AllowStartSsmSession", "automation-execution/*"
+    }  # fmt: skip
+    tag = policy["TagTheNewRequestWithTheRequestTagOnly"]
+    assert tag["Action"] == "ssm:AddTagsToResource" and _arns(tag)[0].endswith(":automation-execution/*")
+    assert as_list(tag["Condition"]["ForAllValues:StringEquals"]["aws:TagKeys"]) == [REQUEST_TAG_KEY]
     others = policy["NoAutomationButTheRunbook"]
     assert others["Effect"] == "Deny" and others["Action"] == "ssm:StartAutomationExecution"
     assert {a.split(":", 5)[-1] for a in _arns(others, "NotResource")} == {
@@ -162,12 +167,15 @@ def test_operators_start_only_the_runbook_tagged_as_a_request(runbook_stack: dic
 
 def test_operators_cannot_re_tag_nodes_or_grant_themselves(runbook_stack: dict) -> None:
     policy = _statements(runbook_stack, "AWS::IAM::ManagedPolicy", "SodOperatorPolicy")
-    tagging = policy["NoReTaggingNodesOrRequests"]
+    tagging = policy["NoReTaggingNodes"]
     assert set(tagging["Action"]) == {"ec2:CreateTags", "ec2:DeleteTags", "ssm:AddTagsToResource",
                                       "ssm:RemoveTagsFromResource"}  # fmt: skip
     assert tagging["Condition"] == {
         "ForAnyValue:StringEqualsIgnoreCase": {"aws:TagKeys": sorted([*PROTECTED, REQUEST_TAG_KEY])}
     }
+    assert _arns(tagging, "NotResource")[0].endswith(":automation-execution/*")
+    requests = policy["NoReTaggingRequests"]
+    assert requests["Condition"] == {"Null": {f"aws:ResourceTag/{REQUEST_TAG_KEY}": "false"}}
     self_grant = policy["NoGrantingThemselves"]
     assert "iam:PutRolePolicy" in self_grant["Action"] and len(as_list(self_grant["Resource"])) == 2
 

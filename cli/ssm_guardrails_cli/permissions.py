@@ -25,6 +25,10 @@ RUNNERS = {
     "session_approver": "separation_of_duties",
 }
 EXECUTION = "arn:{partition}:ssm:{home_region}:{account}:automation-execution/{execution}"
+REQUEST_TAG: dict[str, str | list[str]] = {
+    "aws:RequestTag/SsmGuardrailsRequest": "{runbook}",
+    "aws:TagKeys": ["SsmGuardrailsRequest"],
+}
 
 
 #: Parameter Store decrypts a SecureString with the caller's credentials:
@@ -77,11 +81,18 @@ COMMANDS: dict[str, tuple[str, list[Need]]] = {
         "session_requester",
         [
             Need("ssm:GetParameter", SETTINGS),
-            Need(
-                "ssm:StartAutomationExecution",
-                "arn:{partition}:ssm:{home_region}:{account}:automation-definition/{runbook}:$DEFAULT",
-                {"aws:RequestTag/SsmGuardrailsRequest": "{runbook}", "aws:TagKeys": ["SsmGuardrailsRequest"]},
+            # authorized on the runbook document and the new execution (and the optional automation
+            # definition); the tag given at start needs AddTagsToResource on the new execution:
+            # https://docs.aws.amazon.com/systems-manager/latest/userguide/automation-setup-identity-based-policies.html
+            *(
+                Need("ssm:StartAutomationExecution", resource, REQUEST_TAG)
+                for resource in (
+                    "arn:{partition}:ssm:{home_region}:{account}:automation-definition/{runbook}:$DEFAULT",
+                    "arn:{partition}:ssm:{home_region}:{account}:document/{runbook}",
+                    EXECUTION,
+                )
             ),
+            Need("ssm:AddTagsToResource", EXECUTION, REQUEST_TAG),
             Need(
                 "iam:PassRole",
                 "arn:{partition}:iam::{account}:role/{runbook_role}",

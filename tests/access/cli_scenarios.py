@@ -34,7 +34,7 @@ KEYS = {"break_glass": "{break_glass_key}", "password_rotation": "{rotation_key}
 
 
 def cli_scenarios(config: GuardrailsConfig) -> list[dict[str, Any]]:
-    # {name} values of test_access.World.values(), kept as placeholders for the second formatting
+    # {name} values of world.World.values(), kept as placeholders for the second formatting
     fill = {
         "partition": "aws",
         "region": "{region}",
@@ -52,17 +52,24 @@ def cli_scenarios(config: GuardrailsConfig) -> list[dict[str, Any]]:
     scenarios = []
     for command, (principal, needs) in COMMANDS.items():
         control = RUNNERS[principal]
-        for index, need in enumerate(needs):
-            values = {**fill, "key_arn": KEYS.get(control, "")}
+        values = {**fill, "key_arn": KEYS.get(control, "")}
+        # one call is authorized on every resource its needs name for the action (a command
+        # lists SendCommand's document and node, StartAutomationExecution's three resources)
+        calls: dict[tuple[str, str], list[Any]] = {}
+        for need in needs:
+            context_key = repr(sorted(need.context.items()))
+            calls.setdefault((need.action, context_key), []).append(need)
+        for index, same_call in enumerate(calls.values()):
+            first = same_call[0]
             scenarios.append(
                 {
                     "id": f"cli.{re.sub(r'[^a-z0-9]+', '-', command).strip('-')}.{index}",
                     "control": CONTROL_NAMES[control],
                     "as": principal,
-                    **_verdict(principal, need.action, f"run `ssm-guardrails {command}`"),
-                    "action": need.action,
-                    "resource": need.resource.format_map(values),
-                    "context": {k: _filled(v, values) for k, v in need.context.items()},
+                    **_verdict(principal, first.action, f"run `ssm-guardrails {command}`"),
+                    "action": first.action,
+                    "resource": [need.resource.format_map(values) for need in same_call],
+                    "context": {k: _filled(v, values) for k, v in first.context.items()},
                 }
             )
     return scenarios
