@@ -95,6 +95,11 @@ class OrganizationConfig(_Strict):
         description="How member accounts record the management events the alert rules read: one organization "
         "trail (`make preflight` checks it) or each account's own trails (only `ssm-guardrails doctor` checks them).",
     )
+    guard_policy: bool = Field(
+        False,
+        description='Deploy the separation-of-duties organization guard SCP to `target_ous` (README "The '
+        'organization guard").',
+    )
 
     @property
     def stack_set_account(self) -> str:
@@ -286,7 +291,7 @@ class SeparationOfDutiesConfig(_Strict):
         10, description="The longest window an approval grants (a request may ask for less)."
     )
     terminate_sessions_at_end: bool = Field(
-        False, description="End the operator's sessions on that instance when the window closes."
+        True, description="End the operator's sessions on that instance when the window closes."
     )
     sweep_interval_minutes: Annotated[int, in_range(*sod.SWEEP_INTERVAL_RANGE_MINUTES, "minutes")] = Field(
         5, description="How often expired session grants are deleted."
@@ -431,6 +436,8 @@ def _cross_checks(config: GuardrailsConfig) -> Iterator[str]:
     """Rules that span several keys."""
     yield from _settings_problems(config, "")
     org = config.organization
+    if org.guard_policy and not config.controls.separation_of_duties.enabled:
+        yield "organization.guard_policy: got True; allowed: true only with controls.separation_of_duties enabled"
     if org.home_region not in org.regions:
         yield f"organization.home_region: got {org.home_region!r}; allowed: one of organization.regions {org.regions}"
     if len(set(org.regions)) != len(org.regions):

@@ -84,7 +84,7 @@ def sources_of(scenario: Mapping[str, Any]) -> tuple[str, ...]:
 
 def _session_window() -> Any:
     """The runbook's grant script: scenarios with ``grant:`` get the policy it would write."""
-    spec = importlib.util.spec_from_file_location("session_window", ROOT / "ssm_documents/scripts/session_window.py")
+    spec = importlib.util.spec_from_file_location("session_window", ROOT / "lambdas/session_grant/persons.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     sys.modules["session_window"] = module  # dataclasses look their module up

@@ -129,6 +129,7 @@ class ResolvedTemplate:
             "AWS::StepFunctions::StateMachine": lambda: env.arn("states", f"stateMachine:{name}"),
             "AWS::SSM::Document": lambda: env.arn("ssm", f"document/{name}"),
             "AWS::S3::Bucket": lambda: f"arn:aws:s3:::{name}",
+            "AWS::CloudWatch::Alarm": lambda: env.arn("cloudwatch", f"alarm:{name}"),
         }
         return arns[resource_type]()
 

@@ -167,7 +167,7 @@ class World:
         """The rollout stack's code version reader (StackSet administrator account)."""
         if self.rollout is None:
             return {}
-        name = self.rollout.name_of("AWS::IAM::Role", "CodeVersionReaderRole")
+        name = self.rollout.name_of("AWS::IAM::Role", "CodeVersionReaderHandlerRole")
         return {"code_version_reader": Principal(name, self.rollout.policies_of_role(name), account=ROLLOUT.account)}
 
     def _config_role(self, name: str) -> Principal:
@@ -181,6 +181,7 @@ class World:
         return {
             "session_runbook": self.created_role(g, "SeparationOfDutiesRunbookRole"),
             "session_sweeper": self.created_role(g, "SeparationOfDutiesSweeperFunctionRole"),
+            "session_grant_function": self.created_role(g, "SeparationOfDutiesGrantFunctionRole"),
         }
 
     def _runbook_values(self, principals: Mapping[str, Principal]) -> dict[str, str]:
@@ -190,6 +191,7 @@ class World:
         return {
             "sweeper_function": g.arn_of("AWS::Lambda::Function", "SeparationOfDutiesSweeperFunction"),
             "sweeper_rule": g.arn_of("AWS::Events::Rule", "SeparationOfDutiesSweeperSchedule"),
+            "grant_function": g.arn_of("AWS::Lambda::Function", "SeparationOfDutiesGrantFunction"),
             "runbook_document": g.arn_of("AWS::SSM::Document", "SeparationOfDutiesRunbook"),
             "runbook_role": principals["session_runbook"].role_arn,
         }
@@ -198,7 +200,7 @@ class World:
         """One Lambda code object the rollout stack reads the version of (its reader's first resource)."""
         if self.rollout is None:
             return "arn:aws:s3:::no-rollout/none"
-        policies = self.rollout.policies_of_role(self.rollout.name_of("AWS::IAM::Role", "CodeVersionReaderRole"))
+        policies = self.rollout.policies_of_role(self.rollout.name_of("AWS::IAM::Role", "CodeVersionReaderHandlerRole"))
         resources = [r for p in policies for s in p["Statement"] for r in as_list(s["Resource"])]
         return next(r for r in resources if r.startswith("arn:aws:s3:::"))
 

@@ -41,7 +41,7 @@ from ssm_guardrails_cli.runtime import Exit
 from ssm_guardrails_cli.sessions import person_of
 from ssm_guardrails_cli.settings import SETTINGS_PARAMETER
 
-RUNBOOK_SCRIPT = Path(__file__).resolve().parents[2] / "ssm_documents" / "scripts" / "session_window.py"
+RUNBOOK_SCRIPT = Path(__file__).resolve().parents[2] / "lambdas" / "session_grant" / "persons.py"  # the grant function
 
 
 def break_glass_runtime(tty: bool = True, clock: FakeClock | None = None, **kwargs: Any) -> Any:
