@@ -28,6 +28,8 @@ from moto import mock_aws
 from ssm_docs import references
 
 from guardrails import AccessKeyFindings, AccessKeyRemediation, PropsError
+from guardrails.access_keys import AccessKeyFindingsSettings, AccessKeyRemediationSettings
+from guardrails.access_keys.findings import org_paths_condition
 from guardrails.shared.documents import load_document
 from stacks.build import CENTRAL_STACK_NAME, MEMBER_GLOBAL_STACK_NAME
 
@@ -56,6 +58,14 @@ def test_central_topic_has_the_contract_name_and_a_rotating_key(central: dict[st
 
 
 REMEDIATION_ROLES = "arn:aws:iam::*:role/SsmGuardrailsAccessKeyRemediation"
+#: accounts under the example's target OUs, child OUs included (aws:PrincipalOrgPaths is multivalued,
+#: o-.../r-.../ou-.../ paths: ForAnyValue:StringLike,
+#: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-principalorgpaths)
+UNDER_TARGET_OUS = {
+    "ForAnyValue:StringLike": {
+        "aws:PrincipalOrgPaths": ["o-a1b2c3d4e5/*/ou-ab12-11111111/*", "o-a1b2c3d4e5/*/ou-ab12-22222222/*"]
+    }
+}
 
 
 def test_central_topic_accepts_publishes_from_remediation_roles_of_the_organization_only_over_tls(
@@ -68,10 +78,13 @@ def test_central_topic_accepts_publishes_from_remediation_roles_of_the_organizat
     assert allows[0]["Condition"] == {
         "StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"},
         "ArnLike": {"aws:PrincipalArn": REMEDIATION_ROLES},
+        **UNDER_TARGET_OUS,
     }
     denies = [s["Condition"] for s in policy if s["Effect"] == "Deny"]
     assert {"Bool": {"aws:SecureTransport": "false"}} in denies
     assert {"ArnNotLike": {"aws:PrincipalArn": REMEDIATION_ROLES}} in denies
+    # a same-account principal needs no Allow: the OU paths are enforced by a deny as well
+    assert {"ForAllValues:StringNotLike": UNDER_TARGET_OUS["ForAnyValue:StringLike"]} in denies
 
 
 def test_central_key_lets_remediation_roles_of_the_organization_use_it_through_sns_only(
@@ -83,7 +96,22 @@ def test_central_key_lets_remediation_roles_of_the_organization_use_it_through_s
     assert org["Condition"] == {
         "StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5", "kms:ViaService": "sns.eu-west-1.amazonaws.com"},
         "ArnLike": {"aws:PrincipalArn": REMEDIATION_ROLES},
+        **UNDER_TARGET_OUS,
     }
+
+
+@pytest.mark.parametrize(
+    ("units", "paths"),
+    [
+        ((), None),
+        (("r-ab12",), ["o-a1b2c3d4e5/r-ab12/*"]),
+        (("ou-ab12-11111111",), ["o-a1b2c3d4e5/*/ou-ab12-11111111/*"]),
+    ],
+    ids=["no OUs: the organization", "the root: right after the organization id", "an OU: at any depth"],
+)
+def test_org_paths_name_the_root_and_ous_as_aws_writes_them(units: tuple[str, ...], paths: list[str] | None) -> None:
+    condition = org_paths_condition("o-a1b2c3d4e5", units)
+    assert condition == ({"ForAnyValue:StringLike": {"aws:PrincipalOrgPaths": paths}} if paths else {})
 
 
 def test_central_stack_lives_in_the_security_account_home_region(example_app: SynthesizedApp) -> None:
@@ -293,27 +321,35 @@ def test_no_old_key_sends_nothing(aws: Any, script: ModuleType) -> None:
 # ------------------------------------------------------------------------------------------ props
 
 
+@pytest.mark.parametrize("topic_arn", ["arn:aws:sqs:eu-west-1:222222222222:q", "ssm-guardrails-access-key-findings"])
+def test_a_topic_arn_that_is_not_one_fails_at_synth(tmp_path: Path, topic_arn: str) -> None:
+    stack = cdk.Stack(new_app(tmp_path), "Props")
+    expected = f"AccessKeyRemediation.topic_arn: got '{topic_arn}'; allowed: an SNS topic ARN"
+    with pytest.raises(PropsError, match=re.escape(expected)):
+        AccessKeyRemediation(stack, "Keys", topic_arn=topic_arn)
+
+
 @pytest.mark.parametrize(
-    ("props", "message"),
+    ("settings", "message"),
     [
-        ({"topic_arn": "arn:aws:sqs:eu-west-1:222222222222:q"}, "AccessKeyRemediation.topic_arn: got 'arn:aws:sqs"),
-        ({"topic_arn": "ssm-guardrails-access-key-findings"}, "allowed: an SNS topic ARN"),
-        ({"max_access_key_age": 0}, "max_access_key_age: got 0; allowed: a number from 1 to 365 days"),
-        ({"max_access_key_age": 366}, "max_access_key_age: got 366"),
-        ({"deactivate_after": 90}, "deactivate_after: got 90; allowed: a number from 91 to 3650"),
-        ({"deactivate_after": 30}, "deactivate_after: got 30"),
+        ({"max_access_key_age_days": 0}, "max_access_key_age_days: got 0; allowed: a number from 1 to 365 days"),
+        ({"max_access_key_age_days": 366}, "max_access_key_age_days: got 366"),
+        (
+            {"deactivate_after_days": 90},
+            "deactivate_after_days: got 90; allowed: 0 (off) or more than max_access_key_age_days (90)",
+        ),
+        ({"deactivate_after_days": 30}, "deactivate_after_days: got 30"),
         (
             {"maximum_execution_frequency": "Daily"},
-            "maximum_execution_frequency: got 'Daily'; allowed: One_Hour, Three_Hours",
+            "maximum_execution_frequency: got 'Daily'; allowed: Input should be 'One_Hour', 'Three_Hours'",
         ),
         ({"retry_attempts": 26}, "retry_attempts: got 26"),
-        ({"exemption_tag": ("", "true")}, "exemption_tag key: got ''"),
+        ({"exemption_tag_key": ""}, "exemption_tag_key: got ''"),
     ],
 )
-def test_bad_member_props_fail_at_synth(tmp_path: Path, props: dict[str, Any], message: str) -> None:
-    stack = cdk.Stack(new_app(tmp_path), "Props")
+def test_bad_member_settings_fail_at_synth(settings: dict[str, Any], message: str) -> None:
     with pytest.raises(PropsError) as caught:
-        AccessKeyRemediation(stack, "Keys", **{"topic_arn": TOPIC_ARN, **props})
+        AccessKeyRemediationSettings(**settings)
     assert message in str(caught.value)
 
 
@@ -322,7 +358,7 @@ def test_bad_member_props_fail_at_synth(tmp_path: Path, props: dict[str, Any], m
     [
         ({"organization_id": "o-123"}, "AccessKeyFindings.organization_id: got 'o-123'"),
         ({"organization_id": "r-abcdefghij"}, "organization_id: got 'r-abcdefghij'"),
-        ({"email_subscribers": ["not-an-address"]}, "email_subscribers: got 'not-an-address'"),
+        ({"organizational_unit_ids": ["ou-1"]}, "AccessKeyFindings.organizational_unit_ids: got 'ou-1'"),
     ],
 )
 def test_bad_central_props_fail_at_synth(tmp_path: Path, props: dict[str, Any], message: str) -> None:
@@ -330,6 +366,11 @@ def test_bad_central_props_fail_at_synth(tmp_path: Path, props: dict[str, Any], 
     with pytest.raises(PropsError) as caught:
         AccessKeyFindings(stack, "Findings", **{"organization_id": "o-a1b2c3d4e5", **props})
     assert message in str(caught.value)
+
+
+def test_a_bad_email_subscriber_fails_at_synth() -> None:
+    with pytest.raises(PropsError, match=r"AccessKeyFindings.email_subscribers\[0\]: got 'not-an-address'"):
+        AccessKeyFindingsSettings(email_subscribers=["not-an-address"])
 
 
 def test_a_second_copy_for_the_same_account_is_refused(tmp_path: Path) -> None:
@@ -349,7 +390,8 @@ def test_copies_for_different_accounts_are_fine(tmp_path: Path) -> None:
 def test_escalation_adds_a_tag_guarded_deactivation_permission(tmp_path: Path) -> None:
     app = new_app(tmp_path)
     stack = cdk.Stack(app, "Escalation")
-    AccessKeyRemediation(stack, "Keys", topic_arn=TOPIC_ARN, deactivate_after=180, create_config_recorder=True)
+    settings = AccessKeyRemediationSettings(deactivate_after_days=180, create_config_recorder=True)
+    AccessKeyRemediation(stack, "Keys", topic_arn=TOPIC_ARN, settings=settings)
     template = app.synth().get_stack_by_name("Escalation").template
     assert nag_findings(app) == []
     policy = statements(only_resource(template, "AWS::IAM::Policy", "AutomationRole")["Properties"]["PolicyDocument"])
@@ -367,7 +409,10 @@ def test_created_recorder_role_may_deliver_to_its_bucket(tmp_path: Path) -> None
     (https://docs.aws.amazon.com/config/latest/developerguide/iamrole-permissions.html#iam-role-policies-S3-bucket);
     AWS_ConfigRole alone has none of them."""
     app = new_app(tmp_path)
-    AccessKeyRemediation(cdk.Stack(app, "Recorder"), "Keys", topic_arn=TOPIC_ARN, create_config_recorder=True)
+    AccessKeyRemediation(
+        cdk.Stack(app, "Recorder"), "Keys", topic_arn=TOPIC_ARN,
+        settings=AccessKeyRemediationSettings(create_config_recorder=True),
+    )  # fmt: skip
     template = app.synth().get_stack_by_name("Recorder").template
     assert nag_findings(app) == []
     role_policy = only_resource(template, "AWS::IAM::Policy", "RecorderRole")

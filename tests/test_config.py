@@ -86,7 +86,7 @@ def test_example_config_loads_with_its_values() -> None:
             ["arn:aws:iam::1:role/x"],
             "operator_roles[0]: got 'arn:aws:iam::1:role/x'; allowed: an IAM role name",
         ),
-        ("controls.break_glass.document_name", "a b", "document_name: got 'a b'; allowed: 3-128 letters"),
+        ("controls.break_glass.document_name", "a b", "document_name: got 'a b'; allowed: 3-113 letters"),
         (
             "controls.break_glass.colour",
             "blue",
@@ -150,6 +150,11 @@ def test_example_config_loads_with_its_values() -> None:
             ["111111111111"],
             "organization.canary_accounts: got '111111111111' (the management account); allowed: member accounts "
             "(StackSets never deploy to the management account)",
+        ),
+        (
+            "organization.cloudtrail",
+            "none",
+            "organization.cloudtrail: got 'none'; Input should be 'organization_trail' or 'account_trails'",
         ),
         (
             "rollout.max_concurrent_percentage",
@@ -260,7 +265,7 @@ def test_example_config_loads_with_its_values() -> None:
             "s3_bucket_name: got 'Bad_Bucket'; allowed: an S3 bucket name",
         ),
         ("controls.session_prefs.log_group_name", "no spaces allowed", "log_group_name: got 'no spaces allowed'"),
-        ("controls.session_prefs.log_retention_days", 42, "log_retention_days: got 42; Input should be 1, 7, 14"),
+        ("controls.session_prefs.log_retention_days", 42, "log_retention_days: got 42; allowed: one of [1, 7, 14, 30"),
         (
             "controls.session_prefs.operator_instance_tag",
             {},
@@ -332,13 +337,42 @@ def test_example_config_loads_with_its_values() -> None:
 def test_each_mistake_is_one_line_naming_file_key_value_and_rule(
     tmp_path: Path, key: str, value: object, expected: str
 ) -> None:
-    path = _write(tmp_path, _with(key, value))
+    data = _with(key, value)
+    if key in ("organization.only_accounts", "organization.exclude_accounts"):
+        data["rollout"]["auto_deployment"] = False  # account lists need it off (tested below)
+    path = _write(tmp_path, data)
     with pytest.raises(ConfigError) as caught:
         load_config(path)
     message = str(caught.value)
     assert message.count("\n") == 0, message
     assert message.startswith(f"{path}: ")
     assert expected in message
+
+
+@pytest.mark.parametrize(
+    ("key", "accounts"), [("only_accounts", ["333333333333", "555555555555"]), ("exclude_accounts", ["555555555555"])]
+)
+def test_account_lists_with_auto_deployment_are_refused(tmp_path: Path, key: str, accounts: list[str]) -> None:
+    """AWS: "Automatic deployments do not consider account level targeting filters. If you target
+    specific accounts and enable automatic deployments, your StackSet will continue to deploy to any
+    newly added accounts within the deployed organization."
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/stacksets-orgs-manage-auto-deployment.html"""
+    data = _with(f"organization.{key}", accounts)
+    with pytest.raises(ConfigError) as caught:
+        load_config(_write(tmp_path, data))
+    assert str(caught.value).endswith(
+        f"rollout.auto_deployment: got True with organization.{key}; allowed: false with {key} (auto-deployment "
+        f"ignores account filters: an account that joins a target OU later gets the stacks), or target OUs "
+        f"without {key}"
+    )
+    data["rollout"]["auto_deployment"] = False
+    assert getattr(load_config(_write(tmp_path, data)).organization, key) == accounts
+
+
+def test_canary_accounts_keep_auto_deployment() -> None:
+    """The example: canaries and auto-deployment together (a moved canary is named by make preflight)."""
+    config = load_config("example")
+    assert config.organization.canary_accounts and config.rollout.auto_deployment
 
 
 def test_several_mistakes_are_all_reported(tmp_path: Path) -> None:
@@ -448,7 +482,10 @@ def test_a_control_without_a_section_is_not_deployed(tmp_path: Path) -> None:
 def test_a_role_with_two_conflicting_jobs_is_refused_in_one_line(
     tmp_path: Path, key: str, value: object, expected: str
 ) -> None:
-    path = _write(tmp_path, _with(key, value))
+    data = _with(key, value)
+    if key in ("organization.only_accounts", "organization.exclude_accounts"):
+        data["rollout"]["auto_deployment"] = False  # account lists need it off (tested below)
+    path = _write(tmp_path, data)
     with pytest.raises(ConfigError) as caught:
         load_config(path)
     message = str(caught.value)
@@ -485,3 +522,19 @@ def test_password_reset_needs_session_encryption(tmp_path: Path) -> None:
     data["controls"]["session_prefs"]["session_encryption"] = False
     with pytest.raises(ConfigError, match="allow_password_reset: got True; allowed: true only with session_encryption"):
         load_config(_write(tmp_path, data))
+
+
+def test_log_readers_need_the_created_log_group(tmp_path: Path) -> None:
+    """Issue 23 item 6: the reader list goes into the key of the group the stack creates."""
+    data = _with("controls.session_prefs.log_group_name", "/existing/sessions")
+    with pytest.raises(ConfigError, match=r"log_reader_roles: got \['SessionLogReader'\]; allowed: \[\] unless"):
+        load_config(_write(tmp_path, data))
+
+
+def test_break_glass_document_name_leaves_room_for_the_reset_document(tmp_path: Path) -> None:
+    """Issue 23 item 1: the reset document is <name>-AutomaticReset, at most 128 characters."""
+    data = _with("controls.break_glass.document_name", "D" * 114)
+    expected = r"document_name: got 'D{114}'; allowed: 3-113 letters, digits, _ . - \(the reset document adds"
+    with pytest.raises(ConfigError, match=expected):
+        load_config(_write(tmp_path, data))
+    load_config(_write(tmp_path, _with("controls.break_glass.document_name", "D" * 113)))

@@ -22,6 +22,7 @@ from cdk_helpers import (
 )
 
 from guardrails import PropsError, SessionPrefs
+from guardrails.session_prefs import SessionPrefsSettings
 from stacks.build import MEMBER_REGIONAL_STACK_NAME
 
 TAG = {"SessionAccess": ["Operators"]}
@@ -74,6 +75,13 @@ def test_handler_may_touch_the_preferences_document_only(regional: dict[str, Any
         ssm["Resource"] == "arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:document/SSM-SessionManagerRunShell"
     )
     assert "ssm:DeleteDocument" not in as_list(ssm["Action"])
+    # its own state (issue 23 item 7): the version to restore, one parameter
+    state = next(s for s in policy if s.get("Sid") == "KeepWhatToRestoreOnDelete")
+    assert state["Resource"] == (
+        "arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:"
+        "parameter/guardrails/session-manager/preferences-restore-version"
+    )
+    assert sorted(as_list(state["Action"])) == ["ssm:DeleteParameter", "ssm:GetParameter", "ssm:PutParameter"]
 
 
 def _handler_environment(template: dict[str, Any]) -> dict[str, Any]:
@@ -95,6 +103,7 @@ def test_handler_reads_the_preferences_and_its_stack_from_its_own_environment(re
     assert environment["STACK_ID"] == {"Ref": "AWS::StackId"}
     [logical_id] = resources_of(regional, "Custom::SessionManagerPreferences")
     assert environment["RESOURCE_LOGICAL_ID"] == logical_id
+    assert environment["RESTORE_PARAMETER"] == "/guardrails/session-manager/preferences-restore-version"
 
 
 def test_only_the_schedule_may_invoke_the_handler_through_its_resource_policy(regional: dict[str, Any]) -> None:
@@ -194,7 +203,7 @@ def test_data_key_is_tagged_for_just_in_time_sessions(regional: dict[str, Any]) 
 def test_without_session_encryption_there_is_no_data_key_and_no_key_grant(tmp_path: Path) -> None:
     app = new_app(tmp_path)
     stack = cdk.Stack(app, "Plain")
-    SessionPrefs(stack, "Prefs", operator_instance_tag=TAG, session_encryption=False)
+    SessionPrefs(stack, "Prefs", settings=SessionPrefsSettings(operator_instance_tag=TAG, session_encryption=False))
     template = app.synth().get_stack_by_name("Plain").template
     aliases = {a["Properties"]["AliasName"] for a in resources_of(template, "AWS::KMS::Alias").values()}
     assert "alias/session-manager/data" not in aliases
@@ -237,7 +246,9 @@ def test_both_functions_alarm_on_errors_and_the_reconcile_on_a_missed_day(region
     assert missed["Dimensions"][0]["Value"]["Ref"].startswith("SessionPrefsHandlerFunction")
     assert (missed["Period"], missed["EvaluationPeriods"], missed["DatapointsToAlarm"]) == (3600, 26, 26)
     assert (missed["ComparisonOperator"], missed["Threshold"]) == ("LessThanThreshold", 1)
-    assert missed["TreatMissingData"] == "breaching"
+    # silent before the first run, notified once a reconcile that ran stops (issue 23 item 15)
+    assert missed["TreatMissingData"] == "missing"
+    assert missed["InsufficientDataActions"] == missed["AlarmActions"]
 
 
 @pytest.fixture(scope="module")
@@ -249,9 +260,7 @@ def variant(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedApp:
         availability_zones=["eu-west-1a"], private_subnet_ids=["subnet-0123456789abcdef0"],
         private_subnet_route_table_ids=["rtb-0123456789abcdef0"],
     )  # fmt: skip
-    SessionPrefs(
-        stack,
-        "Prefs",
+    settings = SessionPrefsSettings(
         operator_instance_tag={"Team": ["Ops", "Dba"]},
         allow_port_forwarding=True,
         s3_logging=True,
@@ -261,8 +270,8 @@ def variant(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedApp:
         allow_password_reset=True,
         allow_remote_host_port_forwarding=True,
         log_group_name="/existing/sessions",
-        vpc=vpc,
     )
+    SessionPrefs(stack, "Prefs", settings=settings, vpc=vpc)
     return SynthesizedApp(app, app.synth())
 
 
@@ -339,24 +348,55 @@ def test_variant_passes_cdk_nag(variant: SynthesizedApp) -> None:
         ({"operator_instance_tag": {}}, "operator_instance_tag: got {}; allowed: at least one tag key"),
         (
             {"allow_password_reset": True, "session_encryption": False},
-            "allow_password_reset: got True; allowed: only with session_encryption",
+            "allow_password_reset: got True; allowed: true only with session_encryption",
         ),
         (
             {"shell_profile_linux": "x" * 1500, "shell_profile_windows": "y" * 549},
             "SessionPrefs.shell_profile_linux/shell_profile_windows: got '2049 characters together (JSON-escaped)'; "
             "allowed: at most 2048",
         ),
-        (
-            # Parameter Store refuses names that begin with aws or ssm, in any letter case:
-            # https://docs.aws.amazon.com/systems-manager/latest/userguide/sysman-paramstore-su-create.html
-            {"key_id_parameter_name": "/SSM-guardrails/key-id"},
-            "key_id_parameter_name: got '/SSM-guardrails/key-id'; allowed: a path that does not start with /aws or /ssm",
-        ),
     ],
 )
-def test_bad_props_fail_at_synth_with_one_line(tmp_path: Path, props: dict[str, Any], message: str) -> None:
-    stack = cdk.Stack(new_app(tmp_path), "Props")
+def test_bad_settings_fail_at_synth_with_one_line(props: dict[str, Any], message: str) -> None:
     with pytest.raises(PropsError) as caught:
-        SessionPrefs(stack, "Prefs", **{"operator_instance_tag": TAG, **props})
+        SessionPrefsSettings(**{"operator_instance_tag": TAG, **props})
     assert message in str(caught.value)
     assert "\n" not in str(caught.value)
+
+
+def test_a_reserved_key_id_parameter_name_fails_at_synth(tmp_path: Path) -> None:
+    # Parameter Store refuses names that begin with aws or ssm, in any letter case:
+    # https://docs.aws.amazon.com/systems-manager/latest/userguide/sysman-paramstore-su-create.html
+    stack = cdk.Stack(new_app(tmp_path), "Props")
+    expected = "key_id_parameter_name: got '/SSM-guardrails/key-id'; allowed: a path that does not start with /aws"
+    with pytest.raises(PropsError, match=expected):
+        SessionPrefs(
+            stack, "Prefs", settings=SessionPrefsSettings(operator_instance_tag=TAG),
+            key_id_parameter_name="/SSM-guardrails/key-id",
+        )  # fmt: skip
+
+
+def test_session_log_key_lets_only_the_named_readers_decrypt(regional: dict[str, Any]) -> None:
+    """Issue 23 item 6: the log key denies Decrypt/ReEncrypt to every principal but the readers
+    (AWS services acting as themselves excepted), and readers decrypt through CloudWatch Logs only."""
+    key = only_resource(regional, "AWS::KMS::Key", "SessionPrefsLogsKey")["Properties"]["KeyPolicy"]
+    by_sid = {s.get("Sid"): s for s in rendered(statements(key))}
+    reader = "arn:<AWS::Partition>:iam::<AWS::AccountId>:role/SessionLogReader"
+    deny = by_sid["NoDecryptForAnyoneButNamedReaders"]
+    assert (deny["Effect"], deny["Principal"], sorted(as_list(deny["Action"]))) == (
+        "Deny", {"AWS": "*"}, ["kms:Decrypt", "kms:ReEncrypt*"],
+    )  # fmt: skip
+    assert deny["Condition"] == {
+        "Bool": {"aws:PrincipalIsAWSService": "false"},
+        "ArnNotLike": {"aws:PrincipalArn": [reader]},
+    }
+    allow = by_sid["NamedReadersDecryptThroughCloudWatchLogs"]
+    assert allow["Condition"] == {
+        "StringEquals": {
+            "kms:ViaService": "logs.<AWS::Region>.amazonaws.com",
+            "aws:PrincipalAccount": "<AWS::AccountId>",
+        },
+        "ArnLike": {"aws:PrincipalArn": [reader]},
+    }
+    policy = only_resource(regional, "AWS::IAM::ManagedPolicy", "SessionPrefsLogReaderPolicy")["Properties"]
+    assert policy["Roles"] == ["SessionLogReader"]

@@ -88,6 +88,8 @@ class ResolvedTemplate:
             return self.arn(name)
         if attribute == "KeyId":
             return self.key_id(name)
+        if attribute == "Name" and self.resources[name]["Type"] == "AWS::StepFunctions::StateMachine":
+            return self.physical_name(name)
         raise NotImplementedError(f"Fn::GetAtt {name}.{attribute}")
 
     # ---------------------------------------------------------------------------- physical ids
@@ -101,6 +103,7 @@ class ResolvedTemplate:
         "LogGroupName",
         "StateMachineName",
         "AliasName",
+        "BucketName",
     )
 
     def physical_name(self, logical_id: str) -> str:
@@ -127,6 +130,10 @@ class ResolvedTemplate:
             "AWS::Events::Rule": lambda: env.arn("events", f"rule/{name}"),
             "AWS::StepFunctions::StateMachine": lambda: env.arn("states", f"stateMachine:{name}"),
             "AWS::SSM::Document": lambda: env.arn("ssm", f"document/{name}"),
+            "AWS::S3::Bucket": lambda: f"arn:aws:s3:::{name}",
+            "AWS::CloudWatch::Alarm": lambda: env.arn("cloudwatch", f"alarm:{name}"),
+            "AWS::SSM::MaintenanceWindow": lambda: env.arn("ssm", f"maintenancewindow/{name}"),
+            "AWS::SSM::MaintenanceWindowTask": lambda: env.arn("ssm", f"windowtask/{name}"),
         }
         return arns[resource_type]()
 
@@ -199,6 +206,10 @@ class ResolvedTemplate:
             if topic_arn in self.resolve(properties["Topics"]):
                 return topic_arn, self.resolve(properties["PolicyDocument"])
         return topic_arn, None
+
+    def logical_id_of(self, resource_type: str, id_prefix: str) -> str:
+        ((logical_id, _),) = [(i, p) for i, p in self.of_type(resource_type) if i.startswith(id_prefix)]
+        return logical_id
 
     def name_of(self, resource_type: str, id_prefix: str) -> str:
         ((logical_id, _),) = [(i, p) for i, p in self.of_type(resource_type) if i.startswith(id_prefix)]

@@ -22,7 +22,7 @@ password stops working (like Windows LAPS post-authentication reset).
 One module per concern, each creating its resources directly in this construct's scope (the
 logical ids are those of deployed stacks, so no concern gets a construct level of its own):
 
-* :mod:`guardrails.break_glass.props`: prop checks;
+* :mod:`guardrails.break_glass.props`: the settings, each declared once;
 * :mod:`guardrails.break_glass.document`: the Command document and the operators' start statements;
 * :mod:`guardrails.break_glass.cleanup`: the clean-up function and state machine (TTL, reset);
 * :mod:`guardrails.break_glass.rules`: the rules that start clean-up and audit, and the alarms;
@@ -39,23 +39,21 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from guardrails.break_glass.cleanup import (  # noqa: F401 (AUTOMATIC_RESET_COMMENT is re-exported)
-    AUTOMATIC_RESET_COMMENT,
-    create_cleanup_function,
-    create_state_machine,
+from guardrails.break_glass.cleanup import create_cleanup_function, create_state_machine
+from guardrails.break_glass.document import (
+    create_document,
+    create_reset_document,
+    node_arns,
+    reset_document_name,
+    start_statements,
 )
-from guardrails.break_glass.document import create_document, node_arns, start_statements
-from guardrails.break_glass.props import (  # noqa: F401 (re-exported: stacks/config.py checks with them)
-    PASSWORD_LENGTH_RANGE,
-    RESET_AFTER_RANGE_HOURS,
-    SWEEP_INTERVAL_RANGE_MINUTES,
-    TTL_RANGE_SECONDS,
-    validate,
-)
+from guardrails.break_glass.props import BreakGlassSettings
 from guardrails.break_glass.rules import create_alarms, create_rules
+from guardrails.break_glass.tamper import protect_cleanup
 from guardrails.shared.encrypted_topic import EncryptedTopic
 from guardrails.shared.nag import acknowledge_grant, acknowledge_wildcard_action, acknowledge_wildcard_resource
 from guardrails.shared.password_vault import PasswordVault
+from guardrails.shared.validation import check_not_empty
 
 
 class BreakGlass(Construct):
@@ -64,19 +62,8 @@ class BreakGlass(Construct):
     :param operators: roles that may run break-glass and read the password. They get a managed
         policy (``operator_policy``) and are the only principals the key policy lets decrypt.
         At least one.
-    :param ttl: how long the password stays in Parameter Store after the command ends.
-        10 seconds to 1 hour. Default: 60 seconds.
-    :param password_length: default length of generated passwords (operators may choose another
-        length from 14 to 128 when they run the document). Default: 24.
-    :param parameter_prefix: Parameter Store path of the passwords; each is ``<prefix>/pwd-<id>``.
-        Default: ``/BreakGlass``.
-    :param reset_after: run the document again this long after a successful break-glass run, so the
-        revealed password stops working; ``Duration.seconds(0)`` disables it. 1 to 168 hours.
-        Default: 8 hours.
-    :param sweep_interval: how often the sweeper deletes expired passwords; this bounds how long a
-        password can outlive its TTL if the event path fails. 1 to 60 minutes. Default: 1 minute.
-    :param document_name: name of the Command document operators run (a contract: operators type
-        it). Default: ``SsmGuardrails-BreakGlass``.
+    :param settings: every user setting, with its default and allowed range
+        (:class:`BreakGlassSettings`; the README's "controls.break_glass" table). Default: all defaults.
     :param key: bring your own KMS key; its policy is then yours to scope (see README). Default: a
         dedicated key with rotation on, retained on stack deletion.
     :param key_alias: alias of the created key. Default: ``alias/ssm-guardrails/break-glass``.
@@ -94,31 +81,19 @@ class BreakGlass(Construct):
         id: str,
         *,
         operators: Sequence[iam.IRole],
-        ttl: cdk.Duration | None = None,
-        password_length: int = 24,
-        parameter_prefix: str = "/BreakGlass",
-        reset_after: cdk.Duration | None = None,
-        sweep_interval: cdk.Duration | None = None,
-        document_name: str = "SsmGuardrails-BreakGlass",
+        settings: BreakGlassSettings | None = None,
         key: kms.IKey | None = None,
-        key_alias: str = "alias/ssm-guardrails/break-glass",
         key_admins: Sequence[iam.IPrincipal] | None = None,
         audit_topic: sns.ITopic | None = None,
     ) -> None:
         super().__init__(scope, id)
-        ttl = ttl or cdk.Duration.seconds(60)
-        reset_after = cdk.Duration.hours(8) if reset_after is None else reset_after
-        sweep_interval = sweep_interval or cdk.Duration.minutes(1)
-        validate(
-            operators,
-            ttl,
-            password_length,
-            parameter_prefix,
-            reset_after,
-            sweep_interval,
-            document_name,
-            key_alias,
-        )
+        settings = settings or BreakGlassSettings()
+        check_not_empty("BreakGlass.operators", operators)
+        ttl = cdk.Duration.seconds(settings.ttl_seconds)
+        reset_after = cdk.Duration.hours(settings.reset_after_hours)
+        sweep_interval = cdk.Duration.minutes(settings.sweep_interval_minutes)
+        parameter_prefix, document_name = settings.parameter_prefix, settings.document_name
+        self.settings = settings
         self.ttl = ttl
         self.parameter_prefix = parameter_prefix
         self.document_name = document_name
@@ -129,27 +104,41 @@ class BreakGlass(Construct):
             parameter_name_pattern=f"{parameter_prefix[1:]}/pwd-*",
             description="SSM Guardrails break-glass passwords",
             key=key,
-            key_alias=key_alias,
+            key_alias=settings.key_alias,
             key_admins=key_admins,
         )
         self.key = self.vault.key
         self.parameter_arn_pattern = self.vault.parameter_arn_pattern
         self.document = create_document(
-            self, document_name=document_name, password_length=password_length,
+            self, document_name=document_name, password_length=settings.password_length,
             parameter_prefix=parameter_prefix, key_arn=self.key.key_arn,
         )  # fmt: skip
         self.document_arn = stack.format_arn(service="ssm", resource="document", resource_name=document_name)
+        self.reset_document_name = reset_document_name(document_name)
+        self.reset_document = create_reset_document(
+            self, document_name=document_name, password_length=settings.password_length,
+            parameter_prefix=parameter_prefix, key_arn=self.key.key_arn,
+        )  # fmt: skip
+        self.reset_document_arn = stack.format_arn(
+            service="ssm", resource="document", resource_name=self.reset_document_name
+        )
         self.instance_policy = iam.ManagedPolicy(
             self,
             "InstancePolicy",
             description="Lets a managed node store its own break-glass password (write only, no read).",
-            statements=self.vault.writer_statements(),
+            # Node ids only (i-, mi-), one level under the prefix: what the clean-up sweeps.
+            statements=self.vault.writer_statements(
+                [f"{parameter_prefix[1:]}/pwd-i-*", f"{parameter_prefix[1:]}/pwd-mi-*"]
+            ),
         )
         self.operator_policy = iam.ManagedPolicy(
             self,
             "OperatorPolicy",
             description="Lets a break-glass operator run the document and read the password before it expires.",
-            statements=[*start_statements(self, self.document_arn), *self.vault.reader_statements()],
+            statements=[
+                *start_statements(self, self.document_arn, self.reset_document_arn),
+                *self.vault.reader_statements(),
+            ],
             roles=list(operators),
         )
         for role in operators:
@@ -163,16 +152,17 @@ class BreakGlass(Construct):
         )  # fmt: skip
         self.state_machine = create_state_machine(
             self, cleanup_function=self.cleanup_function, ttl=ttl, reset_after=reset_after,
-            document_name=document_name, document_arn=self.document_arn,
+            reset_document_name=self.reset_document_name, reset_document_arn=self.reset_document_arn,
         )  # fmt: skip
-        self.command_finished_rule = create_rules(
-            self, document_name=document_name, ttl=ttl, sweep_interval=sweep_interval,
+        self.cleanup_rules = create_rules(
+            self, document_names=[document_name, self.reset_document_name], ttl=ttl, sweep_interval=sweep_interval,
             state_machine=self.state_machine, cleanup_function=self.cleanup_function, audit_topic=self.audit_topic,
         )  # fmt: skip
         create_alarms(
-            self, state_machine=self.state_machine, command_finished_rule=self.command_finished_rule,
-            audit_topic=self.audit_topic,
+            self, state_machine=self.state_machine, command_finished_rule=self.cleanup_rules[0],
+            sweep_rule=self.cleanup_rules[2], sweep_interval=sweep_interval, audit_topic=self.audit_topic,
         )  # fmt: skip
+        self.change_alert_rules = protect_cleanup(self)
         self._acknowledge_reviewed_wildcards()
 
     def _acknowledge_reviewed_wildcards(self) -> None:
@@ -181,12 +171,22 @@ class BreakGlass(Construct):
         instances, managed_instances = node_arns(self)
         cleanup_policy = self.cleanup_function.role.node.find_child("DefaultPolicy")
         state_machine_policy = self.state_machine.role.node.find_child("DefaultPolicy")
+        node_password_names = [
+            cdk.Stack.of(self).format_arn(
+                service="ssm", resource="parameter", resource_name=f"{self.parameter_prefix[1:]}/pwd-{kind}-*"
+            )
+            for kind in ("i", "mi")
+        ]
         reviewed = [
-            (
-                self.instance_policy,
-                password_names,
-                "Write-only (PutParameter) to break-glass names under the prefix: IAM offers no policy "
-                "variable for the caller's instance id in an SSM parameter ARN. No read, no decrypt.",
+            *(
+                (
+                    self.instance_policy,
+                    names,
+                    "Write-only (PutParameter) to node-id names one level under the prefix (deeper names are "
+                    "denied): IAM offers no policy variable for the caller's instance id in an SSM parameter "
+                    "ARN. No read, no decrypt.",
+                )
+                for names in node_password_names
             ),
             (
                 self.operator_policy,
@@ -206,8 +206,8 @@ class BreakGlass(Construct):
             (
                 self.operator_policy,
                 "*",
-                "ssm:ListCommands, ListCommandInvocations and GetCommandInvocation have no resource-level "
-                "permissions; they show command status, never a password.",
+                "ssm:ListCommands, ListCommandInvocations, GetCommandInvocation and DescribeInstanceInformation have "
+                "no resource-level permissions; they show command and node status, never a password.",
             ),
             (cleanup_policy, password_names, "The clean-up deletes break-glass passwords under the prefix only."),
             (
@@ -219,18 +219,18 @@ class BreakGlass(Construct):
             (
                 state_machine_policy,
                 instances,
-                "The automatic reset re-runs this document on the EC2 node that ran break-glass.",
+                "The automatic reset runs the reset document on the EC2 node that ran break-glass.",
             ),
             (
                 state_machine_policy,
                 managed_instances,
-                "The automatic reset re-runs this document on the hybrid node that ran break-glass.",
+                "The automatic reset runs the reset document on the hybrid node that ran break-glass.",
             ),
             (
                 state_machine_policy,
                 "*",
-                "X-Ray, CloudWatch Logs delivery and ssm:ListCommands have no "
-                "resource-level permissions (statements generated by CDK for tracing and logging).",
+                "X-Ray and CloudWatch Logs delivery have no resource-level permissions "
+                "(statements generated by CDK for tracing and logging).",
             ),
             (
                 state_machine_policy,
@@ -253,8 +253,9 @@ class BreakGlass(Construct):
         self.instance_policy.attach_to_role(role)
 
     def grant_start_break_glass(self, grantee: iam.IGrantable) -> None:
-        """Let ``grantee`` run the break-glass document on any managed node and follow its status."""
-        for statement in start_statements(self, self.document_arn):
+        """Let ``grantee`` run the break-glass document on any managed node and follow its status; like
+        the operators, it may not run the reset document or change the clean-up."""
+        for statement in [*start_statements(self, self.document_arn, self.reset_document_arn), *self.cleanup_denies]:
             if grantee.grant_principal.add_to_principal_policy(statement).statement_added:
                 acknowledge_grant(
                     grantee,
