@@ -321,6 +321,10 @@ class World:
             "some_user": arn("iam", "user/alice", region=""),
             "central_topic": c.arn_of("AWS::SNS::Topic", "AccessKeyFindingsTopic"),
             "notifications_topic": r.arn_of("AWS::SNS::Topic", "NotificationsTopic"),
+            "rotation_maintenance_window": r.arn_of("AWS::SSM::MaintenanceWindow", "PasswordRotationproductionWindow"),
+            "preferences_restore_parameter": arn(
+                "ssm", "parameter/guardrails/session-manager/preferences-restore-version"
+            ),
             "remediation_role": principals["access_key_remediation"].role_arn,
             **self._optional_values(),
             "cleanup_state_machine": r.arn_of("AWS::StepFunctions::StateMachine", "BreakGlassCleanupStateMachine"),
