@@ -147,10 +147,6 @@ LEND = (
     "(`SsmSessionControlChangeMangerRole`, `SsmGuardrailsAccessKeyRemediation`, the rotation window roles): only "
     "an SCP prevents it (the optional SCP below covers the runbook role)."
 )
-_TRANSCRIPTS = (
-    "`PowerUserAccess` reads session transcripts: it may read the session log group, and the session log key "
-    "lets every principal of the account that holds KMS rights decrypt with it."
-)
 _CHANGES = ("change-break-glass-document", "change-runbook", "change-preferences")
 _EVERYTHING = (*_CHANGES, "change-sweeper-code", "change-cleanup-state-machine", "disable-sweeper-rule",
                "change-password-key-policy")  # fmt: skip
@@ -161,7 +157,6 @@ BOUNDARIES: dict[tuple[str, str], str] = {
     **{("power_user", abuse): CHANGE for abuse in _EVERYTHING},
     **{(who, "open-session-without-approval"): _SESSION for who in ("automation_role", "power_user")},
     ("fis_ssm", "lend-runbook-role"): LEND,
-    ("power_user", "read-transcripts"): _TRANSCRIPTS,
 }
 
 

@@ -67,6 +67,8 @@ class Principal:
             "aws:PrincipalType": "AssumedRole",
             "aws:userid": self.userid,
             "aws:SecureTransport": "true",
+            # present in every signed request, false for a role session (not an AWS service principal)
+            "aws:PrincipalIsAWSService": "false",
             **{f"aws:PrincipalTag/{key}": value for key, value in {**self.tags, **tags}.items()},
         }
 
