@@ -160,6 +160,25 @@ BOUNDARIES: dict[tuple[str, str], str] = {
 }
 
 
+#: Boundaries the organization guard (``organization.guard_policy``, README) closes: judged with the
+#: guard attached, each of these abuses must be refused.
+GUARDED: tuple[tuple[str, str], ...] = (
+    ("automation_role", "change-break-glass-document"),
+    ("automation_role", "change-runbook"),
+    ("fis_ssm", "lend-runbook-role"),
+    ("power_user", "change-break-glass-document"),
+    ("power_user", "change-runbook"),
+    ("power_user", "change-sweeper-code"),
+    ("power_user", "disable-sweeper-rule"),
+)
+
+
+def guarded_scenarios() -> list[dict[str, Any]]:
+    """The steps of the GUARDED abuses, judged with the organization guard (``scp: true``)."""
+    cells = {f"adversary.{who}.{abuse}" for who, abuse in GUARDED}
+    return [{**step, "scp": True} for step in adversary_scenarios() if step["abuse"] in cells]
+
+
 @functools.cache
 def _all_managed_policies() -> dict[str, Any]:
     return json.loads(MANAGED_POLICIES.read_text())
