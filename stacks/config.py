@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, ValidationError
 
 from guardrails import PropsError, access_keys
 from guardrails import break_glass as bg
@@ -22,6 +22,7 @@ from guardrails import separation_of_duties as sod
 from guardrails import session_prefs as prefs
 from guardrails.rollout.asset_bucket import BUCKET_PREFIX
 from guardrails.rollout.stack_set import CallAs
+from guardrails.shared import Principal
 from guardrails.shared.validation import (
     ACCOUNT_ID,
     DOCUMENT_NAME,
@@ -82,7 +83,27 @@ OrganizationalUnitId = Annotated[
     str, _pattern(ORGANIZATIONAL_UNIT.pattern, "an OU id such as ou-ab12-cdef3456, or the root id r-ab12")
 ]
 Region = Annotated[str, _pattern(REGION.pattern, "a Region name such as eu-west-1")]
-RoleName = Annotated[str, _pattern(r"[\w+=,.@-]{1,64}", "an IAM role name (no path, no ARN)")]
+
+
+def _principal(value: Any) -> Principal:
+    try:
+        return Principal.parse(value)
+    except PropsError as error:
+        raise ValueError(f"allowed: {error.allowed}") from None
+
+
+def _instance_role(value: Any) -> Principal:
+    principal = _principal(value)
+    if not principal.attachable:
+        raise ValueError("allowed: a role name or role ARN (instances do not sign in through IAM Identity Center)")
+    return principal
+
+
+#: A person's role: a role name, a role ARN with any path, or ``{permission_set: Name}`` (README
+#: "IAM Identity Center"). The same type serves every list of people (operators, readers, approvers).
+RoleEntry = Annotated[Principal, PlainValidator(_principal), PlainSerializer(Principal.config_form)]
+#: An instance profile's role: a name or an ARN (policies are attached to it).
+InstanceRoleEntry = Annotated[Principal, PlainValidator(_instance_role), PlainSerializer(Principal.config_form)]
 
 
 class _Strict(BaseModel):
@@ -166,8 +187,8 @@ class BreakGlassConfig(_Strict):
     """Settings of :class:`guardrails.BreakGlass` (see README for each one)."""
 
     enabled: bool = True
-    operator_roles: list[RoleName] = Field(default_factory=list)
-    instance_roles: list[RoleName] = Field(default_factory=list)
+    operator_roles: list[RoleEntry] = Field(default_factory=list)
+    instance_roles: list[InstanceRoleEntry] = Field(default_factory=list)
     password_length: Annotated[int, _range(*bg.PASSWORD_LENGTH_RANGE, "characters")] = 24
     ttl_seconds: Annotated[int, _range(*bg.TTL_RANGE_SECONDS, "seconds")] = 60
     reset_after_hours: Annotated[int, _zero_or_range(*bg.RESET_AFTER_RANGE_HOURS, "hours")] = 8
@@ -202,8 +223,8 @@ class PasswordRotationConfig(_Strict):
     """Settings of :class:`guardrails.PasswordRotationWindow` (see README for each one)."""
 
     enabled: bool = True
-    administrator_roles: list[RoleName] = Field(default_factory=list)
-    instance_roles: list[RoleName] = Field(default_factory=list)
+    administrator_roles: list[RoleEntry] = Field(default_factory=list)
+    instance_roles: list[InstanceRoleEntry] = Field(default_factory=list)
     key_alias: Annotated[str, _rule(check_kms_alias)] = "alias/WindowsPasswordRotation-EncryptionKey"
     windows: list[RotationWindowConfig] = Field(default_factory=list)
 
@@ -252,8 +273,8 @@ class SessionPrefsConfig(_Strict):
 
     enabled: bool = True
     operator_instance_tag: Annotated[dict[str, list[str]], _rule(check_tag_filters)] = Field(default_factory=dict)
-    operator_roles: list[RoleName] = Field(default_factory=list)
-    instance_roles: list[RoleName] = Field(default_factory=list)
+    operator_roles: list[RoleEntry] = Field(default_factory=list)
+    instance_roles: list[InstanceRoleEntry] = Field(default_factory=list)
     idle_session_timeout_minutes: Annotated[int, _range(*prefs.IDLE_TIMEOUT_RANGE_MINUTES, "minutes")] = 20
     max_session_duration_minutes: Annotated[int, _range(*prefs.MAX_SESSION_RANGE_MINUTES, "minutes")] | None = None
     cloudwatch_logging: bool = True
@@ -288,8 +309,8 @@ class SeparationOfDutiesConfig(_Strict):
 
     enabled: bool = True
     approval_path: Literal[sod.APPROVAL_PATHS] = "approval_runbook"  # type: ignore[valid-type]
-    operator_roles: list[RoleName] = Field(default_factory=list)
-    approver_roles: list[RoleName] = Field(default_factory=list)
+    operator_roles: list[RoleEntry] = Field(default_factory=list)
+    approver_roles: list[RoleEntry] = Field(default_factory=list)
     min_approvals: Annotated[int, _range(1, sod.MAX_APPROVERS, "")] = 1
     validity_minutes: Annotated[int, _range(*sod.VALIDITY_RANGE_MINUTES, "minutes")] = 10
     terminate_sessions_at_end: bool = False
@@ -312,8 +333,9 @@ class ControlsConfig(_Strict):
         default_factory=lambda: SeparationOfDutiesConfig(enabled=False)
     )
 
-    #: Every list of existing IAM roles the config names, as (control, key): the stacks attach
-    #: policies to these roles; they must exist before a deploy.
+    #: Every list of principals the config names, as (control, key): the stacks attach policies to
+    #: the roles given by name or ARN (they must exist before a deploy) and match permission sets by
+    #: pattern.
     ROLE_LISTS: ClassVar[tuple[tuple[str, str], ...]] = (
         ("break_glass", "operator_roles"),
         ("break_glass", "instance_roles"),
@@ -325,14 +347,15 @@ class ControlsConfig(_Strict):
         ("separation_of_duties", "approver_roles"),
     )
 
-    def roles(self, control: str, key: str) -> list[str]:
-        """The roles of ``control.key``, or none when that control is disabled (it attaches nothing)."""
+    def roles(self, control: str, key: str) -> list[Principal]:
+        """The principals of ``control.key``, or none when that control is disabled (it attaches nothing)."""
         settings = getattr(self, control)
         return list(getattr(settings, key)) if settings.enabled else []
 
-    def named_roles(self) -> list[str]:
-        """Every role the enabled controls name, once each."""
-        return sorted({name for control, key in self.ROLE_LISTS for name in self.roles(control, key)})
+    def named_roles(self) -> list[Principal]:
+        """Every role the enabled controls name by name or ARN (the roles that must exist), once each."""
+        found = {p.key: p for control, key in self.ROLE_LISTS for p in self.roles(control, key) if p.attachable}
+        return [found[key] for key in sorted(found)]
 
     @property
     def has_global_controls(self) -> bool:
@@ -520,9 +543,11 @@ def _separation_of_duties_checks(settings: SeparationOfDutiesConfig) -> Iterator
         return
     if not settings.approver_roles:
         yield f"{where}.approver_roles: got []; allowed: at least one role name (someone else approves)"
-    both = sorted({n.lower() for n in settings.approver_roles} & {n.lower() for n in settings.operator_roles})
+    operators = {p.key for p in settings.operator_roles}
+    both = sorted(str(p).lower() for p in settings.approver_roles if p.key in operators)
     if both:
         yield f"{where}.approver_roles: got {both!r} also in operator_roles; allowed: approvers who are not operators"
+    yield from _identity_center_grant_checks(settings)
     if settings.approver_roles and settings.min_approvals > len(settings.approver_roles):
         yield (
             f"{where}.min_approvals: got {settings.min_approvals}; "
@@ -557,15 +582,35 @@ def _conflicting_jobs_checks(controls: ControlsConfig) -> Iterator[str]:
     role names are case-insensitive, so the lists are compared in lower case."""
 
     for (section, key), (other_section, other_key), allowed in _CONFLICTING_JOBS:
-        others = {name.lower() for name in controls.roles(other_section, other_key)}
-        for name in controls.roles(section, key):
-            if name.lower() in others:
+        others = {principal.key for principal in controls.roles(other_section, other_key)}
+        for principal in controls.roles(section, key):
+            if principal.key in others:
                 yield (
-                    f"controls.{section}.{key}: got {name!r}, also in controls.{other_section}.{other_key}; "
+                    f"controls.{section}.{key}: got {str(principal)!r}, also in controls.{other_section}.{other_key}; "
                     f"allowed: {allowed}"
                 )
 
 
-def _unique(where: str, names: list[str], what: str) -> Iterator[str]:
-    if len({name.lower() for name in names}) != len(names):
-        yield f"{where}: got {names!r}; allowed: each {what} once"
+def _identity_center_grant_checks(settings: SeparationOfDutiesConfig) -> Iterator[str]:
+    """Permission sets on the runbook and Change Manager paths: refused until the grant can reach them.
+
+    The Grant step writes an inline policy on the requester's role, and IAM Identity Center's roles are
+    protected ("this role is only modifiable by AWS":
+    https://repost.aws/knowledge-center/identity-center-aws-reserved-sso); ``aws:approve`` and change
+    templates name each approver exactly (no pattern), and a permission set's role name differs per
+    account. The just_in_time path takes Identity Center users and groups natively.
+    """
+    for key in ("operator_roles", "approver_roles"):
+        sets = [str(p) for p in getattr(settings, key) if not p.attachable]
+        if sets:
+            yield (
+                f"controls.separation_of_duties.{key}: got {sets!r} on approval_path {settings.approval_path}; "
+                "allowed: role names or ARNs on this path (permission sets: approval_path just_in_time)"
+            )
+
+
+def _unique(where: str, names: list[Any], what: str) -> Iterator[str]:
+    keys = {name.key if isinstance(name, Principal) else name.lower() for name in names}
+    if len(keys) != len(names):
+        shown = [str(name) for name in names]
+        yield f"{where}: got {shown!r}; allowed: each {what} once"

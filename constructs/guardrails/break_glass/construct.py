@@ -56,14 +56,21 @@ from guardrails.break_glass.rules import create_alarms, create_rules
 from guardrails.shared.encrypted_topic import EncryptedTopic
 from guardrails.shared.nag import acknowledge_grant, acknowledge_wildcard_action, acknowledge_wildcard_resource
 from guardrails.shared.password_vault import PasswordVault
+from guardrails.shared.principals import POLICY_PATH, Principal, contract_policy_name, roles_and_patterns
+
+#: The operators' customer managed policy: ``/ssm-guardrails/SsmGuardrails-BreakGlassOperator-<region>``
+#: (a contract: IAM Identity Center permission sets reference it by name and path).
+OPERATOR_POLICY_JOB = "BreakGlassOperator"
 
 
 class BreakGlass(Construct):
     """Emergency root/Administrator access on demand, with a password readable only for a short time.
 
-    :param operators: roles that may run break-glass and read the password. They get a managed
-        policy (``operator_policy``) and are the only principals the key policy lets decrypt.
-        At least one.
+    :param operators: roles that may run break-glass and read the password: ``iam.IRole`` or
+        :class:`guardrails.shared.Principal` (role name, role ARN with a path, IAM Identity Center
+        permission set). Roles get the managed policy ``operator_policy`` (fixed name
+        ``SsmGuardrails-BreakGlassOperator-<region>``, path ``/ssm-guardrails/``, which a permission set
+        references instead); all are the only principals the key policy lets decrypt. At least one.
     :param ttl: how long the password stays in Parameter Store after the command ends.
         10 seconds to 1 hour. Default: 60 seconds.
     :param password_length: default length of generated passwords (operators may choose another
@@ -93,7 +100,7 @@ class BreakGlass(Construct):
         scope: Construct,
         id: str,
         *,
-        operators: Sequence[iam.IRole],
+        operators: Sequence[iam.IRole | Principal],
         ttl: cdk.Duration | None = None,
         password_length: int = 24,
         parameter_prefix: str = "/BreakGlass",
@@ -145,15 +152,17 @@ class BreakGlass(Construct):
             description="Lets a managed node store its own break-glass password (write only, no read).",
             statements=self.vault.writer_statements(),
         )
+        operator_roles, operator_patterns = roles_and_patterns(self, "Operator", operators)
         self.operator_policy = iam.ManagedPolicy(
             self,
             "OperatorPolicy",
+            managed_policy_name=contract_policy_name(OPERATOR_POLICY_JOB, regional=True),
+            path=POLICY_PATH,
             description="Lets a break-glass operator run the document and read the password before it expires.",
             statements=[*start_statements(self, self.document_arn), *self.vault.reader_statements()],
-            roles=list(operators),
+            roles=operator_roles,
         )
-        for role in operators:
-            self.vault.allow_reader(role)
+        self.vault.allow_reader_patterns(operator_patterns)
 
         self.audit_topic = audit_topic or EncryptedTopic(self, "Audit", description="break-glass audit").topic
         self.key_changed_rule = self.vault.notify_key_changes(self.audit_topic)

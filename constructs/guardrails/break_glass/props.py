@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 
+from guardrails.shared.principals import Principal
 from guardrails.shared.validation import (
     DOCUMENT_NAME,
     PropsError,
@@ -24,7 +25,7 @@ SWEEP_INTERVAL_RANGE_MINUTES = (1, 60)
 
 
 def validate(
-    operators: Sequence[iam.IRole],
+    operators: Sequence[iam.IRole | Principal],
     ttl: cdk.Duration,
     password_length: int,
     parameter_prefix: str,

@@ -48,13 +48,17 @@ from guardrails.shared.encrypted_log_group import EncryptedLogGroup
 from guardrails.shared.encrypted_topic import EncryptedTopic
 from guardrails.shared.nag import acknowledge_wildcard_action, acknowledge_wildcard_resource
 from guardrails.shared.password_vault import PasswordVault
+from guardrails.shared.principals import POLICY_PATH, Principal, contract_policy_name, roles_and_patterns
 
 
 class PasswordRotationWindow(Construct):
     """Rotate the local Administrator password of tagged Windows instances on a schedule.
 
-    :param administrators: roles that may read (decrypt) rotated passwords; they are the only
-        readers the created key admits. At least one.
+    :param administrators: roles that may read (decrypt) rotated passwords: ``iam.IRole`` or
+        :class:`guardrails.shared.Principal` (role name, role ARN with a path, IAM Identity Center
+        permission set); they are the only readers the created key admits. Roles get
+        ``administrator_policy`` (fixed name ``SsmGuardrails-PasswordAdministrator-<id>-<region>``,
+        path ``/ssm-guardrails/``, which a permission set references instead). At least one.
     :param tag_filters: tag key -> values; an instance is targeted when it matches every key
         (with any of its values), e.g. ``{"Environment": ["Production"]}``.
     :param schedule: ``cron(...)`` (6 fields) or ``rate(...)``. Default: every Sunday 05:00,
@@ -85,7 +89,7 @@ class PasswordRotationWindow(Construct):
         scope: Construct,
         id: str,
         *,
-        administrators: Sequence[iam.IRole],
+        administrators: Sequence[iam.IRole | Principal],
         tag_filters: Mapping[str, Sequence[str]],
         schedule: str = "cron(0 5 ? * SUN *)",
         schedule_timezone: str | None = None,
@@ -141,15 +145,17 @@ class PasswordRotationWindow(Construct):
             description="Lets a Windows instance store its rotated Administrator password and log the run",
             statements=[*self.vault.writer_statements(), *output_log_statements(self.log_group)],
         )
+        administrator_roles, administrator_patterns = roles_and_patterns(self, "Administrator", administrators)
         self.administrator_policy = iam.ManagedPolicy(
             self,
             "AdministratorPolicy",
+            managed_policy_name=contract_policy_name(f"PasswordAdministrator-{id}", regional=True),
+            path=POLICY_PATH,
             description="Lets a password administrator read rotated Windows Administrator passwords",
             statements=[*self.vault.reader_statements(), *self.no_retagging_statements()],
-            roles=list(administrators),
+            roles=administrator_roles,
         )
-        for administrator in administrators:
-            self.vault.allow_reader(administrator)
+        self.vault.allow_reader_patterns(administrator_patterns)
         create_failure_alerts(self, self.window, self.alert_topic)
         self.freshness_function = create_freshness_report(
             self, tag_filters=self.tag_filters, max_password_age=max_password_age, window=self.window,

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 
+from guardrails.shared.principals import Principal
 from guardrails.shared.validation import (
     TIMEZONE,
     PropsError,
@@ -26,7 +27,7 @@ PRIORITY_RANGE = (0, 5)
 
 
 def validate(
-    administrators: Sequence[iam.IRole],
+    administrators: Sequence[iam.IRole | Principal],
     tag_filters: Mapping[str, Sequence[str]],
     schedule: str,
     schedule_timezone: str | None,

@@ -47,18 +47,20 @@ from guardrails.separation_of_duties.operators import (
     scp_document,
     scp_readme,
 )
-from guardrails.separation_of_duties.props import (
-    validate,
-)
+from guardrails.separation_of_duties.props import permission_sets_on_path, validate
 from guardrails.shared.nag import acknowledge_wildcard_resource
+from guardrails.shared.principals import POLICY_PATH, Principal, roles_and_patterns
 from guardrails.shared.sessions import OPEN_DATA_CHANNEL_REASON, OWN_SESSIONS_REASON, SESSION_DATA_KEY_ALIAS
 
 
 class SeparationOfDuties(Construct):
     """Session Manager access to one node only after another person approved, for a short window.
 
-    :param operators: IAM roles that ask for sessions; they get the ``operator_policy``. At least one
-        (or ``operator_users``). Operators must hold no other ``ssm:StartSession`` permission (README).
+    :param operators: roles that ask for sessions (``iam.IRole`` or :class:`guardrails.shared.Principal`);
+        roles get the ``operator_policy`` (``/ssm-guardrails/SsmGuardrailsSessionRequester``), which an IAM
+        Identity Center permission set references instead (``just_in_time`` path only: the grant of the
+        other paths is an inline policy on the requester's role). At least one (or ``operator_users``).
+        Operators must hold no other ``ssm:StartSession`` permission (README).
     :param approvers: IAM user or role ARNs (``change_manager`` also groups) that approve, 1-10;
         none may be an operator. Required for ``approval_runbook`` and ``change_manager``.
     :param operator_users: IAM users that ask for sessions, like ``operators``. Default: none.
@@ -73,8 +75,8 @@ class SeparationOfDuties(Construct):
         encrypted. Default: ``alias/session-manager/data`` (the key :class:`SessionPrefs` creates).
     :param protected_tag_keys: node tag keys that scope other controls (the SessionPrefs operator tag,
         the rotation windows' target tags): operators may not set or remove them. Default: none.
-    :param scp_principals: further role names the optional SCP forbids tagging nodes with
-        ``protected_tag_keys`` (other controls' operators and readers). Default: none.
+    :param scp_principals: further role ARN patterns (``arn:*:iam::*:role/...``) the optional SCP forbids
+        tagging nodes with ``protected_tag_keys`` (other controls' operators and readers). Default: none.
     :param sweep_interval: how often expired grants are deleted, 1-60 minutes. Default: 5 minutes.
     :param policy_name: the operators' managed policy. Default: ``SsmGuardrailsSessionRequester``.
     :param role_name: the runbook role (contract). Default: ``SsmSessionControlChangeMangerRole`` (sic).
@@ -96,7 +98,7 @@ class SeparationOfDuties(Construct):
         scope: Construct,
         id: str,
         *,
-        operators: Sequence[iam.IRole],
+        operators: Sequence[iam.IRole | Principal],
         approvers: Sequence[str] = (),
         operator_users: Sequence[iam.IUser] = (),
         min_approvals: int = 1,
@@ -131,8 +133,11 @@ class SeparationOfDuties(Construct):
                 if approval_path == "change_manager"
                 else "Automation-ssm-session-approval"
             )
+        permission_sets = permission_sets_on_path(operators, approval_path)
+        roles, operator_patterns = roles_and_patterns(self, "Operator", operators)
         validate(
-            operators=operators, approvers=approvers, operator_users=operator_users, min_approvals=min_approvals,
+            operators=roles + permission_sets, approvers=approvers, operator_users=operator_users,
+            min_approvals=min_approvals,
             validity_minutes=validity_minutes, approval_path=approval_path, session_regions=session_regions,
             session_data_key_alias=session_data_key_alias, sweep_interval=sweep_interval, policy_name=policy_name,
             names={"role_name": role_name, "sweeper_role_name": sweeper_role_name},
@@ -153,7 +158,8 @@ class SeparationOfDuties(Construct):
         self.session_regions = list(session_regions or [stack.region])
         self.session_data_key_alias = session_data_key_alias
         self.protected_tag_keys = JustInTimeApproval.tag_keys(protected_tag_keys, approval_path, just_in_time_node_tags)
-        self._operators, self._operator_users = list(operators), list(operator_users)
+        self._operators, self._operator_users = roles, list(operator_users)
+        self._operator_sets = permission_sets
         self._scp_principals = list(scp_principals)
 
         self.topic: sns.ITopic | None = None
@@ -169,7 +175,7 @@ class SeparationOfDuties(Construct):
             path=approval_path,
             sessions=[self._arn("ssm", "session", "*", region=r) for r in self.session_regions],
             control_arns=self._control_arns(),
-            operator_arns=[r.role_arn for r in self._operators] + [u.user_arn for u in self._operator_users],
+            operator_arns=operator_patterns + [u.user_arn for u in self._operator_users],
             protected_tag_keys=self.protected_tag_keys,
         )
 
@@ -224,6 +230,7 @@ class SeparationOfDuties(Construct):
         self.approver_policy = iam.ManagedPolicy(
             self, "ApproverPolicy", description="Lets an approver see and approve or reject session-access requests.",
             statements=approver_statements(self._executions(), runbook_name),
+            managed_policy_name="SsmGuardrailsSessionApprover", path=POLICY_PATH,
         )  # fmt: skip
         self._acknowledge_reviewed_wildcards()
 
@@ -238,6 +245,7 @@ class SeparationOfDuties(Construct):
         """An SCP: only operators pass the runbook role; operators (and ``scp_principals``) never
         tag nodes with the keys that scope the controls, whatever else their policies allow."""
         operators = [f"arn:*:iam::*:role/{r.role_name}" for r in self._operators]
+        operators += [pattern for p in self._operator_sets for pattern in p.organization_arn_patterns()]
         operators += [f"arn:*:iam::*:user/{u.user_name}" for u in self._operator_users]
         runbook_role = None if self.approval_path == "just_in_time" else self.role_name
         return scp_document(operators, self._scp_principals, self.protected_tag_keys, runbook_role)
@@ -257,7 +265,7 @@ class SeparationOfDuties(Construct):
 
     def _control_arns(self) -> list[str]:
         return [
-            self._arn("iam", "policy", self.policy_name, region=""),
+            self._arn("iam", "policy", f"{POLICY_PATH[1:]}{self.policy_name}", region=""),
             self._arn("iam", "role", self.role_name, region=""),
             self._arn("iam", "role", self.sweeper_role_name, region=""),
             *(
@@ -269,7 +277,7 @@ class SeparationOfDuties(Construct):
 
     def _operator_policy(self, statements: list[iam.PolicyStatement], description: str) -> iam.ManagedPolicy:
         return iam.ManagedPolicy(
-            self, "OperatorPolicy", managed_policy_name=self.policy_name, description=description,
+            self, "OperatorPolicy", managed_policy_name=self.policy_name, path=POLICY_PATH, description=description,
             statements=statements, roles=self._operators, users=self._operator_users,
         )  # fmt: skip
 

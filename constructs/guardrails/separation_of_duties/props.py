@@ -9,6 +9,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 
 from guardrails.separation_of_duties.change_manager import APPROVER_ARN
+from guardrails.shared.principals import Principal
 from guardrails.shared.validation import DOCUMENT_NAME, REGION, PropsError, check_kms_alias, check_pattern, check_range
 
 APPROVAL_PATHS = ("approval_runbook", "change_manager", "just_in_time")
@@ -78,3 +79,21 @@ def validate(
         check_pattern(f"{name}.topic_name", topic_name, TOPIC_NAME, "1-256 letters, digits, _ -")
         if approval_path == "approval_runbook" and not topic_name.startswith("Automation"):
             raise PropsError(f"{name}.topic_name", topic_name, "a name starting with Automation (aws:approve needs it)")
+
+
+def permission_sets_on_path(operators: Sequence[iam.IRole | Principal], approval_path: str) -> list[Principal]:
+    """The IAM Identity Center permission sets among ``operators``: allowed on ``just_in_time`` only.
+
+    The other paths' grant is an inline policy on the requester's role, and Identity Center's roles are
+    protected ("this role is only modifiable by AWS":
+    https://repost.aws/knowledge-center/identity-center-aws-reserved-sso).
+    """
+    found = [p for p in operators if isinstance(p, Principal) and not p.attachable]
+    if found and approval_path != "just_in_time":
+        raise PropsError(
+            "SeparationOfDuties.operators",
+            [str(p) for p in found],
+            "roles on this path (the grant is an inline policy on the requester's role, which IAM Identity "
+            "Center protects); permission sets on approval_path just_in_time",
+        )
+    return found

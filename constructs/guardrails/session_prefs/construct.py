@@ -52,6 +52,7 @@ from guardrails.session_prefs.resource import create_handler, create_preferences
 from guardrails.session_prefs.storage import JUST_IN_TIME_KEY_TAG, create_data_key, session_log_group  # noqa: F401 (re-exported)
 from guardrails.shared.encrypted_topic import EncryptedTopic
 from guardrails.shared.nag import acknowledge_wildcard_action, acknowledge_wildcard_resource
+from guardrails.shared.principals import POLICY_PATH, contract_policy_name
 from guardrails.shared.sessions import OPEN_DATA_CHANNEL_REASON, OWN_SESSIONS_REASON
 
 
@@ -170,9 +171,12 @@ class SessionPrefs(Construct):
                 self, self.log_group, self.s3_bucket_name, self.s3_key_prefix, self.data_key
             ),
         )
+        # Fixed name and path (a contract): IAM Identity Center permission sets reference it.
         self.operator_policy = iam.ManagedPolicy(
             self,
             "OperatorPolicy",
+            managed_policy_name=contract_policy_name("SessionOperator", regional=True),
+            path=POLICY_PATH,
             description="Sessions on tagged instances only, through the preferences document (and the allowed "
             "unlogged port-forwarding documents); no re-tagging with the operator tag keys",
             statements=operator_statements(

@@ -139,6 +139,12 @@ class PasswordVault(Construct):
         """Admit ``grantee`` to the created key's decrypt statement (IAM permissions are separate)."""
         self._reader_arns.append(_principal_arn(grantee))
 
+    def allow_reader_patterns(self, patterns: Sequence[str]) -> None:
+        """Admit every principal whose ``aws:PrincipalArn`` matches one of ``patterns`` (ArnLike), for
+        roles that are never named: an IAM Identity Center permission set's role (see
+        :class:`guardrails.shared.Principal`). Their IAM permissions come from the permission set."""
+        self._reader_arns.extend(p for p in patterns if p not in self._reader_arns)
+
     def _through_parameter_store(self) -> dict[str, dict[str, object]]:
         return {
             "StringEquals": {"kms:ViaService": self._via_service},
