@@ -172,20 +172,29 @@ def _regional_templates(example_app: SynthesizedApp) -> list[dict[str, Any]]:
     return [example_app.template_json(MEMBER_REGIONAL_STACK_NAME), json.loads(stack_set.read_text())]
 
 
+def _carries(name: Any, part: dict[str, str]) -> bool:
+    return isinstance(name, dict) and part in name.get("Fn::Join", ["", []])[1]
+
+
 @pytest.mark.parametrize("kind", ["member stack", "StackSet template"])
 def test_regional_template_has_no_account_wide_names(example_app: SynthesizedApp, kind: str) -> None:
     """The regional template lands in every Region of an account (the example has two): named IAM
-    resources would collide."""
+    resources would collide, unless the name carries the Region (the operators' contract policies,
+    which IAM Identity Center permission sets reference by name)."""
     template = _regional_templates(example_app)[["member stack", "StackSet template"].index(kind)]
     iam = {i: r for i, r in template["Resources"].items() if r["Type"].startswith("AWS::IAM::")}
-    assert len(iam) > 5  # roles and policies exist; none of them may carry a name
+    assert len(iam) > 5  # roles and policies exist; none of them may carry an account-wide name
+    region = {"Ref": "AWS::Region"}
     named = [
         logical_id
         for logical_id, resource in iam.items()
-        if {"RoleName", "ManagedPolicyName", "UserName", "GroupName", "InstanceProfileName"}
+        for key in {"RoleName", "ManagedPolicyName", "UserName", "GroupName", "InstanceProfileName"}
         & set(resource["Properties"])
+        if not _carries(resource["Properties"][key], region)
     ]
     assert named == []
+    per_region = [i for i, r in iam.items() if "ManagedPolicyName" in r["Properties"]]
+    assert len(per_region) == 5, per_region  # break-glass, session and password operators, and their CLI
 
 
 @pytest.mark.parametrize(
