@@ -73,12 +73,21 @@ JUST_IN_TIME_SESSION_POLICY = {
 }
 
 
+#: Scenarios with `config:` run against the Member stage of another example config.
+CONFIGS = {"identity_center": "example-identity-center"}
+
+
 def path_of(scenario: Mapping[str, Any]) -> str:
     return scenario.get("path", DEFAULT_PATH)
 
 
+def world_of(scenario: Mapping[str, Any]) -> str:
+    """The templates a scenario runs against: another config's, else its approval path's."""
+    return scenario.get("config") or path_of(scenario)
+
+
 def sources_of(scenario: Mapping[str, Any]) -> tuple[str, ...]:
-    return SOURCES if path_of(scenario) == DEFAULT_PATH else ("stage",)
+    return SOURCES if world_of(scenario) == DEFAULT_PATH else ("stage",)
 
 
 def _session_window() -> Any:
@@ -92,6 +101,10 @@ def _session_window() -> Any:
 
 
 SESSION_WINDOW = _session_window()
+#: An Identity Center role's suffix (16 hex digits) and path with the identity source's Region:
+#: https://docs.aws.amazon.com/singlesignon/latest/userguide/referencingpermissionsets.html
+IDENTITY_CENTER_SUFFIX = "1234567890abcdef"
+IDENTITY_CENTER_PATH = "/aws-reserved/sso.amazonaws.com/eu-west-2/"
 TAG_ANY_NODE = {
     "Version": "2012-10-17",
     "Statement": [
@@ -111,13 +124,14 @@ class Principal:
     role_name: str
     policies: list[dict[str, Any]]
     session: str = "alice"
+    path: str = "/"  # an IAM Identity Center role's is /aws-reserved/sso.amazonaws.com/<region>/
     account: str = MEMBER.account
     org_id: str = ORG.id
     tags: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def role_arn(self) -> str:
-        return f"arn:aws:iam::{self.account}:role/{self.role_name}"
+        return f"arn:aws:iam::{self.account}:role{self.path}{self.role_name}"
 
     @property
     def session_arn(self) -> str:
@@ -143,6 +157,11 @@ class Principal:
         }
 
 
+def identity_center_role(permission_set: str, policies: list[dict[str, Any]]) -> Principal:
+    """The role IAM Identity Center creates for ``permission_set`` in the member account."""
+    return Principal(f"AWSReservedSSO_{permission_set}_{IDENTITY_CENTER_SUFFIX}", policies, path=IDENTITY_CENTER_PATH)
+
+
 @dataclass(frozen=True)
 class World:
     """The resolved templates of one source (the Member stage or the StackSet copies)."""
@@ -162,18 +181,16 @@ class World:
     def principals(self) -> dict[str, Principal]:
         r, g = self.regional, self.global_
         sod = CONFIG.controls.separation_of_duties
+        requester = sod.operator_roles[0].name
         return {
-            "break_glass_operator": self._config_role(CONFIG.controls.break_glass.operator_roles[0]),
-            "password_administrator": self._config_role(CONFIG.controls.password_rotation.administrator_roles[0]),
-            "session_requester": self._config_role(sod.operator_roles[0]),
-            "session_approver": self._config_role(sod.approver_roles[0]),
+            **self.identity_center_principals(),
+            "break_glass_operator": self._config_role(CONFIG.controls.break_glass.operator_roles[0].name),
+            "password_administrator": self._config_role(CONFIG.controls.password_rotation.administrator_roles[0].name),
+            "session_requester": self._config_role(requester),
+            "session_approver": self._config_role(sod.approver_roles[0].name),
             # another person (session) in the same requester role; and a requester who may tag nodes
-            "session_requester_colleague": Principal(
-                sod.operator_roles[0], self.role_policies(sod.operator_roles[0]), session="bob"
-            ),
-            "session_requester_who_tags": Principal(
-                sod.operator_roles[0], [*self.role_policies(sod.operator_roles[0]), TAG_ANY_NODE]
-            ),
+            "session_requester_colleague": Principal(requester, self.role_policies(requester), session="bob"),
+            "session_requester_who_tags": Principal(requester, [*self.role_policies(requester), TAG_ANY_NODE]),
             # the example names no SessionPrefs operator or instance role: the policies as attached
             "session_operator": Principal("SessionOperator", [r.managed_policy("SessionPrefsOperatorPolicy")]),
             "session_operator_who_tags": Principal(
@@ -191,8 +208,8 @@ class World:
             "administrator": Principal("Administrator", [ADMINISTRATOR_ACCESS]),
             # the password administrator role, also allowed to tag any EC2 or hybrid node
             "password_administrator_who_tags": Principal(
-                CONFIG.controls.password_rotation.administrator_roles[0],
-                [*self.role_policies(CONFIG.controls.password_rotation.administrator_roles[0]), TAG_ANY_NODE],
+                CONFIG.controls.password_rotation.administrator_roles[0].name,
+                [*self.role_policies(CONFIG.controls.password_rotation.administrator_roles[0].name), TAG_ANY_NODE],
             ),
             "break_glass_cleanup": self.created_role(r, "BreakGlassCleanupRole"),
             "break_glass_state_machine": self.created_role(r, "BreakGlassCleanupStateMachineRole"),
@@ -206,6 +223,34 @@ class World:
             "security_administrator": Principal("Administrator", [ADMINISTRATOR_ACCESS], account=CENTRAL.account),
             "outsider": Principal(
                 "Administrator", [ADMINISTRATOR_ACCESS], account=OUTSIDER_ACCOUNT, org_id=OUTSIDER_ORG
+            ),
+        }
+
+    def identity_center_principals(self) -> dict[str, Principal]:
+        """The people of config/example-identity-center.yaml (scenarios with ``config: identity_center``):
+        permission-set roles, which hold the customer managed policies their permission set references
+        by name and path, and a role with a path; each next to a look-alike that must get nothing."""
+        r, g = self.regional, self.global_
+        region = MEMBER.region
+        break_glass = [
+            r.policy_named(f"/ssm-guardrails/SsmGuardrails-BreakGlassOperator-{region}"),
+            r.policy_named(f"/ssm-guardrails/SsmGuardrails-OperatorCli-{region}"),
+        ]
+        administrator = "PasswordAdministrator"
+        return {
+            "break_glass_permission_set": identity_center_role("BreakGlass", break_glass),
+            # the same policies referenced by another permission set whose name shares the prefix
+            "break_glass_permission_set_look_alike": identity_center_role("BreakGlass_Admin", break_glass),
+            # a role of the same name as the permission set's, created outside Identity Center's path
+            "break_glass_role_outside_identity_center": Principal(
+                f"AWSReservedSSO_BreakGlass_{IDENTITY_CENTER_SUFFIX}", break_glass
+            ),
+            "password_administrator_with_path": Principal(
+                administrator, self.role_policies(administrator), path="/ops/"
+            ),
+            "password_administrator_without_path": Principal(administrator, self.role_policies(administrator)),
+            "session_requester_permission_set": identity_center_role(
+                "SessionRequester", [g.policy_named("/ssm-guardrails/SsmGuardrailsSessionRequester")]
             ),
         }
 
@@ -273,6 +318,7 @@ class World:
             "rotation_parameter": arn("ssm", f"parameter/EC2Rescue/Passwords/{INSTANCE_ID}"),
             "rotation_key": r.key_with_alias(CONFIG.controls.password_rotation.key_alias)[0],
             "other_parameter": arn("ssm", "parameter/app/database-password"),
+            "operator_settings": arn("ssm", "parameter/guardrails/operator-settings"),
             "run_shell_document": arn("ssm", "document/AWS-RunShellScript", account=""),
             "ec2rescue_document": arn("ssm", "document/AWSSupport-RunEC2RescueForWindowsTool", account=""),
             "shell_document": arn("ssm", "document/SSM-SessionManagerRunShell"),
@@ -376,7 +422,7 @@ def scenario_batch(world: World, suffix: str, path: str = DEFAULT_PATH) -> list[
     values = world.values(principals)
     resource_policies = world.resource_policies()
     batch = []
-    for scenario in (s for s in SCENARIOS if path_of(s) == path):
+    for scenario in (s for s in SCENARIOS if world_of(s) == path):
         principal = principals[scenario["as"]]
         tags = _formatted(scenario.get("tags", {}), values)
         resource = _formatted(scenario["resource"], values)
@@ -428,10 +474,10 @@ def worlds(example_app: SynthesizedApp) -> dict[str, World]:
 
 
 def path_world(path: str, directory: Path, central: ResolvedTemplate) -> World:
-    """The Member stage (only) of the example config with approval path ``path``, validated like
-    any config file; the central stack is the example's."""
-    raw = yaml.safe_load((ROOT / "config" / "example.yaml").read_text())
-    raw["controls"]["separation_of_duties"].update(APPROVAL_PATHS[path])
+    """The Member stage (only) of the example config with approval path ``path`` (or of the config
+    ``CONFIGS[path]``), validated like any config file; the central stack is the example's."""
+    raw = yaml.safe_load((ROOT / "config" / f"{CONFIGS.get(path, 'example')}.yaml").read_text())
+    raw["controls"]["separation_of_duties"].update(APPROVAL_PATHS.get(path, {}))
     config_file = directory / f"{path}.yaml"
     config_file.write_text(yaml.safe_dump(raw))
     app = new_app(directory / f"{path}.out")
@@ -453,7 +499,7 @@ def access_results(example_app: SynthesizedApp, tmp_path_factory: pytest.TempPat
     example = worlds(example_app)
     batch = [item for source, world in example.items() for item in scenario_batch(world, source)]
     directory = tmp_path_factory.mktemp("approval-paths")
-    for path in sorted({path_of(s) for s in SCENARIOS} - {DEFAULT_PATH}):
+    for path in sorted({world_of(s) for s in SCENARIOS} - {DEFAULT_PATH}):
         batch += scenario_batch(path_world(path, directory, example["stage"].central), "stage", path)
     return simulate(batch)
 
@@ -496,6 +542,7 @@ def test_the_table_covers_every_control_both_ways() -> None:
     for scenario in SCENARIOS:
         assert scenario["as"] in DATA["principals"], scenario["id"]
         assert path_of(scenario) in {DEFAULT_PATH, *APPROVAL_PATHS}, scenario["id"]
+        assert scenario.get("config", "identity_center") in CONFIGS, scenario["id"]
         assert ("may" if scenario["expect"] == "allowed" else "may_not") in scenario, scenario["id"]
 
 
