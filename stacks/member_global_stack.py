@@ -63,7 +63,6 @@ class MemberGlobalStack(cdk.Stack):
             *(prefs.operator_roles if prefs.enabled else []),
             *(rotation.administrator_roles if rotation.enabled else []),
         ]
-        scp_patterns = [pattern for p in readers for pattern in p.organization_arn_patterns()]
         control = SeparationOfDuties(
             self,
             "SeparationOfDuties",
@@ -76,7 +75,7 @@ class MemberGlobalStack(cdk.Stack):
             session_regions=config.organization.regions,
             session_data_key_alias=data_key_alias,
             protected_tag_keys=protected,
-            scp_principals=scp_patterns,
+            scp_principals=readers,
             sweep_interval=cdk.Duration.minutes(settings.sweep_interval_minutes),
             just_in_time_approvers=[(a.type, a.id) for a in settings.just_in_time_approvers],
             just_in_time_node_tags=settings.just_in_time_node_tags,

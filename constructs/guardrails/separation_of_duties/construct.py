@@ -75,8 +75,8 @@ class SeparationOfDuties(Construct):
         encrypted. Default: ``alias/session-manager/data`` (the key :class:`SessionPrefs` creates).
     :param protected_tag_keys: node tag keys that scope other controls (the SessionPrefs operator tag,
         the rotation windows' target tags): operators may not set or remove them. Default: none.
-    :param scp_principals: further role ARN patterns (``arn:*:iam::*:role/...``) the optional SCP forbids
-        tagging nodes with ``protected_tag_keys`` (other controls' operators and readers). Default: none.
+    :param scp_principals: further roles (names or :class:`guardrails.shared.Principal`) the optional SCP
+        forbids tagging nodes with ``protected_tag_keys`` (other controls' operators and readers). Default: none.
     :param sweep_interval: how often expired grants are deleted, 1-60 minutes. Default: 5 minutes.
     :param policy_name: the operators' managed policy. Default: ``SsmGuardrailsSessionRequester``.
     :param role_name: the runbook role (contract). Default: ``SsmSessionControlChangeMangerRole`` (sic).
@@ -108,7 +108,7 @@ class SeparationOfDuties(Construct):
         session_regions: Sequence[str] | None = None,
         session_data_key_alias: str | None = SESSION_DATA_KEY_ALIAS,
         protected_tag_keys: Sequence[str] = (),
-        scp_principals: Sequence[str] = (),
+        scp_principals: Sequence[str | Principal] = (),
         sweep_interval: cdk.Duration | None = None,
         policy_name: str = "SsmGuardrailsSessionRequester",
         role_name: str = "SsmSessionControlChangeMangerRole",
@@ -160,7 +160,7 @@ class SeparationOfDuties(Construct):
         self.protected_tag_keys = JustInTimeApproval.tag_keys(protected_tag_keys, approval_path, just_in_time_node_tags)
         self._operators, self._operator_users = roles, list(operator_users)
         self._operator_sets = permission_sets
-        self._scp_principals = list(scp_principals)
+        self._scp_patterns = [a for p in scp_principals for a in Principal.parse(p).organization_arn_patterns()]
 
         self.topic: sns.ITopic | None = None
         self.approval_runbook: ApprovalRunbook | None = None
@@ -248,7 +248,7 @@ class SeparationOfDuties(Construct):
         operators += [pattern for p in self._operator_sets for pattern in p.organization_arn_patterns()]
         operators += [f"arn:*:iam::*:user/{u.user_name}" for u in self._operator_users]
         runbook_role = None if self.approval_path == "just_in_time" else self.role_name
-        return scp_document(operators, self._scp_principals, self.protected_tag_keys, runbook_role)
+        return scp_document(operators, self._scp_patterns, self.protected_tag_keys, runbook_role)
 
     @property
     def scp_readme(self) -> str:
