@@ -23,8 +23,10 @@ from stacks.build import (
     PIPELINE_STACK_NAME,
     ROLLOUT_STACK_NAME,
     asset_bucket_stack_name,
+    build_app,
     register_nag,
 )
+from stacks.config import load_config
 
 ASSET_HASH = re.compile(r"[0-9a-f]{64}")
 
@@ -77,6 +79,18 @@ def test_cfn_lint_reports_no_error_or_warning_on_any_template(example_app: Synth
     assert len(templates) == len(ALL_STACKS) + 2
     returncode, findings = lint_script.lint(templates)
     assert (returncode, findings) == (0, [])
+
+
+def test_the_identity_center_example_passes_cdk_nag_and_cfn_lint(
+    tmp_path_factory: pytest.TempPathFactory, lint_script: Any
+) -> None:
+    """config/example-identity-center.yaml (permission sets, a pathed role ARN, role names; just-in-time
+    path): the whole app, StackSet templates included, with no cdk-nag finding and no cfn-lint finding."""
+    app = new_app(tmp_path_factory.mktemp("identity-center.out"))
+    build_app(app, load_config("example-identity-center"))
+    assert nag_findings(app) == []
+    synthesized = SynthesizedApp(app, app.synth())
+    assert lint_script.lint(synthesized.template_paths) == (0, [])
 
 
 def test_cfn_lint_gate_fails_on_a_warning(tmp_path: Path, lint_script: Any) -> None:
