@@ -53,6 +53,13 @@ class OperatorSettings(Construct):
             settings["session_prefs"] = {"document": session_prefs.document_name}
         if controls.separation_of_duties.enabled:
             settings["separation_of_duties"] = _separation_of_duties(controls, home_region, session_prefs)
+        # Who each job is, as the config writes it (names, ARNs, {permission_set: ...}): `doctor` says
+        # which one the caller matched (cli/ssm_guardrails_cli/principals.py).
+        settings["principals"] = {
+            f"{control}.{key}": [principal.config_form() for principal in controls.roles(control, key)]
+            for control, key in controls.ROLE_LISTS
+            if key != "instance_roles" and controls.roles(control, key)
+        }
         if controls.access_key_remediation.enabled:
             access_keys = controls.access_key_remediation
             settings["access_key_remediation"] = {
