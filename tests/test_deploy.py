@@ -314,11 +314,11 @@ def test_named_roles_and_policies_exist_and_attach_to_the_config_roles(deployed:
         )["PolicyVersion"]["Document"]
         assert document["Statement"], policy_arn
         if "ManagedPolicyName" in properties:
-            # a contract name under /ssm-guardrails/ (permission sets reference it); regional ones end
-            # with the Region, so every Region of an account has its own
+            # a contract name and path (permission sets reference both); regional ones end with the
+            # Region, so every Region of an account has its own
             name = properties["ManagedPolicyName"]
             name = name if isinstance(name, str) else f"{name['Fn::Join'][1][0]}{REGION}"
-            assert policy_arn.endswith(f":policy/ssm-guardrails/{name}"), policy_arn
+            assert policy_arn.endswith(f":policy{properties.get('Path', '/')}{name}"), policy_arn
         for role in properties.get("Roles", []):
             if isinstance(role, str):
                 expected[role].add(policy_arn)

@@ -250,7 +250,7 @@ class World:
             ),
             "password_administrator_without_path": Principal(administrator, self.role_policies(administrator)),
             "session_requester_permission_set": identity_center_role(
-                "SessionRequester", [g.policy_named("/ssm-guardrails/SsmGuardrailsSessionRequester")]
+                "SessionRequester", [g.policy_named("/SsmGuardrailsSessionRequester")]
             ),
         }
 

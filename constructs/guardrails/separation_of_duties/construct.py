@@ -57,7 +57,7 @@ class SeparationOfDuties(Construct):
     """Session Manager access to one node only after another person approved, for a short window.
 
     :param operators: roles that ask for sessions (``iam.IRole`` or :class:`guardrails.shared.Principal`);
-        roles get the ``operator_policy`` (``/ssm-guardrails/SsmGuardrailsSessionRequester``), which an IAM
+        roles get the ``operator_policy`` (``SsmGuardrailsSessionRequester``, path ``/``), which an IAM
         Identity Center permission set references instead (``just_in_time`` path only: the grant of the
         other paths is an inline policy on the requester's role). At least one (or ``operator_users``).
         Operators must hold no other ``ssm:StartSession`` permission (README).
@@ -128,11 +128,8 @@ class SeparationOfDuties(Construct):
         sweep_interval = sweep_interval or cdk.Duration.minutes(5)
         jit_duration = just_in_time_access_duration or cdk.Duration.hours(1)
         if topic_name is None:
-            topic_name = (
-                "change-manager-ssm-approval"
-                if approval_path == "change_manager"
-                else "Automation-ssm-session-approval"
-            )
+            change_manager = approval_path == "change_manager"
+            topic_name = "change-manager-ssm-approval" if change_manager else "Automation-ssm-session-approval"
         permission_sets = permission_sets_on_path(operators, approval_path)
         roles, operator_patterns = roles_and_patterns(self, "Operator", operators)
         validate(
@@ -265,7 +262,7 @@ class SeparationOfDuties(Construct):
 
     def _control_arns(self) -> list[str]:
         return [
-            self._arn("iam", "policy", f"{POLICY_PATH[1:]}{self.policy_name}", region=""),
+            self._arn("iam", "policy", self.policy_name, region=""),
             self._arn("iam", "role", self.role_name, region=""),
             self._arn("iam", "role", self.sweeper_role_name, region=""),
             *(
@@ -276,8 +273,10 @@ class SeparationOfDuties(Construct):
         ]
 
     def _operator_policy(self, statements: list[iam.PolicyStatement], description: str) -> iam.ManagedPolicy:
+        # Path / (not /ssm-guardrails/): a named policy cannot be replaced by CloudFormation, and this
+        # name is deployed already; permission sets reference it at path / too.
         return iam.ManagedPolicy(
-            self, "OperatorPolicy", managed_policy_name=self.policy_name, path=POLICY_PATH, description=description,
+            self, "OperatorPolicy", managed_policy_name=self.policy_name, description=description,
             statements=statements, roles=self._operators, users=self._operator_users,
         )  # fmt: skip
 
