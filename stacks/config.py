@@ -596,9 +596,11 @@ def _identity_center_grant_checks(settings: SeparationOfDutiesConfig) -> Iterato
 
     The Grant step writes an inline policy on the requester's role, and IAM Identity Center's roles are
     protected ("this role is only modifiable by AWS":
-    https://repost.aws/knowledge-center/identity-center-aws-reserved-sso); ``aws:approve`` and change
-    templates name each approver exactly (no pattern), and a permission set's role name differs per
-    account. The just_in_time path takes Identity Center users and groups natively.
+    https://repost.aws/knowledge-center/identity-center-aws-reserved-sso). ``aws:approve`` takes an IAM
+    user name, user ARN, role ARN or assumed-role user ARN, no pattern
+    (https://docs.aws.amazon.com/systems-manager/latest/userguide/automation-action-approve.html), change
+    templates a role by name, and a permission set's role name differs per account. The just_in_time
+    path takes Identity Center users and groups natively.
     """
     for key in ("operator_roles", "approver_roles"):
         sets = [str(p) for p in getattr(settings, key) if not p.attachable]
