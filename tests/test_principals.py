@@ -11,7 +11,12 @@ from aws_cdk import aws_iam as iam
 
 from guardrails import PropsError
 from guardrails.shared import Principal
-from guardrails.shared.principals import POLICY_PATH, contract_policy_name, roles_and_patterns
+from guardrails.shared.principals import (
+    POLICY_PATH,
+    contract_policy_name,
+    organization_arn_patterns,
+    roles_and_patterns,
+)
 
 ARN = "arn:aws:iam::111122223333:role/ops/team/Reader"
 
@@ -81,6 +86,13 @@ def test_organization_patterns_name_any_account() -> None:
         f"arn:*:iam::*:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Audit_{'?' * 16}",
         f"arn:*:iam::*:role/aws-reserved/sso.amazonaws.com/*/AWSReservedSSO_Audit_{'?' * 16}",
     ]
+
+
+def test_organization_patterns_of_a_list_keep_a_role_arns_path() -> None:
+    """The optional SCP names operators of every account: a role given by ARN keeps its path there."""
+    stack = cdk.Stack(cdk.App(), "S")
+    existing = iam.Role.from_role_name(stack, "Existing", "Existing")
+    assert organization_arn_patterns([existing, Principal.parse(ARN)]) == ["arn:*:iam::*:role/Existing", ARN]
 
 
 def test_contract_policy_names_carry_the_region_where_the_stack_is_regional() -> None:

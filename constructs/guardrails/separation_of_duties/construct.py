@@ -49,7 +49,7 @@ from guardrails.separation_of_duties.operators import (
 )
 from guardrails.separation_of_duties.props import permission_sets_on_path, validate
 from guardrails.shared.nag import acknowledge_wildcard_resource
-from guardrails.shared.principals import POLICY_PATH, Principal, roles_and_patterns
+from guardrails.shared.principals import POLICY_PATH, Principal, organization_arn_patterns, roles_and_patterns
 from guardrails.shared.sessions import OPEN_DATA_CHANNEL_REASON, OWN_SESSIONS_REASON, SESSION_DATA_KEY_ALIAS
 
 
@@ -156,8 +156,8 @@ class SeparationOfDuties(Construct):
         self.session_data_key_alias = session_data_key_alias
         self.protected_tag_keys = JustInTimeApproval.tag_keys(protected_tag_keys, approval_path, just_in_time_node_tags)
         self._operators, self._operator_users = roles, list(operator_users)
-        self._operator_sets = permission_sets
-        self._scp_patterns = [a for p in scp_principals for a in Principal.parse(p).organization_arn_patterns()]
+        self._operator_scp_arns = organization_arn_patterns(operators)
+        self._scp_patterns = organization_arn_patterns([Principal.parse(p) for p in scp_principals])
 
         self.topic: sns.ITopic | None = None
         self.approval_runbook: ApprovalRunbook | None = None
@@ -241,8 +241,7 @@ class SeparationOfDuties(Construct):
     def scp_document(self) -> dict[str, Any]:
         """An SCP: only operators pass the runbook role; operators (and ``scp_principals``) never
         tag nodes with the keys that scope the controls, whatever else their policies allow."""
-        operators = [f"arn:*:iam::*:role/{r.role_name}" for r in self._operators]
-        operators += [pattern for p in self._operator_sets for pattern in p.organization_arn_patterns()]
+        operators = list(self._operator_scp_arns)
         operators += [f"arn:*:iam::*:user/{u.user_name}" for u in self._operator_users]
         runbook_role = None if self.approval_path == "just_in_time" else self.role_name
         return scp_document(operators, self._scp_patterns, self.protected_tag_keys, runbook_role)

@@ -198,6 +198,18 @@ def roles_and_patterns(
     return roles, patterns
 
 
+def organization_arn_patterns(principals: Sequence[iam.IRole | Principal]) -> list[str]:
+    """Every principal's ARN patterns for organization policies (SCPs: any account and partition);
+    an ``iam.IRole`` counts by its name."""
+    found: list[str] = []
+    for principal in principals:
+        if isinstance(principal, Principal):
+            found += principal.organization_arn_patterns()
+        else:
+            found.append(f"arn:*:iam::*:role/{principal.role_name}")
+    return found
+
+
 def contract_policy_name(job: str, *, regional: bool) -> str:
     """The fixed name of the customer managed policy for ``job`` (see :data:`POLICY_PATH`).
 
