@@ -237,6 +237,11 @@ class World:
             r.policy_named(f"/ssm-guardrails/SsmGuardrails-OperatorCli-{region}"),
         ]
         administrator = "PasswordAdministrator"
+        rotation = [
+            r.policy_named(f"/ssm-guardrails/SsmGuardrails-PasswordAdministrator-PasswordRotation-production-{region}"),
+            r.policy_named(f"/ssm-guardrails/SsmGuardrails-PasswordAdministratorCli-{region}"),
+            r.policy_named(f"/ssm-guardrails/SsmGuardrails-OperatorCli-{region}"),
+        ]
         return {
             "break_glass_permission_set": identity_center_role("BreakGlass", break_glass),
             # the same policies referenced by another permission set whose name shares the prefix
@@ -245,6 +250,8 @@ class World:
             "break_glass_role_outside_identity_center": Principal(
                 f"AWSReservedSSO_BreakGlass_{IDENTITY_CENTER_SUFFIX}", break_glass
             ),
+            "password_permission_set": identity_center_role("PasswordReaders", rotation),
+            "password_permission_set_look_alike": identity_center_role("PasswordReadersAll", rotation),
             "password_administrator_with_path": Principal(
                 administrator, self.role_policies(administrator), path="/ops/"
             ),
@@ -305,6 +312,7 @@ class World:
             "other_region_instance": arn("ec2", f"instance/{INSTANCE_ID}", region=OTHER_REGION),
             "managed_node": arn("ssm", "managed-instance/mi-0123456789abcdef0"),
             "region": MEMBER.region,
+            "freshness_report_arn": r.arn_of("AWS::Lambda::Function", "PasswordRotationproductionFreshnessReport"),
             "freshness_report_function": r.name_of(
                 "AWS::Lambda::Function", "PasswordRotationproductionFreshnessReport"
             ),
