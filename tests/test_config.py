@@ -42,7 +42,7 @@ def test_example_config_loads_with_its_values() -> None:
     config = load_config("example")
     assert config.organization.home_region in config.organization.regions
     assert len(config.organization.regions) == 2
-    assert config.controls.break_glass.operator_roles == [Principal.role_name("BreakGlassOperator")]
+    assert config.controls.break_glass.operator_roles == [Principal.from_role_name("BreakGlassOperator")]
     assert config.controls.break_glass.ttl_seconds == 60
 
 
@@ -466,7 +466,7 @@ def test_roles_of_a_disabled_control_do_not_conflict(tmp_path: Path) -> None:
     data["controls"]["break_glass"]["instance_roles"] = ["PasswordAdministrator"]
     data["controls"]["password_rotation"]["enabled"] = False
     roles = load_config(_write(tmp_path, data)).controls.session_prefs.operator_roles
-    assert roles == [Principal.role_name("SessionRequester")]
+    assert roles == [Principal.from_role_name("SessionRequester")]
 
 
 def test_every_conflict_is_its_own_line(tmp_path: Path) -> None:

@@ -32,20 +32,20 @@ def test_each_form_parses_to_its_kind_and_back_to_its_config_form() -> None:
 def test_only_names_and_arns_can_be_attached_to() -> None:
     assert Principal.parse("Reader").attachable
     assert Principal.parse(ARN).attachable
-    assert not Principal.permission_set("Reader").attachable
+    assert not Principal.from_permission_set("Reader").attachable
     stack = cdk.Stack(cdk.App(), "S")
     with pytest.raises(PropsError, match="a permission set's role cannot be attached to"):
-        Principal.permission_set("Reader").role(stack, "R")
+        Principal.from_permission_set("Reader").role(stack, "R")
 
 
 def test_paths_and_identity() -> None:
     assert Principal.parse("Reader").path == "/"
     assert Principal.parse(ARN).path == "/ops/team/"
-    assert Principal.permission_set("Reader").path == "/aws-reserved/sso.amazonaws.com/"
+    assert Principal.from_permission_set("Reader").path == "/aws-reserved/sso.amazonaws.com/"
     # IAM names are case-insensitive; a role and a permission set of one name are different principals
     assert Principal.parse("reader").key == Principal.parse("Reader").key
-    assert Principal.permission_set("reader").key == Principal.permission_set("Reader").key
-    assert Principal.parse("Reader").key != Principal.permission_set("Reader").key
+    assert Principal.from_permission_set("reader").key == Principal.from_permission_set("Reader").key
+    assert Principal.parse("Reader").key != Principal.from_permission_set("Reader").key
     assert Principal.parse("Reader").key != Principal.parse(ARN).key
 
 
@@ -72,7 +72,7 @@ def test_roles_and_patterns_split_what_is_attached_from_what_is_matched() -> Non
     stack = cdk.Stack(cdk.App(), "S")
     existing = iam.Role.from_role_name(stack, "Existing", "Existing")
     roles, patterns = roles_and_patterns(
-        stack, "Reader", [existing, Principal.parse(ARN), Principal.permission_set("Audit")]
+        stack, "Reader", [existing, Principal.parse(ARN), Principal.from_permission_set("Audit")]
     )
     assert [stack.resolve(role.role_name) for role in roles] == ["Existing", "Reader"]
     assert len(patterns) == 4  # existing, the ARN, the permission set with and without Region
@@ -82,7 +82,7 @@ def test_roles_and_patterns_split_what_is_attached_from_what_is_matched() -> Non
 
 def test_organization_patterns_name_any_account() -> None:
     assert Principal.parse("Reader").organization_arn_patterns() == ["arn:*:iam::*:role/Reader"]
-    assert Principal.permission_set("Audit").organization_arn_patterns() == [
+    assert Principal.from_permission_set("Audit").organization_arn_patterns() == [
         f"arn:*:iam::*:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Audit_{'?' * 16}",
         f"arn:*:iam::*:role/aws-reserved/sso.amazonaws.com/*/AWSReservedSSO_Audit_{'?' * 16}",
     ]

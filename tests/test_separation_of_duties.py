@@ -53,7 +53,7 @@ def _props(stack: cdk.Stack, path: str) -> dict[str, Any]:
     }
     if path == "just_in_time":
         # IAM Identity Center requesters: a permission set references the requester policy by name
-        props["operators"] = [*props["operators"], Principal.permission_set("SessionRequester")]
+        props["operators"] = [*props["operators"], Principal.from_permission_set("SessionRequester")]
         props.update(
             just_in_time_approvers=[("SSOGroup", "e8c17310-e011-7089-d989-10da1example")],
             just_in_time_node_tags={"Environment": ["Production"]},
@@ -788,6 +788,6 @@ def test_a_permission_set_requester_needs_the_just_in_time_path(path: str) -> No
     """The grant of these paths is an inline policy on the requester's role, which Identity Center protects."""
     stack = cdk.Stack(new_app(Path("/tmp/unused.out")), "S")
     props = _props(stack, path)
-    props["operators"] = [Principal.permission_set("SessionRequester")]
+    props["operators"] = [Principal.from_permission_set("SessionRequester")]
     with pytest.raises(PropsError, match=r"SeparationOfDuties.operators: got \['permission set SessionRequester'\]"):
         SeparationOfDuties(stack, "Sod", **props)

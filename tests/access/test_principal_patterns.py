@@ -26,9 +26,9 @@ IDENTITY_CENTER = "aws-reserved/sso.amazonaws.com"
 ALLOW_DECRYPT = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"}]}
 
 CONFIGURED = {
-    "permission set": Principal.permission_set("Admin"),
-    "role ARN with a path": Principal.role_arn(f"arn:aws:iam::{ACCOUNT}:role/ops/PasswordAdministrator"),
-    "role name": Principal.role_name("BreakGlassOperator"),
+    "permission set": Principal.from_permission_set("Admin"),
+    "role ARN with a path": Principal.from_role_arn(f"arn:aws:iam::{ACCOUNT}:role/ops/PasswordAdministrator"),
+    "role name": Principal.from_role_name("BreakGlassOperator"),
 }
 #: (configured principal, caller's role path and name, expected decision)
 CALLERS = [
@@ -124,7 +124,7 @@ def test_the_same_role_of_another_account_never_decrypts(
 
 
 def test_a_permission_set_yields_both_path_forms_and_an_exact_suffix() -> None:
-    patterns = _patterns(Principal.permission_set("Admin"))
+    patterns = _patterns(Principal.from_permission_set("Admin"))
     assert patterns == [
         f"arn:aws:iam::{ACCOUNT}:role/{IDENTITY_CENTER}/AWSReservedSSO_Admin_{'?' * 16}",
         f"arn:aws:iam::{ACCOUNT}:role/{IDENTITY_CENTER}/*/AWSReservedSSO_Admin_{'?' * 16}",

@@ -75,15 +75,15 @@ class Principal:
     # --------------------------------------------------------------------------- building
 
     @classmethod
-    def role_name(cls, name: str) -> Principal:
+    def from_role_name(cls, name: str) -> Principal:
         return cls.parse(name)
 
     @classmethod
-    def role_arn(cls, arn: str) -> Principal:
+    def from_role_arn(cls, arn: str) -> Principal:
         return cls.parse(arn)
 
     @classmethod
-    def permission_set(cls, name: str) -> Principal:
+    def from_permission_set(cls, name: str) -> Principal:
         return cls.parse({"permission_set": name})
 
     @classmethod
