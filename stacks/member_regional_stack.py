@@ -160,16 +160,18 @@ class MemberRegionalStack(cdk.Stack):
         ]
         readers = {p.key: p for control, key in operators for p in controls.roles(control, key)}
         administrators = {p.key: p for p in controls.roles("password_rotation", "administrator_roles") if windows}
-        if windows:
-            self.operator_settings.add_rotation_policy(windows)
+        if not readers and not administrators:
+            return  # nobody runs the CLI: no policy to reference
+        reader_policy = self.operator_settings.add_reader_policy()
+        rotation_policy = self.operator_settings.add_rotation_policy(windows) if windows else None
         # Permission sets reference the two policies by name; roles get them attached.
         for key, principal in sorted({**readers, **administrators}.items()):
             if not principal.attachable:
                 continue
             role = self._role("SettingsReader", principal)
-            self.operator_settings.reader_policy.attach_to_role(role)
-            if key in administrators:
-                self.operator_settings.rotation_policy.attach_to_role(role)
+            reader_policy.attach_to_role(role)
+            if rotation_policy is not None and key in administrators:
+                rotation_policy.attach_to_role(role)
 
     def _output_topic(self) -> None:
         cdk.CfnOutput(self, "NotificationsTopicArn", value=self.notifications.topic_arn)

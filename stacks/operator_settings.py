@@ -74,6 +74,11 @@ class OperatorSettings(Construct):
             string_value=cdk.Stack.of(self).to_json_string(settings),
             description="SSM Guardrails: names and settings of the deployed controls, for the operator CLI",
         )
+        self.reader_policy: iam.ManagedPolicy | None = None
+        self.rotation_policy: iam.ManagedPolicy | None = None
+
+    def add_reader_policy(self) -> iam.ManagedPolicy:
+        """``SsmGuardrails-OperatorCli-<region>``: read the settings (only where a control names people)."""
         self.reader_policy = iam.ManagedPolicy(
             self,
             "ReaderPolicy",
@@ -90,7 +95,7 @@ class OperatorSettings(Construct):
                 )
             ],
         )  # fmt: skip
-        self.rotation_policy: iam.ManagedPolicy | None = None
+        return self.reader_policy
 
     def add_rotation_policy(self, windows: Sequence[PasswordRotationWindow]) -> iam.ManagedPolicy:
         """What password administrators' CLI needs besides the settings: run the freshness report now
