@@ -31,7 +31,7 @@ endif
 export CDK_DISABLE_CLI_TELEMETRY := true
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 
-.PHONY: help bootstrap lock preflight synth lint-templates test lint access-table demo-break-glass snapshot-update benchmark benchmark-scale cdk clean
+.PHONY: help bootstrap lock preflight synth lint-templates test lint access-table config-table demo-break-glass snapshot-update benchmark benchmark-scale cdk clean
 
 help:
 	@echo "make synth            synthesize the '$(CONFIG)' config into cdk.out (CONFIG=name for config/name.yaml)"
@@ -41,6 +41,7 @@ help:
 	@echo "make preflight        check the waves and asset buckets before a rollout (StackSet-account credentials)"
 	@echo "make demo-break-glass a break-glass run of the operator CLI against moto (docs/break-glass-session.txt)"
 	@echo "make access-table     rewrite the README's 'Who can do what' table from tests/access/scenarios.yaml"
+	@echo "make config-table     rewrite the README's configuration tables from the settings declarations"
 	@echo "make snapshot-update  rewrite the template snapshots after an intended change"
 	@echo "make benchmark        time make-synth against an empty CDK app"
 	@echo "make benchmark-scale  synth time and template sizes for 1-1000 accounts and 1-16 Regions"
@@ -53,20 +54,28 @@ bootstrap: $(VENV_STAMP) $(NODE_MODULES_STAMP)
 # hash is not in the lock (--require-hashes). The project itself is installed editable on top,
 # without dependencies and without build isolation (setuptools comes from the lock too), so no
 # unchecked file enters the venv. The build of the pipeline runs these same targets.
-$(VENV_STAMP): requirements.lock pyproject.toml cli/pyproject.toml
+# The CLI's leak test also runs under the lowest Typer cli/pyproject.toml allows: that one version
+# (hash-pinned in cli/typer-lowest.lock) goes into its own directory, put first on PYTHONPATH by the test.
+$(VENV_STAMP): requirements.lock pyproject.toml cli/pyproject.toml cli/typer-lowest.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required, found " + sys.version.split()[0])'
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install -qq --disable-pip-version-check --require-hashes -r requirements.lock
 	$(VENV)/bin/python -m pip install -qq --disable-pip-version-check --no-deps --no-build-isolation -e . -e ./cli
+	$(VENV)/bin/python -m pip install -qq --disable-pip-version-check --require-hashes --no-deps --upgrade \
+		--target $(VENV)/typer-lowest -r cli/typer-lowest.lock
 	@touch $@
 
 # Regenerate the lock after changing requirements.txt or requirements-dev.txt (and to take
 # upgrades: LOCK_ARGS=--upgrade, or LOCK_ARGS="--upgrade-package NAME"). Pins that still satisfy
 # the ranges are kept. Review the diff and commit it with the requirement change.
 LOCK_ARGS ?=
+# cli/requirements.lock is what operators install with pipx (README "Operator CLI"): every platform
+# (--universal), the same versions as requirements.lock where both have a package.
 lock: $(VENV_STAMP)
 	$(VENV)/bin/uv pip compile --quiet --generate-hashes --python-version 3.11 --python-platform linux \
 		--no-header $(LOCK_ARGS) requirements-dev.txt -o requirements.lock
+	$(VENV)/bin/uv pip compile --quiet --generate-hashes --python-version 3.11 --universal --no-header \
+		-c requirements.lock cli/pyproject.toml -o cli/requirements.lock
 
 $(LOCAL_NODE):
 	npm install --prefix .node --no-save --no-package-lock --no-audit --no-fund --loglevel=error node@$(LOCAL_NODE_VERSION)
@@ -97,6 +106,9 @@ demo-break-glass: $(VENV_STAMP)
 
 access-table: $(VENV_STAMP)
 	$(VENV)/bin/python scripts/access_table.py
+
+config-table: $(VENV_STAMP)
+	$(VENV)/bin/python scripts/config_table.py
 
 snapshot-update: bootstrap
 	$(VENV)/bin/python -m pytest tests/test_app.py -k snapshot --snapshot-update

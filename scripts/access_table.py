@@ -1,14 +1,19 @@
 #!/usr/bin/env python3
-"""The README's "Who can do what" table, generated from the access scenarios.
+"""The README's access tables, generated from the access suite's data (`make access-table`).
 
-`tests/access/scenarios.yaml` holds every call of every README walkthrough (allowed) and every
-abuse path (denied), each judged by the IAM simulator in `make test`. This script renders, per
-principal, what it may and may not do, and writes it between the README's markers
-(`make access-table`); a test fails when the README and the scenarios disagree.
+- "Who can do what": `tests/access/scenarios.yaml` holds every call of every README walkthrough
+  (allowed) and every abuse path (denied), each judged by the IAM simulator in `make test`;
+  per principal, what it may and may not do.
+- "Adversaries with AWS managed policies": `tests/access/adversaries.py`; per adversary, the abuses
+  it is denied and the boundaries AWS leaves (each judged in `make test` too).
+- "Privileged roles and who can reach them": `tests/access/privileged_roles.py`.
+
+A test fails when the README and the data disagree.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "tests" / "access" / "scenarios.yaml"
 README = ROOT / "README.md"
 START, END = "<!-- who-can-do-what:start -->", "<!-- who-can-do-what:end -->"
+ADVERSARIES = ("<!-- adversaries:start -->", "<!-- adversaries:end -->")
 
 
 def table(data: dict[str, Any]) -> str:
@@ -36,17 +42,43 @@ def _unique(items: Any) -> list[str]:
     return list(dict.fromkeys(items))
 
 
-def readme_with_table(readme: str, rendered: str) -> str:
-    before, found, rest = readme.partition(START)
-    _, found_end, after = rest.partition(END)
+def _access_module(name: str) -> object:
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tests" / "access" / f"{name}.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def adversary_table() -> str:
+    """One row per adversary: the abuses it is denied, and the boundaries AWS leaves it."""
+    adversaries = _access_module("adversaries")
+    rows = ["| adversary (AWS managed policy) | may not | boundary AWS leaves |", "|---|---|---|"]
+    for who, adversary in adversaries.ADVERSARIES.items():  # type: ignore[attr-defined]
+        boundaries = {abuse: s for (w, abuse), s in adversaries.BOUNDARIES.items() if w == who}  # type: ignore[attr-defined]
+        denied = _unique(a.may_not for name, a in adversaries.ABUSES.items() if name not in boundaries)  # type: ignore[attr-defined]
+        rows.append(f"| {adversary.label} | {'; '.join(denied)} | {' '.join(_unique(boundaries.values())) or '—'} |")
+    return "\n".join(rows)
+
+
+def readme_with_table(readme: str, rendered: str, markers: tuple[str, str] = (START, END)) -> str:
+    start, end = markers
+    before, found, rest = readme.partition(start)
+    _, found_end, after = rest.partition(end)
     if not (found and found_end):
-        raise SystemExit(f"README.md lacks the markers {START} ... {END}")
-    return f"{before}{START}\n{rendered}\n{END}{after}"
+        raise SystemExit(f"README.md lacks the markers {start} ... {end}")
+    return f"{before}{start}\n{rendered}\n{end}{after}"
+
+
+def rendered_readme(readme: str) -> str:
+    """The README with every generated table rewritten."""
+    readme = readme_with_table(readme, table(yaml.safe_load(SCENARIOS.read_text())))
+    return readme_with_table(readme, adversary_table(), ADVERSARIES)
 
 
 def main() -> int:
-    rendered = table(yaml.safe_load(SCENARIOS.read_text()))
-    README.write_text(readme_with_table(README.read_text(), rendered))
+    README.write_text(rendered_readme(README.read_text()))
     print(f"README.md: 'Who can do what' rewritten from {SCENARIOS.relative_to(ROOT)}", file=sys.stderr)
     return 0
 

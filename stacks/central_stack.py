@@ -30,8 +30,6 @@ class CentralStack(cdk.Stack):
                 self,
                 "AccessKeyFindings",
                 organization_id=org.id,
-                topic_name=settings.topic_name,
-                email_subscribers=settings.email_subscribers,
-                create_queue=settings.create_queue,
+                settings=settings,
             )
             cdk.CfnOutput(self, "AccessKeyFindingsTopicArn", value=findings.topic_arn)

@@ -8,35 +8,29 @@ props can never disagree about what is allowed.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, ValidationError
 
-from guardrails import PropsError, access_keys
-from guardrails import break_glass as bg
-from guardrails import password_rotation as rotation
 from guardrails import separation_of_duties as sod
 from guardrails import session_prefs as prefs
+from guardrails.access_keys import AccessKeyFindingsSettings, AccessKeyRemediationSettings
+from guardrails.break_glass import BreakGlassSettings
+from guardrails.password_rotation import PasswordRotationSettings, RotationWindowSettings
 from guardrails.rollout.asset_bucket import BUCKET_PREFIX
 from guardrails.rollout.stack_set import CallAs
-from guardrails.shared import Principal
+from guardrails.session_prefs import SessionPrefsSettings
+from guardrails.shared import Principal, PropsError
+from guardrails.shared.settings import Allowed, Settings, in_range, matching, rule, validating_config
 from guardrails.shared.validation import (
     ACCOUNT_ID,
-    DOCUMENT_NAME,
     ORGANIZATION_ID,
     ORGANIZATIONAL_UNIT,
     REGION,
-    TIMEZONE,
-    check_kms_alias,
-    check_parameter_path,
-    check_pattern,
-    check_range,
-    check_schedule,
     check_tag_filters,
-    check_threshold,
 )
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
@@ -47,42 +41,12 @@ class ConfigError(Exception):
     """The configuration cannot be used. ``str(error)`` is one line per problem."""
 
 
-def _rule(check: Callable[[str, Any], None]) -> AfterValidator:
-    """Turn a construct check into a pydantic rule whose message says what is allowed."""
-
-    def validate(value: Any) -> Any:
-        try:
-            check("value", value)
-        except PropsError as error:
-            raise ValueError(f"allowed: {error.allowed}") from None
-        return value
-
-    return AfterValidator(validate)
-
-
-def _pattern(pattern: str, allowed: str) -> AfterValidator:
-    compiled = re.compile(pattern)
-    return _rule(lambda setting, value: check_pattern(setting, value, compiled, allowed))
-
-
-def _range(low: int, high: int, unit: str) -> AfterValidator:
-    return _rule(lambda setting, value: check_range(setting, value, low, high, unit))
-
-
-def _zero_or_range(low: int, high: int, unit: str) -> AfterValidator:
-    def check(setting: str, value: int) -> None:
-        if value != 0:
-            check_range(setting, value, low, high, f"{unit} (0 disables)")
-
-    return _rule(check)
-
-
-AccountId = Annotated[str, _pattern(ACCOUNT_ID.pattern, "a 12-digit account id, quoted so YAML keeps it a string")]
-OrganizationId = Annotated[str, _pattern(ORGANIZATION_ID.pattern, "an organization id such as o-a1b2c3d4e5")]
+AccountId = Annotated[str, matching(ACCOUNT_ID, "a 12-digit account id, quoted so YAML keeps it a string")]
+OrganizationId = Annotated[str, matching(ORGANIZATION_ID, "an organization id such as o-a1b2c3d4e5")]
 OrganizationalUnitId = Annotated[
-    str, _pattern(ORGANIZATIONAL_UNIT.pattern, "an OU id such as ou-ab12-cdef3456, or the root id r-ab12")
+    str, matching(ORGANIZATIONAL_UNIT, "an OU id such as ou-ab12-cdef3456, or the root id r-ab12")
 ]
-Region = Annotated[str, _pattern(REGION.pattern, "a Region name such as eu-west-1")]
+Region = Annotated[str, matching(REGION, "a Region name such as eu-west-1")]
 
 
 def _principal(value: Any) -> Principal:
@@ -99,11 +63,25 @@ def _instance_role(value: Any) -> Principal:
     return principal
 
 
+def _checked(setting: str, value: Any) -> None:
+    """The validators above have checked the entry; the README table reads ``Allowed``'s text."""
+
+
 #: A person's role: a role name, a role ARN with any path, or ``{permission_set: Name}`` (README
 #: "IAM Identity Center"). The same type serves every list of people (operators, readers, approvers).
-RoleEntry = Annotated[Principal, PlainValidator(_principal), PlainSerializer(Principal.config_form)]
+RoleEntry = Annotated[
+    Principal,
+    PlainValidator(_principal),
+    PlainSerializer(Principal.config_form),
+    Allowed(_checked, "role name, role ARN (any path) or `{permission_set: Name}`"),
+]
 #: An instance profile's role: a name or an ARN (policies are attached to it).
-InstanceRoleEntry = Annotated[Principal, PlainValidator(_instance_role), PlainSerializer(Principal.config_form)]
+InstanceRoleEntry = Annotated[
+    Principal,
+    PlainValidator(_instance_role),
+    PlainSerializer(Principal.config_form),
+    Allowed(_checked, "role name or role ARN (any path)"),
+]
 
 
 class _Strict(BaseModel):
@@ -111,18 +89,41 @@ class _Strict(BaseModel):
 
 
 class OrganizationConfig(_Strict):
-    """Where the controls go. Synth never asks AWS: every id is written here."""
+    """``organization``: where the controls go. Synth never asks AWS: every id is written here."""
 
-    id: OrganizationId
-    management_account: AccountId
-    delegated_admin_account: AccountId | None = None
-    security_account: AccountId
-    home_region: Region
-    regions: Annotated[list[Region], Field(min_length=1)]
-    target_ous: Annotated[list[OrganizationalUnitId], Field(min_length=1)]
-    only_accounts: list[AccountId] = Field(default_factory=list)
-    exclude_accounts: list[AccountId] = Field(default_factory=list)
-    canary_accounts: list[AccountId] = Field(default_factory=list)
+    id: OrganizationId = Field(
+        description="AWS Organizations id: asset buckets and the central topic admit its principals only."
+    )
+    management_account: AccountId = Field(description="The management account (StackSets never deploy into it).")
+    delegated_admin_account: AccountId | None = Field(
+        None,
+        description="StackSets delegated administrator: holds the StackSets, asset buckets and (by default) the "
+        "pipeline, with `CallAs: DELEGATED_ADMIN`; none: all of that in the management account, `CallAs: SELF`.",
+    )
+    security_account: AccountId = Field(description="Holds the central topics (`Central/SsmGuardrails-Central`).")
+    home_region: Region = Field(
+        description="One of `regions`: account-wide resources (IAM, AWS Config), the central stack, the StackSets, "
+        "the pipeline."
+    )
+    regions: Annotated[list[Region], Field(min_length=1)] = Field(
+        description="Regions that get the regional controls and an asset bucket (each once)."
+    )
+    target_ous: Annotated[list[OrganizationalUnitId], Field(min_length=1)] = Field(
+        description="The OUs whose accounts get the controls."
+    )
+    only_accounts: list[AccountId] = Field(
+        default_factory=list,
+        description="Non-empty: only these accounts of `target_ous` (`INTERSECTION`); at least one besides the "
+        "canaries.",
+    )
+    exclude_accounts: list[AccountId] = Field(
+        default_factory=list,
+        description="Accounts of `target_ous` that never get the controls (`DIFFERENCE`); empty with `only_accounts`.",
+    )
+    canary_accounts: list[AccountId] = Field(
+        default_factory=list,
+        description="Get every new version first, in their own StackSets (inside the targets); empty: one wave.",
+    )
 
     @property
     def stack_set_account(self) -> str:
@@ -137,187 +138,211 @@ class OrganizationConfig(_Strict):
 
 
 class RolloutConfig(_Strict):
-    """How the StackSets roll out (see README "Organization rollout")."""
+    """``rollout``: StackSet operation preferences of both waves (the section may be omitted)."""
 
-    retain_stacks_on_account_removal: bool = True
-    max_concurrent_percentage: Annotated[int, _range(1, 100, "%")] = 25
-    failure_tolerance_percentage: Annotated[int, _range(0, 100, "%")] = 0
-    region_concurrency: Literal["parallel", "sequential"] = "parallel"
-    asset_bucket_audit: Literal["access_logs", "none"] = "access_logs"
-    asset_bucket_prefix: Annotated[str, _pattern(BUCKET_PREFIX.pattern, "2-34 of a-z 0-9 -, not starting with -")] = (
-        "ssm-guardrails-assets"
+    retain_stacks_on_account_removal: bool = Field(
+        True, description="An account that leaves the target OUs keeps its stacks (organization wave)."
+    )
+    max_concurrent_percentage: Annotated[int, in_range(1, 100, "%")] = Field(
+        25, description="Share of accounts updated at once, per Region."
+    )
+    failure_tolerance_percentage: Annotated[int, in_range(0, 100, "%")] = Field(
+        0, description="Share of accounts per Region that may fail before the operation stops."
+    )
+    region_concurrency: Literal["parallel", "sequential"] = Field(
+        "parallel", description="All Regions at once, or one after another, home Region first."
+    )
+    asset_bucket_audit: Literal["access_logs", "none"] = Field(
+        "access_logs",
+        description="`access_logs`: each asset bucket writes S3 server access logs to a locked-down log bucket; "
+        "`none`: no audit trail of asset writes.",
+    )
+    asset_bucket_prefix: Annotated[str, matching(BUCKET_PREFIX, "2-34 of a-z 0-9 -, not starting with -")] = Field(
+        "ssm-guardrails-assets",
+        description="Asset buckets are `<prefix>-<StackSet account>-<region>` (change it if the name is taken).",
     )
 
 
 class ConnectionSourceConfig(_Strict):
-    """A repository reached through an AWS CodeConnections connection (GitHub, GitLab, Bitbucket)."""
+    """``pipeline.source.connection``: a repository reached through AWS CodeConnections."""
 
     connection_arn: Annotated[
         str,
-        _pattern(
+        matching(
             r"arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}:connection/[0-9a-f-]{36}",
             "a CodeConnections connection ARN",
         ),
-    ]
-    repository: Annotated[str, _pattern(r"[\w.-]+/[\w./-]+", "owner/repository")]
-    branch: Annotated[str, Field(min_length=1, max_length=255)] = "main"
+    ] = Field(description="The connection to GitHub, GitLab or Bitbucket.")
+    repository: Annotated[str, matching(r"[\w.-]+/[\w./-]+", "owner/repository")] = Field(description="The repository.")
+    branch: Annotated[str, Field(min_length=1, max_length=255)] = Field(
+        "main", description="Every push to it runs the pipeline."
+    )
 
 
 class S3SourceConfig(_Strict):
-    """A zip of the repository in an S3 bucket of the pipeline account (versioning on)."""
+    """``pipeline.source.s3``: a zip of the repository in an S3 bucket of the pipeline account (versioning on)."""
 
-    bucket: Annotated[str, _pattern(prefs.BUCKET_NAME.pattern, "an S3 bucket name: 3-63 of a-z 0-9 . -")]
-    object_key: Annotated[str, Field(min_length=1, max_length=1024)]
+    bucket: Annotated[str, matching(prefs.BUCKET_NAME, "an S3 bucket name: 3-63 of a-z 0-9 . -")] = Field(
+        description="The bucket."
+    )
+    object_key: Annotated[str, Field(min_length=1, max_length=1024)] = Field(description="The zip's key.")
 
 
 class PipelineSourceConfig(_Strict):
-    connection: ConnectionSourceConfig | None = None
-    s3: S3SourceConfig | None = None
+    """``pipeline.source``: exactly one of the two."""
+
+    connection: ConnectionSourceConfig | None = Field(None, description="A CodeConnections repository.")
+    s3: S3SourceConfig | None = Field(None, description="A zip in S3.")
 
 
 class PipelineConfig(_Strict):
-    """The CDK pipeline that delivers every change (see README "Organization rollout")."""
+    """``pipeline``: the CDK pipeline that delivers every change (omit the section for no pipeline)."""
 
-    account: AccountId | None = None
-    source: PipelineSourceConfig
-    approve_before_organization: bool = True
-
-
-class BreakGlassConfig(_Strict):
-    """Settings of :class:`guardrails.BreakGlass` (see README for each one)."""
-
-    enabled: bool = True
-    operator_roles: list[RoleEntry] = Field(default_factory=list)
-    instance_roles: list[InstanceRoleEntry] = Field(default_factory=list)
-    password_length: Annotated[int, _range(*bg.PASSWORD_LENGTH_RANGE, "characters")] = 24
-    ttl_seconds: Annotated[int, _range(*bg.TTL_RANGE_SECONDS, "seconds")] = 60
-    reset_after_hours: Annotated[int, _zero_or_range(*bg.RESET_AFTER_RANGE_HOURS, "hours")] = 8
-    sweep_interval_minutes: Annotated[int, _range(*bg.SWEEP_INTERVAL_RANGE_MINUTES, "minutes")] = 1
-    parameter_prefix: Annotated[str, _rule(check_parameter_path)] = "/BreakGlass"
-    key_alias: Annotated[str, _rule(check_kms_alias)] = "alias/ssm-guardrails/break-glass"
-    document_name: Annotated[str, _pattern(DOCUMENT_NAME.pattern, "3-128 letters, digits, _ . -")] = (
-        "SsmGuardrails-BreakGlass"
+    account: AccountId | None = Field(
+        None, description="Where the pipeline lives (home Region); none: the StackSet account."
+    )
+    source: PipelineSourceConfig = Field(description="Where the pipeline reads the repository.")
+    approve_before_organization: bool = Field(
+        True, description="A manual approval between the canary wave and the organization wave."
     )
 
 
-class RotationWindowConfig(_Strict):
-    """One maintenance window of :class:`guardrails.PasswordRotationWindow`."""
+class BreakGlassConfig(BreakGlassSettings):
+    """``controls.break_glass``: :class:`guardrails.break_glass.BreakGlassSettings` and the roles it uses."""
 
-    name: Annotated[str, _pattern(r"[A-Za-z0-9-]{1,40}", "1-40 letters, digits or -")]
-    tag_filters: Annotated[dict[str, list[str]], _rule(check_tag_filters)]
-    schedule: Annotated[str, _rule(check_schedule)] = "cron(0 5 ? * SUN *)"
-    schedule_timezone: Annotated[str, _pattern(TIMEZONE.pattern, "an IANA time zone such as Europe/Paris")] | None = (
-        None
+    enabled: bool = Field(True, description="Deploy break-glass.")
+    operator_roles: list[RoleEntry] = Field(
+        default_factory=list,
+        description=(
+            "Who may run break-glass and read the password (at least one); they get or reference "
+            '`SsmGuardrails-BreakGlassOperator-<region>` (README "IAM Identity Center").'
+        ),
     )
-    duration_hours: Annotated[int, _range(*rotation.DURATION_RANGE_HOURS, "hours")] = 2
-    cutoff_hours: Annotated[int, _range(0, 23, "hours")] = 1
-    owner_information: Annotated[str, Field(min_length=1, max_length=128)] | None = None
-    max_concurrency: Annotated[str, _rule(check_threshold)] = "5"
-    max_errors: Annotated[str, _rule(check_threshold)] = "1"
-    priority: Annotated[int, _range(*rotation.PRIORITY_RANGE, "")] = 1
-    task_timeout_minutes: Annotated[int, _range(1, 2880, "minutes")] = 10
-    max_password_age_days: Annotated[int, _range(*rotation.MAX_PASSWORD_AGE_RANGE_DAYS, "days")] = 8
-
-
-class PasswordRotationConfig(_Strict):
-    """Settings of :class:`guardrails.PasswordRotationWindow` (see README for each one)."""
-
-    enabled: bool = True
-    administrator_roles: list[RoleEntry] = Field(default_factory=list)
-    instance_roles: list[InstanceRoleEntry] = Field(default_factory=list)
-    key_alias: Annotated[str, _rule(check_kms_alias)] = "alias/WindowsPasswordRotation-EncryptionKey"
-    windows: list[RotationWindowConfig] = Field(default_factory=list)
-
-
-class AccessKeyRemediationConfig(_Strict):
-    """Settings of :class:`guardrails.AccessKeyRemediation` (members) and
-    :class:`guardrails.AccessKeyFindings` (central); see README for each one."""
-
-    enabled: bool = True
-    max_access_key_age_days: Annotated[int, _range(*access_keys.MAX_AGE_RANGE_DAYS, "days")] = 90
-    maximum_execution_frequency: Literal[access_keys.FREQUENCIES] = "TwentyFour_Hours"  # type: ignore[valid-type]
-    retry_attempts: Annotated[int, _range(*access_keys.RETRY_ATTEMPTS_RANGE, "")] = 5
-    retry_interval_seconds: Annotated[int, _range(*access_keys.RETRY_INTERVAL_RANGE_SECONDS, "seconds")] = 60
-    deactivate_after_days: Annotated[int, _zero_or_range(1, 3650, "days")] = 0
-    exemption_tag_key: Annotated[str, _pattern(access_keys.TAG_KEY.pattern, "a tag key of 1-128 characters")] = (
-        "AccessKeyRotationExempt"
+    instance_roles: list[InstanceRoleEntry] = Field(
+        default_factory=list, description="Instance-profile roles that get the write-only instance policy."
     )
-    exemption_tag_value: Annotated[str, Field(min_length=1, max_length=256)] = "true"
-    include_email_tag: bool = True
-    create_config_recorder: bool = False
-    topic_name: Annotated[str, _pattern(r"[A-Za-z0-9_-]{1,256}", "1-256 letters, digits, _ -")] = (
-        "ssm-guardrails-access-key-findings"
+
+
+class RotationWindowConfig(RotationWindowSettings):
+    """One entry of ``controls.password_rotation.windows``."""
+
+    name: Annotated[str, matching(r"[A-Za-z0-9-]{1,40}", "1-40 letters, digits or -")] = Field(
+        description="Names the window (part of its construct id; unique)."
     )
-    email_subscribers: list[Annotated[str, _pattern(r"[^@\s]+@[^@\s]+\.[^@\s]+", "an email address")]] = Field(
-        default_factory=list
+
+
+class PasswordRotationConfig(PasswordRotationSettings):
+    """``controls.password_rotation``: :class:`guardrails.password_rotation.PasswordRotationSettings`, its
+    windows and the roles it uses."""
+
+    enabled: bool = Field(True, description="Deploy password rotation.")
+    administrator_roles: list[RoleEntry] = Field(
+        default_factory=list,
+        description=(
+            "Who may read rotated passwords (at least one); they get or reference "
+            "`SsmGuardrails-PasswordAdministrator-PasswordRotation-<window>-<region>`."
+        ),
     )
-    create_queue: bool = False
+    instance_roles: list[InstanceRoleEntry] = Field(
+        default_factory=list, description="Instance-profile roles of the Windows instances (write-only policy)."
+    )
+    windows: list[RotationWindowConfig] = Field(
+        default_factory=list, description="One maintenance window per entry (at least one)."
+    )
+
+
+class AccessKeyRemediationConfig(AccessKeyRemediationSettings, AccessKeyFindingsSettings):
+    """``controls.access_key_remediation``: :class:`guardrails.access_keys.AccessKeyRemediationSettings`
+    (member accounts) and :class:`guardrails.access_keys.AccessKeyFindingsSettings` (the central topic)."""
+
+    enabled: bool = Field(True, description="Deploy the access-key control (members and the central topic).")
 
 
 class VpcConfig(_Strict):
-    """A VPC of the member account, written out (synth looks nothing up)."""
+    """``controls.session_prefs.vpc``: a VPC of the member account, written out (synth looks nothing up)."""
 
-    id: Annotated[str, _pattern(r"vpc-[0-9a-f]{8,17}", "a VPC id such as vpc-0123456789abcdef0")]
-    cidr: Annotated[str, _pattern(r"\d{1,3}(\.\d{1,3}){3}/\d{1,2}", "an IPv4 CIDR such as 10.0.0.0/16")]
-    availability_zones: Annotated[list[str], Field(min_length=1)]
+    id: Annotated[str, matching(r"vpc-[0-9a-f]{8,17}", "a VPC id such as vpc-0123456789abcdef0")] = Field(
+        description="The VPC."
+    )
+    cidr: Annotated[str, matching(r"\d{1,3}(\.\d{1,3}){3}/\d{1,2}", "an IPv4 CIDR such as 10.0.0.0/16")] = Field(
+        description="Its CIDR: the endpoints' security group admits 443 from it."
+    )
+    availability_zones: Annotated[list[str], Field(min_length=1)] = Field(description="Its Availability Zones.")
     private_subnet_ids: Annotated[
-        list[Annotated[str, _pattern(r"subnet-[0-9a-f]{8,17}", "a subnet id")]], Field(min_length=1)
-    ]
-    private_subnet_route_table_ids: list[Annotated[str, _pattern(r"rtb-[0-9a-f]{8,17}", "a route table id")]] = Field(
-        default_factory=list
+        list[Annotated[str, matching(r"subnet-[0-9a-f]{8,17}", "a subnet id")]], Field(min_length=1)
+    ] = Field(description="The private subnets that get the interface endpoints.")
+    private_subnet_route_table_ids: list[Annotated[str, matching(r"rtb-[0-9a-f]{8,17}", "a route table id")]] = Field(
+        default_factory=list, description="Their route tables (required with `s3_logging`: S3 gateway)."
     )
 
 
-class SessionPrefsConfig(_Strict):
-    """Settings of :class:`guardrails.SessionPrefs` (see README for each one)."""
+class SessionPrefsConfig(SessionPrefsSettings):
+    """``controls.session_prefs``: :class:`guardrails.session_prefs.SessionPrefsSettings`, the roles it
+    uses and the VPC that gets the interface endpoints."""
 
-    enabled: bool = True
-    operator_instance_tag: Annotated[dict[str, list[str]], _rule(check_tag_filters)] = Field(default_factory=dict)
-    operator_roles: list[RoleEntry] = Field(default_factory=list)
-    instance_roles: list[InstanceRoleEntry] = Field(default_factory=list)
-    idle_session_timeout_minutes: Annotated[int, _range(*prefs.IDLE_TIMEOUT_RANGE_MINUTES, "minutes")] = 20
-    max_session_duration_minutes: Annotated[int, _range(*prefs.MAX_SESSION_RANGE_MINUTES, "minutes")] | None = None
-    cloudwatch_logging: bool = True
-    log_group_name: Annotated[str, _pattern(prefs.LOG_GROUP_NAME.pattern, "a log group name")] | None = None
-    log_retention_days: Literal[tuple(prefs.RETENTION_DAYS)] = 90  # type: ignore[valid-type]
-    cloudwatch_encryption_required: bool = True
-    cloudwatch_streaming: bool = True
-    s3_logging: bool = False
-    s3_bucket_name: (
-        Annotated[str, _pattern(prefs.BUCKET_NAME.pattern, "an S3 bucket name: 3-63 of a-z 0-9 . -")] | None
-    ) = None
-    s3_key_prefix: Annotated[str, _pattern(r"[\w./-]{0,200}", "letters, digits, _ . / -")] = "session-logs"
-    s3_encryption_required: bool = True
-    session_encryption: bool = True
-    run_as_enabled: bool = False
-    run_as_default_user: Annotated[str, _pattern(prefs.LINUX_USER.pattern, "a Linux user name")] | None = None
-    shell_profile_linux: str = ""
-    shell_profile_windows: str = ""
-    allow_port_forwarding: bool = False
-    allow_remote_host_port_forwarding: bool = False
-    allow_password_reset: bool = False
-    vpc: VpcConfig | None = None
+    enabled: bool = Field(True, description="Deploy the Session Manager preferences.")
+    operator_roles: list[RoleEntry] = Field(
+        default_factory=list,
+        description=(
+            "Who gets or references the operator policy `SsmGuardrails-SessionOperator-<region>` "
+            "(sessions on tagged instances)."
+        ),
+    )
+    instance_roles: list[InstanceRoleEntry] = Field(
+        default_factory=list, description="Instance-profile roles that get the instance policy."
+    )
+    vpc: VpcConfig | None = Field(None, description="Create the Session Manager interface endpoints in this VPC.")
 
 
 class JustInTimeApprover(_Strict):
-    type: Literal["SSOUser", "SSOGroup", "IAMUser"]
-    id: Annotated[str, Field(min_length=1, max_length=256)]
+    """One entry of ``controls.separation_of_duties.just_in_time_approvers``."""
+
+    type: Literal["SSOUser", "SSOGroup", "IAMUser"] = Field(description="What `id` names.")
+    id: Annotated[str, Field(min_length=1, max_length=256)] = Field(description="The user or group.")
 
 
 class SeparationOfDutiesConfig(_Strict):
-    """Settings of :class:`guardrails.SeparationOfDuties` (see README for each one)."""
+    """``controls.separation_of_duties``: settings of :class:`guardrails.SeparationOfDuties`."""
 
-    enabled: bool = True
-    approval_path: Literal[sod.APPROVAL_PATHS] = "approval_runbook"  # type: ignore[valid-type]
-    operator_roles: list[RoleEntry] = Field(default_factory=list)
-    approver_roles: list[RoleEntry] = Field(default_factory=list)
-    min_approvals: Annotated[int, _range(1, sod.MAX_APPROVERS, "")] = 1
-    validity_minutes: Annotated[int, _range(*sod.VALIDITY_RANGE_MINUTES, "minutes")] = 10
-    terminate_sessions_at_end: bool = False
-    sweep_interval_minutes: Annotated[int, _range(*sod.SWEEP_INTERVAL_RANGE_MINUTES, "minutes")] = 5
-    just_in_time_approvers: list[JustInTimeApprover] = Field(default_factory=list)
-    just_in_time_node_tags: Annotated[dict[str, list[str]], _rule(check_tag_filters)] | None = None
-    just_in_time_access_hours: Annotated[int, _range(*sod.JIT_ACCESS_DURATION_RANGE_HOURS, "hours")] = 1
+    enabled: bool = Field(True, description="Deploy separation of duties (member global stack, home Region).")
+    approval_path: Literal[sod.APPROVAL_PATHS] = Field(  # type: ignore[valid-type]
+        "approval_runbook", description="How a request is approved (see the walkthroughs)."
+    )
+    operator_roles: list[RoleEntry] = Field(
+        default_factory=list,
+        description=(
+            "Who requests sessions; they get or reference `SsmGuardrailsSessionRequester` "
+            "(permission sets: just_in_time path only)."
+        ),
+    )
+    approver_roles: list[RoleEntry] = Field(
+        default_factory=list,
+        description=(
+            "Roles of the same account that approve, none of them an operator; they get "
+            "`/ssm-guardrails/SsmGuardrailsSessionApprover` (no permission sets: the runbook names approvers)."
+        ),
+    )
+    min_approvals: Annotated[int, in_range(1, sod.MAX_APPROVERS)] = Field(
+        1, description="Approvals needed (at most the number of approvers)."
+    )
+    validity_minutes: Annotated[int, in_range(*sod.VALIDITY_RANGE_MINUTES, "minutes")] = Field(
+        10, description="The longest window an approval grants (a request may ask for less)."
+    )
+    terminate_sessions_at_end: bool = Field(
+        False, description="End the operator's sessions on that instance when the window closes."
+    )
+    sweep_interval_minutes: Annotated[int, in_range(*sod.SWEEP_INTERVAL_RANGE_MINUTES, "minutes")] = Field(
+        5, description="How often expired session grants are deleted."
+    )
+    just_in_time_approvers: list[JustInTimeApprover] = Field(
+        default_factory=list, description="1-5 approvers on the `just_in_time` path."
+    )
+    just_in_time_node_tags: Annotated[dict[str, list[str]], rule(check_tag_filters, "tag key -> values")] | None = (
+        Field(None, description="Nodes the just-in-time approval policy covers (none: all).")
+    )
+    just_in_time_access_hours: Annotated[int, in_range(*sod.JIT_ACCESS_DURATION_RANGE_HOURS, "hours")] = Field(
+        1, description="How long just-in-time access lasts."
+    )
 
 
 class ControlsConfig(_Strict):
@@ -393,7 +418,8 @@ def load_config(name: str, directory: Path = CONFIG_DIR) -> GuardrailsConfig:
     if not isinstance(raw, dict):
         raise ConfigError(f"{shown}: got {type(raw).__name__}; allowed: a mapping with organization and controls")
     try:
-        config = GuardrailsConfig.model_validate(raw)
+        with validating_config():
+            config = GuardrailsConfig.model_validate(raw)
     except ValidationError as error:
         raise ConfigError("\n".join(f"{shown}: {line}" for line in _describe(error))) from None
     problems = list(_cross_checks(config))
@@ -433,8 +459,22 @@ def _allowed_keys(loc: tuple[int | str, ...]) -> list[str]:
     return sorted(model.model_fields)
 
 
+def _settings_problems(node: Any, where: str) -> Iterator[str]:
+    """The cross-setting rules each control declares with its settings (``Settings.problems``)."""
+    if isinstance(node, Settings) and getattr(node, "enabled", True):
+        for key, value, allowed in node.problems():
+            yield f"{where}.{key}: got {value!r}; allowed: {allowed}"
+    if isinstance(node, BaseModel):
+        for name in type(node).model_fields:
+            yield from _settings_problems(getattr(node, name), f"{where}.{name}" if where else name)
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            yield from _settings_problems(item, f"{where}[{index}]")
+
+
 def _cross_checks(config: GuardrailsConfig) -> Iterator[str]:
     """Rules that span several keys."""
+    yield from _settings_problems(config, "")
     org = config.organization
     if org.home_region not in org.regions:
         yield f"organization.home_region: got {org.home_region!r}; allowed: one of organization.regions {org.regions}"
@@ -451,18 +491,6 @@ def _cross_checks(config: GuardrailsConfig) -> Iterator[str]:
             yield "controls.password_rotation.administrator_roles: got []; allowed: at least one role name when enabled"
         if not rotation_settings.windows:
             yield "controls.password_rotation.windows: got []; allowed: at least one window when enabled"
-    for index, window in enumerate(rotation_settings.windows):
-        if window.cutoff_hours >= window.duration_hours:
-            yield (
-                f"controls.password_rotation.windows[{index}].cutoff_hours: got {window.cutoff_hours}; "
-                f"allowed: 0 to duration_hours - 1 ({window.duration_hours - 1})"
-            )
-    keys = config.controls.access_key_remediation
-    if keys.deactivate_after_days and keys.deactivate_after_days <= keys.max_access_key_age_days:
-        yield (
-            f"controls.access_key_remediation.deactivate_after_days: got {keys.deactivate_after_days}; allowed: 0 "
-            f"(off) or more than max_access_key_age_days ({keys.max_access_key_age_days})"
-        )
     yield from _session_prefs_checks(config.controls.session_prefs)
     yield from _separation_of_duties_checks(config.controls.separation_of_duties)
     yield from _conflicting_jobs_checks(config.controls)
@@ -511,24 +539,8 @@ def _pipeline_checks(pipeline: PipelineConfig | None) -> Iterator[str]:
 
 def _session_prefs_checks(settings: SessionPrefsConfig) -> Iterator[str]:
     where = "controls.session_prefs"
-    if not settings.enabled:
-        return
-    if not settings.operator_instance_tag:
-        yield f"{where}.operator_instance_tag: got {{}}; allowed: a tag key with one or more values when enabled"
-    maximum = settings.max_session_duration_minutes
-    if maximum is not None and settings.idle_session_timeout_minutes > maximum:
-        yield (
-            f"{where}.idle_session_timeout_minutes: got {settings.idle_session_timeout_minutes}; "
-            f"allowed: at most max_session_duration_minutes ({maximum})"
-        )
-    if settings.run_as_enabled and not settings.run_as_default_user:
-        yield f"{where}.run_as_default_user: got None; allowed: an OS user name when run_as_enabled is true"
-    if settings.s3_logging and not settings.s3_bucket_name:
-        yield f"{where}.s3_bucket_name: got None; allowed: an existing bucket name when s3_logging is true"
-    if settings.vpc and settings.s3_logging and not settings.vpc.private_subnet_route_table_ids:
+    if settings.enabled and settings.vpc and settings.s3_logging and not settings.vpc.private_subnet_route_table_ids:
         yield f"{where}.vpc.private_subnet_route_table_ids: got []; allowed: the subnets' route tables (for S3)"
-    if settings.allow_password_reset and not settings.session_encryption:
-        yield f"{where}.allow_password_reset: got True; allowed: true only with session_encryption: true"
 
 
 def _separation_of_duties_checks(settings: SeparationOfDutiesConfig) -> Iterator[str]:

@@ -32,14 +32,7 @@ class MemberGlobalStack(cdk.Stack):
                 self,
                 "AccessKeyRemediation",
                 topic_arn=topic_arn,
-                max_access_key_age=settings.max_access_key_age_days,
-                maximum_execution_frequency=settings.maximum_execution_frequency,
-                retry_attempts=settings.retry_attempts,
-                retry_interval=cdk.Duration.seconds(settings.retry_interval_seconds),
-                deactivate_after=settings.deactivate_after_days,
-                exemption_tag=(settings.exemption_tag_key, settings.exemption_tag_value),
-                include_email_tag=settings.include_email_tag,
-                create_config_recorder=settings.create_config_recorder,
+                settings=settings,
             )
         if config.controls.separation_of_duties.enabled:
             self.separation_of_duties = self._separation_of_duties(config)

@@ -26,7 +26,9 @@ class MemberRegionalStack(cdk.Stack):
         )
         # One topic per account and Region for every control's audit, alerts and reports, so
         # there is one thing to subscribe to (and one KMS key to pay for).
-        self.notifications = EncryptedTopic(self, "Notifications", description="SSM Guardrails notifications").topic
+        self.notifications = EncryptedTopic(
+            self, "Notifications", description="SSM Guardrails notifications", only_granted_publishers=True
+        ).topic
         if controls.break_glass.enabled:
             self.break_glass = self._break_glass(controls.break_glass)
         if controls.password_rotation.enabled:
@@ -41,13 +43,7 @@ class MemberRegionalStack(cdk.Stack):
             self,
             "BreakGlass",
             operators=[self._principal("BreakGlassOperator", p) for p in settings.operator_roles],
-            ttl=cdk.Duration.seconds(settings.ttl_seconds),
-            password_length=settings.password_length,
-            parameter_prefix=settings.parameter_prefix,
-            reset_after=cdk.Duration.hours(settings.reset_after_hours),
-            sweep_interval=cdk.Duration.minutes(settings.sweep_interval_minutes),
-            document_name=settings.document_name,
-            key_alias=settings.key_alias,
+            settings=settings,
             audit_topic=self.notifications,
         )
         for principal in settings.instance_roles:
@@ -66,19 +62,9 @@ class MemberRegionalStack(cdk.Stack):
                 self,
                 f"PasswordRotation-{window.name}",
                 administrators=administrators,
-                tag_filters=window.tag_filters,
-                schedule=window.schedule,
-                schedule_timezone=window.schedule_timezone,
-                duration=cdk.Duration.hours(window.duration_hours),
-                cutoff=cdk.Duration.hours(window.cutoff_hours),
-                owner_information=window.owner_information,
-                max_concurrency=window.max_concurrency,
-                max_errors=window.max_errors,
-                priority=window.priority,
-                task_timeout=cdk.Duration.minutes(window.task_timeout_minutes),
-                max_password_age=cdk.Duration.days(window.max_password_age_days),
+                window=window,
+                settings=settings,
                 key=first.key if first else None,
-                key_alias=settings.key_alias,
                 log_group=first.log_group if first else None,
                 alert_topic=self.notifications,
             )
@@ -108,26 +94,7 @@ class MemberRegionalStack(cdk.Stack):
         prefs = SessionPrefs(
             self,
             "SessionPrefs",
-            operator_instance_tag=settings.operator_instance_tag,
-            idle_session_timeout_minutes=settings.idle_session_timeout_minutes,
-            max_session_duration_minutes=settings.max_session_duration_minutes,
-            cloudwatch_logging=settings.cloudwatch_logging,
-            log_group_name=settings.log_group_name,
-            log_retention_days=settings.log_retention_days,
-            cloudwatch_encryption_required=settings.cloudwatch_encryption_required,
-            cloudwatch_streaming=settings.cloudwatch_streaming,
-            s3_logging=settings.s3_logging,
-            s3_bucket_name=settings.s3_bucket_name,
-            s3_key_prefix=settings.s3_key_prefix,
-            s3_encryption_required=settings.s3_encryption_required,
-            session_encryption=settings.session_encryption,
-            run_as_enabled=settings.run_as_enabled,
-            run_as_default_user=settings.run_as_default_user,
-            shell_profile_linux=settings.shell_profile_linux,
-            shell_profile_windows=settings.shell_profile_windows,
-            allow_port_forwarding=settings.allow_port_forwarding,
-            allow_remote_host_port_forwarding=settings.allow_remote_host_port_forwarding,
-            allow_password_reset=settings.allow_password_reset,
+            settings=settings,
             vpc=vpc,
             notification_topic=self.notifications,
         )

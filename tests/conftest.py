@@ -1,9 +1,13 @@
-"""Shared fixtures. Each app is synthesized once per test session and shared by every test."""
+"""Shared fixtures. Each app is synthesized once per test session (once per xdist worker) and shared
+by every test; botocore reads each of its model files once per session."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
+import botocore.loaders
+import botocore.session
 import pytest
 from aws_cdk import assertions
 from cdk_helpers import SynthesizedApp, new_app
@@ -26,6 +30,31 @@ def _no_real_aws() -> None:
             "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
         }
     )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_botocore_loader() -> Iterator[None]:
+    """Every botocore session of the run shares one data loader, so each model file is parsed once.
+
+    ``mock_aws`` gives each test a new default boto3 session (moto's ``reset_boto3_session``), and a
+    new session parses botocore's JSON again: the endpoints, then each service's model, about 0.1-0.4 s
+    per test, most of the suite's moto set-up. The loader holds only those read-only files (the same
+    sharing every client of one session already has); each test still gets its own session, clients,
+    credentials and moto backends. boto3 appends its own data folder to the loader on every session:
+    duplicates are dropped so the search path stays as it is for one session.
+    """
+    loaders: dict[str | None, botocore.loaders.Loader] = {}
+
+    def shared_loader(search_path_string: str | None = None) -> botocore.loaders.Loader:
+        loader = loaders.get(search_path_string)
+        if loader is None:
+            loader = loaders[search_path_string] = botocore.loaders.create_loader(search_path_string)
+        loader.search_paths[:] = dict.fromkeys(loader.search_paths)
+        return loader
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(botocore.session, "create_loader", shared_loader)
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -28,6 +28,7 @@ from moto import mock_aws
 from ssm_docs import references
 
 from guardrails import AccessKeyFindings, AccessKeyRemediation, PropsError
+from guardrails.access_keys import AccessKeyFindingsSettings, AccessKeyRemediationSettings
 from guardrails.shared.documents import load_document
 from stacks.build import CENTRAL_STACK_NAME, MEMBER_GLOBAL_STACK_NAME
 
@@ -293,43 +294,48 @@ def test_no_old_key_sends_nothing(aws: Any, script: ModuleType) -> None:
 # ------------------------------------------------------------------------------------------ props
 
 
+@pytest.mark.parametrize("topic_arn", ["arn:aws:sqs:eu-west-1:222222222222:q", "ssm-guardrails-access-key-findings"])
+def test_a_topic_arn_that_is_not_one_fails_at_synth(tmp_path: Path, topic_arn: str) -> None:
+    stack = cdk.Stack(new_app(tmp_path), "Props")
+    expected = f"AccessKeyRemediation.topic_arn: got '{topic_arn}'; allowed: an SNS topic ARN"
+    with pytest.raises(PropsError, match=re.escape(expected)):
+        AccessKeyRemediation(stack, "Keys", topic_arn=topic_arn)
+
+
 @pytest.mark.parametrize(
-    ("props", "message"),
+    ("settings", "message"),
     [
-        ({"topic_arn": "arn:aws:sqs:eu-west-1:222222222222:q"}, "AccessKeyRemediation.topic_arn: got 'arn:aws:sqs"),
-        ({"topic_arn": "ssm-guardrails-access-key-findings"}, "allowed: an SNS topic ARN"),
-        ({"max_access_key_age": 0}, "max_access_key_age: got 0; allowed: a number from 1 to 365 days"),
-        ({"max_access_key_age": 366}, "max_access_key_age: got 366"),
-        ({"deactivate_after": 90}, "deactivate_after: got 90; allowed: a number from 91 to 3650"),
-        ({"deactivate_after": 30}, "deactivate_after: got 30"),
+        ({"max_access_key_age_days": 0}, "max_access_key_age_days: got 0; allowed: a number from 1 to 365 days"),
+        ({"max_access_key_age_days": 366}, "max_access_key_age_days: got 366"),
+        (
+            {"deactivate_after_days": 90},
+            "deactivate_after_days: got 90; allowed: 0 (off) or more than max_access_key_age_days (90)",
+        ),
+        ({"deactivate_after_days": 30}, "deactivate_after_days: got 30"),
         (
             {"maximum_execution_frequency": "Daily"},
-            "maximum_execution_frequency: got 'Daily'; allowed: One_Hour, Three_Hours",
+            "maximum_execution_frequency: got 'Daily'; allowed: Input should be 'One_Hour', 'Three_Hours'",
         ),
         ({"retry_attempts": 26}, "retry_attempts: got 26"),
-        ({"exemption_tag": ("", "true")}, "exemption_tag key: got ''"),
+        ({"exemption_tag_key": ""}, "exemption_tag_key: got ''"),
     ],
 )
-def test_bad_member_props_fail_at_synth(tmp_path: Path, props: dict[str, Any], message: str) -> None:
-    stack = cdk.Stack(new_app(tmp_path), "Props")
+def test_bad_member_settings_fail_at_synth(settings: dict[str, Any], message: str) -> None:
     with pytest.raises(PropsError) as caught:
-        AccessKeyRemediation(stack, "Keys", **{"topic_arn": TOPIC_ARN, **props})
+        AccessKeyRemediationSettings(**settings)
     assert message in str(caught.value)
 
 
-@pytest.mark.parametrize(
-    ("props", "message"),
-    [
-        ({"organization_id": "o-123"}, "AccessKeyFindings.organization_id: got 'o-123'"),
-        ({"organization_id": "r-abcdefghij"}, "organization_id: got 'r-abcdefghij'"),
-        ({"email_subscribers": ["not-an-address"]}, "email_subscribers: got 'not-an-address'"),
-    ],
-)
-def test_bad_central_props_fail_at_synth(tmp_path: Path, props: dict[str, Any], message: str) -> None:
+def test_a_bad_organization_id_fails_at_synth(tmp_path: Path) -> None:
     stack = cdk.Stack(new_app(tmp_path), "Props")
-    with pytest.raises(PropsError) as caught:
-        AccessKeyFindings(stack, "Findings", **{"organization_id": "o-a1b2c3d4e5", **props})
-    assert message in str(caught.value)
+    for organization_id in ("o-123", "r-abcdefghij"):
+        with pytest.raises(PropsError, match=f"AccessKeyFindings.organization_id: got '{organization_id}'"):
+            AccessKeyFindings(stack, f"Findings-{organization_id}", organization_id=organization_id)
+
+
+def test_a_bad_email_subscriber_fails_at_synth() -> None:
+    with pytest.raises(PropsError, match=r"AccessKeyFindings.email_subscribers\[0\]: got 'not-an-address'"):
+        AccessKeyFindingsSettings(email_subscribers=["not-an-address"])
 
 
 def test_a_second_copy_for_the_same_account_is_refused(tmp_path: Path) -> None:
@@ -349,7 +355,8 @@ def test_copies_for_different_accounts_are_fine(tmp_path: Path) -> None:
 def test_escalation_adds_a_tag_guarded_deactivation_permission(tmp_path: Path) -> None:
     app = new_app(tmp_path)
     stack = cdk.Stack(app, "Escalation")
-    AccessKeyRemediation(stack, "Keys", topic_arn=TOPIC_ARN, deactivate_after=180, create_config_recorder=True)
+    settings = AccessKeyRemediationSettings(deactivate_after_days=180, create_config_recorder=True)
+    AccessKeyRemediation(stack, "Keys", topic_arn=TOPIC_ARN, settings=settings)
     template = app.synth().get_stack_by_name("Escalation").template
     assert nag_findings(app) == []
     policy = statements(only_resource(template, "AWS::IAM::Policy", "AutomationRole")["Properties"]["PolicyDocument"])
@@ -367,7 +374,10 @@ def test_created_recorder_role_may_deliver_to_its_bucket(tmp_path: Path) -> None
     (https://docs.aws.amazon.com/config/latest/developerguide/iamrole-permissions.html#iam-role-policies-S3-bucket);
     AWS_ConfigRole alone has none of them."""
     app = new_app(tmp_path)
-    AccessKeyRemediation(cdk.Stack(app, "Recorder"), "Keys", topic_arn=TOPIC_ARN, create_config_recorder=True)
+    AccessKeyRemediation(
+        cdk.Stack(app, "Recorder"), "Keys", topic_arn=TOPIC_ARN,
+        settings=AccessKeyRemediationSettings(create_config_recorder=True),
+    )  # fmt: skip
     template = app.synth().get_stack_by_name("Recorder").template
     assert nag_findings(app) == []
     role_policy = only_resource(template, "AWS::IAM::Policy", "RecorderRole")

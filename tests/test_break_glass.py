@@ -24,6 +24,7 @@ from cdk_helpers import (
 )
 
 from guardrails import BreakGlass, PropsError
+from guardrails.break_glass import BreakGlassSettings
 from guardrails.break_glass.construct import AUTOMATIC_RESET_COMMENT
 from stacks.build import MEMBER_REGIONAL_STACK_NAME
 
@@ -343,7 +344,7 @@ def variants(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedApp:
     app = new_app(tmp_path_factory.mktemp("variants.out"))
     stack = cdk.Stack(app, "NoReset")
     operator = iam.Role.from_role_name(stack, "Operator", "Ops")
-    BreakGlass(stack, "BreakGlass", operators=[operator], reset_after=cdk.Duration.seconds(0))
+    BreakGlass(stack, "BreakGlass", operators=[operator], settings=BreakGlassSettings(reset_after_hours=0))
 
     byo = cdk.Stack(app, "BringYourOwn")
     key = kms.Key(byo, "MyKey", enable_key_rotation=True)
@@ -356,8 +357,7 @@ def variants(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedApp:
         operators=[iam.Role.from_role_name(byo, "Operator", "Ops")],
         key=key,
         audit_topic=topic,
-        ttl=cdk.Duration.minutes(5),
-        parameter_prefix="/Team/Emergency",
+        settings=BreakGlassSettings(ttl_seconds=300, parameter_prefix="/Team/Emergency"),
     )
     glass.grant_read_password(reader)
     glass.grant_start_break_glass(reader)
@@ -425,12 +425,16 @@ def test_grant_read_password_adds_the_reader_to_the_key_policy(variants: Synthes
 # ------------------------------------------------------------------------------------------ props
 
 
+def test_break_glass_needs_an_operator(tmp_path: Path) -> None:
+    with pytest.raises(PropsError, match=r"^BreakGlass.operators: got \[\]; allowed: at least one entry$"):
+        BreakGlass(cdk.Stack(new_app(tmp_path), "Props"), "BreakGlass", operators=[])
+
+
 @pytest.mark.parametrize(
-    ("props", "message"),
+    ("settings", "message"),
     [
-        ({"operators": []}, "BreakGlass.operators: got []; allowed: at least one entry"),
-        ({"ttl": cdk.Duration.seconds(9)}, "BreakGlass.ttl: got 9; allowed: a number from 10 to 3600 seconds"),
-        ({"ttl": cdk.Duration.hours(2)}, "BreakGlass.ttl: got 7200; allowed: a number from 10 to 3600 seconds"),
+        ({"ttl_seconds": 9}, "BreakGlass.ttl_seconds: got 9; allowed: a number from 10 to 3600 seconds"),
+        ({"ttl_seconds": 7200}, "BreakGlass.ttl_seconds: got 7200; allowed: a number from 10 to 3600 seconds"),
         ({"password_length": 13}, "BreakGlass.password_length: got 13; allowed: a number from 14 to 128"),
         ({"password_length": 129}, "BreakGlass.password_length: got 129"),
         (
@@ -445,26 +449,25 @@ def test_grant_read_password_adds_the_reader_to_the_key_policy(variants: Synthes
         ),
         ({"key_alias": "break-glass"}, "BreakGlass.key_alias: got 'break-glass'; allowed: alias/<name>"),
         (
-            {"reset_after": cdk.Duration.minutes(30)},
-            "BreakGlass.reset_after: got 0.5; allowed: a number from 1 to 168 hours",
+            {"reset_after_hours": 169},
+            "BreakGlass.reset_after_hours: got 169; allowed: a number from 1 to 168 hours (0 disables)",
         ),
-        ({"reset_after": cdk.Duration.days(8)}, "BreakGlass.reset_after: got 192.0"),
         (
-            {"sweep_interval": cdk.Duration.hours(2)},
-            "BreakGlass.sweep_interval: got 120.0; allowed: a number from 1 to 60 minutes",
+            {"sweep_interval_minutes": 120},
+            "BreakGlass.sweep_interval_minutes: got 120; allowed: a number from 1 to 60 minutes",
         ),
         (
             {"document_name": "AWS-Mine"},
-            "BreakGlass.document_name: got 'AWS-Mine'; allowed: a name not starting with aws",
+            "BreakGlass.document_name: got 'AWS-Mine'; allowed: 3-128 letters, digits, _ . -, not starting with aws",
         ),
         ({"document_name": "x"}, "BreakGlass.document_name: got 'x'"),
+        ({"ttl": 60}, "BreakGlass.ttl: got 60; allowed: one of document_name, key_alias,"),
+        ({"ttl_seconds": "60"}, "BreakGlass.ttl_seconds: got '60'; allowed: Input should be a valid integer"),
     ],
 )
-def test_bad_props_fail_at_synth_with_one_line(tmp_path: Path, props: dict[str, Any], message: str) -> None:
-    stack = cdk.Stack(new_app(tmp_path), "Props")
-    props = {"operators": [iam.Role.from_role_name(stack, "Operator", "Ops")], **props}
+def test_bad_settings_fail_at_synth_with_one_line(settings: dict[str, Any], message: str) -> None:
     with pytest.raises(PropsError) as caught:
-        BreakGlass(stack, "BreakGlass", **props)
+        BreakGlassSettings(**settings)
     assert message in str(caught.value)
     assert "\n" not in str(caught.value)
 

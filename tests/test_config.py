@@ -263,7 +263,7 @@ def test_example_config_loads_with_its_values() -> None:
             "s3_bucket_name: got 'Bad_Bucket'; allowed: an S3 bucket name",
         ),
         ("controls.session_prefs.log_group_name", "no spaces allowed", "log_group_name: got 'no spaces allowed'"),
-        ("controls.session_prefs.log_retention_days", 42, "log_retention_days: got 42; Input should be 1, 7, 14"),
+        ("controls.session_prefs.log_retention_days", 42, "log_retention_days: got 42; allowed: one of [1, 7, 14, 30"),
         (
             "controls.session_prefs.operator_instance_tag",
             {},

@@ -21,6 +21,7 @@ from cdk_helpers import (
 )
 
 from guardrails import PasswordRotationWindow, PropsError
+from guardrails.password_rotation import PasswordRotationSettings, RotationWindowSettings
 from guardrails.shared.validation import check_schedule
 from stacks.build import MEMBER_REGIONAL_STACK_NAME
 
@@ -191,17 +192,21 @@ def shared(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     app = new_app(tmp_path_factory.mktemp("rotation.out"))
     stack = cdk.Stack(app, "TwoWindows")
     admin = iam.Role.from_role_name(stack, "Admin", "Admins")
-    first = PasswordRotationWindow(stack, "Prod", administrators=[admin], tag_filters={"Environment": ["Prod"]})
+    prod = RotationWindowSettings(tag_filters={"Environment": ["Prod"]})
+    first = PasswordRotationWindow(stack, "Prod", administrators=[admin], window=prod)
+    test = RotationWindowSettings(
+        tag_filters={"Environment": ["Test"], "Os": ["Windows2022", "Windows2025"]},
+        schedule="rate(7 days)",
+        max_concurrency="10%",
+    )
     PasswordRotationWindow(
         stack,
         "Test",
         administrators=[admin],
-        tag_filters={"Environment": ["Test"], "Os": ["Windows2022", "Windows2025"]},
-        schedule="rate(7 days)",
+        window=test,
         key=first.key,
         log_group=first.log_group,
         alert_topic=first.alert_topic,
-        max_concurrency="10%",
     )
     assert nag_findings(app) == []
     return app.synth().get_stack_by_name("TwoWindows").template
@@ -223,15 +228,21 @@ def test_several_environments_share_one_key(shared: dict[str, Any]) -> None:
     assert {"Key": "tag:Os", "Values": ["Windows2022", "Windows2025"]} in targets[1]
 
 
+def test_a_window_needs_an_administrator(tmp_path: Path) -> None:
+    stack = cdk.Stack(new_app(tmp_path), "Props")
+    window = RotationWindowSettings(tag_filters={"Environment": ["Production"]})
+    with pytest.raises(PropsError, match=r"^PasswordRotationWindow.administrators: got \[\]"):
+        PasswordRotationWindow(stack, "Rotation", administrators=[], window=window)
+
+
 @pytest.mark.parametrize(
-    ("props", "message"),
+    ("settings", "message"),
     [
-        ({"administrators": []}, "PasswordRotationWindow.administrators: got []"),
         ({"tag_filters": {}}, "PasswordRotationWindow.tag_filters: got {}; allowed: at least one tag key"),
-        ({"tag_filters": {"": ["x"]}}, "tag_filters key: got ''; allowed: 1-128 characters"),
+        ({"tag_filters": {"": ["x"]}}, "allowed: 1-128 characters"),
         ({"tag_filters": {"aws:cloudformation:stack-name": ["x"]}}, "not starting with aws:"),
-        ({"tag_filters": {"Environment": []}}, "tag_filters[Environment]: got []; allowed: a list of one or more"),
-        ({"tag_filters": {"Environment": [""]}}, "tag_filters[Environment]: got ''"),
+        ({"tag_filters": {"Environment": []}}, "allowed: a list of one or more values"),
+        ({"tag_filters": {"Environment": [""]}}, "allowed: a value of 1-256 characters"),
         ({"schedule": "cron(0 5 * * SUN *)"}, "'?' in exactly one of day-of-month and day-of-week"),
         ({"schedule": "cron(0 5 ? * ? *)"}, "'?' in exactly one of day-of-month and day-of-week"),
         ({"schedule": "cron(0 5 ? * SUN)"}, "6 cron fields, got 5"),
@@ -240,30 +251,32 @@ def test_several_environments_share_one_key(shared: dict[str, Any]) -> None:
         ({"schedule": "weekly"}, "got 'weekly'; allowed: cron("),
         ({"schedule_timezone": "Mars Base"}, "schedule_timezone: got 'Mars Base'"),
         (
-            {"duration": cdk.Duration.hours(25)},
-            "PasswordRotationWindow.duration: got 25.0; allowed: a number from 1 to 24",
+            {"duration_hours": 25},
+            "PasswordRotationWindow.duration_hours: got 25; allowed: a number from 1 to 24",
         ),
-        ({"duration": cdk.Duration.minutes(90)}, "PasswordRotationWindow.duration: got 1.5; allowed: whole hours"),
-        ({"cutoff": cdk.Duration.hours(2)}, "PasswordRotationWindow.cutoff: got 2.0; allowed: a number from 0 to 1.0"),
+        (
+            {"duration_hours": 2, "cutoff_hours": 2},
+            "PasswordRotationWindow.cutoff_hours: got 2; allowed: 0 to duration_hours - 1 (1)",
+        ),
         ({"max_concurrency": "0"}, "max_concurrency: got '0'; allowed: a positive whole number or a percentage"),
         ({"max_concurrency": "101%"}, "max_concurrency: got '101%'"),
         ({"max_errors": "-1"}, "max_errors: got '-1'"),
         ({"max_errors": "ten"}, "max_errors: got 'ten'"),
         ({"priority": 9}, "priority: got 9"),
-        ({"key_alias": "alias/aws/ssm"}, "key_alias: got 'alias/aws/ssm'"),
-        ({"max_password_age": cdk.Duration.hours(1)}, "max_password_age: got"),
+        ({"max_password_age_days": 0}, "max_password_age_days: got 0"),
+        ({"task_timeout_minutes": 0}, "task_timeout_minutes: got 0"),
     ],
 )
-def test_bad_props_fail_at_synth_with_one_line(tmp_path: Path, props: dict[str, Any], message: str) -> None:
-    stack = cdk.Stack(new_app(tmp_path), "Props")
-    defaults = {
-        "administrators": [iam.Role.from_role_name(stack, "Admin", "Admins")],
-        "tag_filters": {"Environment": ["Production"]},
-    }
+def test_bad_window_settings_fail_at_synth_with_one_line(settings: dict[str, Any], message: str) -> None:
     with pytest.raises(PropsError) as caught:
-        PasswordRotationWindow(stack, "Rotation", **{**defaults, **props})
+        RotationWindowSettings(**{"tag_filters": {"Environment": ["Production"]}, **settings})
     assert message in str(caught.value)
     assert "\n" not in str(caught.value)
+
+
+def test_bad_key_alias_fails_with_one_line() -> None:
+    with pytest.raises(PropsError, match=r"^PasswordRotationWindow.key_alias: got 'alias/aws/ssm'"):
+        PasswordRotationSettings(key_alias="alias/aws/ssm")
 
 
 @pytest.mark.parametrize("schedule", ["cron(0 5 ? * SUN *)", "cron(30 23 L * ? *)", "rate(1 day)", "rate(12 hours)"])

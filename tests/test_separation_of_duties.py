@@ -149,7 +149,12 @@ def test_operators_start_only_the_runbook_tagged_as_a_request(runbook_stack: dic
     policy = _statements(runbook_stack, "AWS::IAM::ManagedPolicy", "SodOperatorPolicy")
     start = policy["RequestAccessWithTheRunbookTaggedAsARequest"]
     assert start["Condition"] == {"StringEquals": {f"aws:RequestTag/{REQUEST_TAG_KEY}": "AllowStartSsmSession"}}
-    assert _arns(start) == ["arn:aws:ssm:eu-west-1:111111111111:automation-definition/AllowStartSsmSession:*"]
+    assert {a.split(":", 5)[-1] for a in _arns(start)} == {
+        "automation-definition/AllowStartSsmSession:*", "document/AllowStartSsmSession", "automation-execution/*"
+    }  # fmt: skip
+    tag = policy["TagTheNewRequestWithTheRequestTagOnly"]
+    assert tag["Action"] == "ssm:AddTagsToResource" and _arns(tag)[0].endswith(":automation-execution/*")
+    assert as_list(tag["Condition"]["ForAllValues:StringEquals"]["aws:TagKeys"]) == [REQUEST_TAG_KEY]
     others = policy["NoAutomationButTheRunbook"]
     assert others["Effect"] == "Deny" and others["Action"] == "ssm:StartAutomationExecution"
     assert {a.split(":", 5)[-1] for a in _arns(others, "NotResource")} == {
@@ -165,12 +170,15 @@ def test_operators_start_only_the_runbook_tagged_as_a_request(runbook_stack: dic
 
 def test_operators_cannot_re_tag_nodes_or_grant_themselves(runbook_stack: dict) -> None:
     policy = _statements(runbook_stack, "AWS::IAM::ManagedPolicy", "SodOperatorPolicy")
-    tagging = policy["NoReTaggingNodesOrRequests"]
+    tagging = policy["NoReTaggingNodes"]
     assert set(tagging["Action"]) == {"ec2:CreateTags", "ec2:DeleteTags", "ssm:AddTagsToResource",
                                       "ssm:RemoveTagsFromResource"}  # fmt: skip
     assert tagging["Condition"] == {
         "ForAnyValue:StringEqualsIgnoreCase": {"aws:TagKeys": sorted([*PROTECTED, REQUEST_TAG_KEY])}
     }
+    assert _arns(tagging, "NotResource")[0].endswith(":automation-execution/*")
+    requests = policy["NoReTaggingRequests"]
+    assert requests["Condition"] == {"Null": {f"aws:ResourceTag/{REQUEST_TAG_KEY}": "false"}}
     self_grant = policy["NoGrantingThemselves"]
     assert "iam:PutRolePolicy" in self_grant["Action"] and len(as_list(self_grant["Resource"])) == 2
 
@@ -253,7 +261,11 @@ def test_runbook_pins_role_approvers_topic_validity_and_the_grants_inputs(runboo
     document = _document(runbook_stack, "Automation")
     assert (document["Name"], document["UpdateMethod"]) == ("AllowStartSsmSession", "NewVersion")
     content = document["Content"]
-    assert set(content["parameters"]) == {"InstanceId", "ValidityMinutes", "AutomationAssumeRole"}
+    assert set(content["parameters"]) == {"InstanceId", "ValidityMinutes", "Reason", "AutomationAssumeRole"}
+    reason = re.compile(content["parameters"]["Reason"]["allowedPattern"])  # what `request-session --reason` passes
+    assert reason.match("INC-42 disk full") and reason.match(content["parameters"]["Reason"]["default"])
+    assert not reason.match("x" * 201) and not reason.match("a\nb") and not reason.match("{{ InstanceId }}")
+    assert "{{ Reason }}" in content["mainSteps"][0]["inputs"]["Message"]
     assert content["parameters"]["AutomationAssumeRole"]["allowedValues"][0]["Fn::GetAtt"][0].startswith(
         "SodRunbookRole"
     )

@@ -22,6 +22,7 @@ from cdk_helpers import (
 )
 
 from guardrails import PropsError, SessionPrefs
+from guardrails.session_prefs import SessionPrefsSettings
 from stacks.build import MEMBER_REGIONAL_STACK_NAME
 
 TAG = {"SessionAccess": ["Operators"]}
@@ -194,7 +195,7 @@ def test_data_key_is_tagged_for_just_in_time_sessions(regional: dict[str, Any]) 
 def test_without_session_encryption_there_is_no_data_key_and_no_key_grant(tmp_path: Path) -> None:
     app = new_app(tmp_path)
     stack = cdk.Stack(app, "Plain")
-    SessionPrefs(stack, "Prefs", operator_instance_tag=TAG, session_encryption=False)
+    SessionPrefs(stack, "Prefs", settings=SessionPrefsSettings(operator_instance_tag=TAG, session_encryption=False))
     template = app.synth().get_stack_by_name("Plain").template
     aliases = {a["Properties"]["AliasName"] for a in resources_of(template, "AWS::KMS::Alias").values()}
     assert "alias/session-manager/data" not in aliases
@@ -249,9 +250,7 @@ def variant(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedApp:
         availability_zones=["eu-west-1a"], private_subnet_ids=["subnet-0123456789abcdef0"],
         private_subnet_route_table_ids=["rtb-0123456789abcdef0"],
     )  # fmt: skip
-    SessionPrefs(
-        stack,
-        "Prefs",
+    settings = SessionPrefsSettings(
         operator_instance_tag={"Team": ["Ops", "Dba"]},
         allow_port_forwarding=True,
         s3_logging=True,
@@ -261,8 +260,8 @@ def variant(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedApp:
         allow_password_reset=True,
         allow_remote_host_port_forwarding=True,
         log_group_name="/existing/sessions",
-        vpc=vpc,
     )
+    SessionPrefs(stack, "Prefs", settings=settings, vpc=vpc)
     return SynthesizedApp(app, app.synth())
 
 
@@ -339,24 +338,29 @@ def test_variant_passes_cdk_nag(variant: SynthesizedApp) -> None:
         ({"operator_instance_tag": {}}, "operator_instance_tag: got {}; allowed: at least one tag key"),
         (
             {"allow_password_reset": True, "session_encryption": False},
-            "allow_password_reset: got True; allowed: only with session_encryption",
+            "allow_password_reset: got True; allowed: true only with session_encryption",
         ),
         (
             {"shell_profile_linux": "x" * 1500, "shell_profile_windows": "y" * 549},
             "SessionPrefs.shell_profile_linux/shell_profile_windows: got '2049 characters together (JSON-escaped)'; "
             "allowed: at most 2048",
         ),
-        (
-            # Parameter Store refuses names that begin with aws or ssm, in any letter case:
-            # https://docs.aws.amazon.com/systems-manager/latest/userguide/sysman-paramstore-su-create.html
-            {"key_id_parameter_name": "/SSM-guardrails/key-id"},
-            "key_id_parameter_name: got '/SSM-guardrails/key-id'; allowed: a path that does not start with /aws or /ssm",
-        ),
     ],
 )
-def test_bad_props_fail_at_synth_with_one_line(tmp_path: Path, props: dict[str, Any], message: str) -> None:
-    stack = cdk.Stack(new_app(tmp_path), "Props")
+def test_bad_settings_fail_at_synth_with_one_line(props: dict[str, Any], message: str) -> None:
     with pytest.raises(PropsError) as caught:
-        SessionPrefs(stack, "Prefs", **{"operator_instance_tag": TAG, **props})
+        SessionPrefsSettings(**{"operator_instance_tag": TAG, **props})
     assert message in str(caught.value)
     assert "\n" not in str(caught.value)
+
+
+def test_a_reserved_key_id_parameter_name_fails_at_synth(tmp_path: Path) -> None:
+    # Parameter Store refuses names that begin with aws or ssm, in any letter case:
+    # https://docs.aws.amazon.com/systems-manager/latest/userguide/sysman-paramstore-su-create.html
+    stack = cdk.Stack(new_app(tmp_path), "Props")
+    expected = "key_id_parameter_name: got '/SSM-guardrails/key-id'; allowed: a path that does not start with /aws"
+    with pytest.raises(PropsError, match=expected):
+        SessionPrefs(
+            stack, "Prefs", settings=SessionPrefsSettings(operator_instance_tag=TAG),
+            key_id_parameter_name="/SSM-guardrails/key-id",
+        )  # fmt: skip

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError
 from rich.table import Table
 
 from ssm_guardrails_cli.permissions import COMMANDS, RUNNERS
@@ -17,10 +16,7 @@ EXAMPLE_EXECUTION = "4f9b0c1e-1111-2222-3333-444455556666"
 
 def run_doctor(rt: Runtime) -> Exit:
     identity = rt.client("sts").get_caller_identity()
-    try:
-        settings = load_settings(rt.client("ssm"))
-    except ControlMissing as missing:
-        return rt.fail(Exit.MISSING, str(missing))
+    settings = load_settings(rt)
     checks = {command: _may_run(rt, identity, settings, command) for command in COMMANDS}
     report = {"caller": identity["Arn"], "region": rt.region, "controls": settings.deployed(), "commands": checks}
     rt.emit(report, lambda: _print(rt, report))
@@ -37,7 +33,10 @@ def _may_run(rt: Runtime, identity: dict[str, Any], settings: Settings, command:
         values = _values(rt, identity, settings.control(RUNNERS[runner]))
     except ControlMissing:
         return "control missing"
+    from botocore.exceptions import ClientError
+
     iam = rt.client("iam")
+    skipped: list[str] = []
     for need in needs:
         try:
             result = iam.simulate_principal_policy(
@@ -53,8 +52,10 @@ def _may_run(rt: Runtime, identity: dict[str, Any], settings: Settings, command:
                 return "unknown (iam:SimulatePrincipalPolicy is not allowed)"
             raise
         if result["EvalDecision"] != "allowed":
-            return f"denied: {need.action}"
-    return "allowed"
+            if not need.optional:
+                return f"denied: {need.action}"
+            skipped.append(need.action)
+    return f"allowed (without {', '.join(skipped)}: a check is skipped)" if skipped else "allowed"
 
 
 def _context_entry(key: str, value: str | list[str], values: dict[str, str]) -> dict[str, Any]:

@@ -13,6 +13,8 @@ class Need(NamedTuple):
     action: str
     resource: str  # an ARN template: {partition} {region} {account} {node} {execution} and the control's settings
     context: dict[str, str | list[str]] = {}  # request context AWS adds (templates like resource)  # noqa: RUF012
+    #: the command still works without it (it skips a check): doctor reports it, the command does not fail
+    optional: bool = False
 
 
 #: who runs a command -> the control that must be deployed for it
@@ -23,6 +25,10 @@ RUNNERS = {
     "session_approver": "separation_of_duties",
 }
 EXECUTION = "arn:{partition}:ssm:{home_region}:{account}:automation-execution/{execution}"
+REQUEST_TAG: dict[str, str | list[str]] = {
+    "aws:RequestTag/SsmGuardrailsRequest": "{runbook}",
+    "aws:TagKeys": ["SsmGuardrailsRequest"],
+}
 
 
 #: Parameter Store decrypts a SecureString with the caller's credentials:
@@ -41,9 +47,12 @@ COMMANDS: dict[str, tuple[str, list[Need]]] = {
         "break_glass_operator",
         [
             Need("ssm:GetParameter", SETTINGS),
+            # is the node online before anything is sent (skipped when not allowed)
+            Need("ssm:DescribeInstanceInformation", "*", optional=True),
             Need("ssm:SendCommand", "arn:{partition}:ssm:{region}:{account}:document/{document}"),
             Need("ssm:SendCommand", "arn:{partition}:ec2:{region}:{account}:instance/{node}"),
             Need("ssm:GetCommandInvocation", "*"),
+            Need("ssm:ListCommands", "*"),  # when the command was sent: the password must be newer
             Need("ssm:GetParameter", "arn:{partition}:ssm:{region}:{account}:parameter{parameter_prefix}/pwd-{node}"),
             _decrypt("arn:{partition}:ssm:{region}:{account}:parameter{parameter_prefix}/pwd-{node}"),
         ],
@@ -72,11 +81,18 @@ COMMANDS: dict[str, tuple[str, list[Need]]] = {
         "session_requester",
         [
             Need("ssm:GetParameter", SETTINGS),
-            Need(
-                "ssm:StartAutomationExecution",
-                "arn:{partition}:ssm:{home_region}:{account}:automation-definition/{runbook}:$DEFAULT",
-                {"aws:RequestTag/SsmGuardrailsRequest": "{runbook}", "aws:TagKeys": ["SsmGuardrailsRequest"]},
+            # authorized on the runbook document and the new execution (and the optional automation
+            # definition); the tag given at start needs AddTagsToResource on the new execution:
+            # https://docs.aws.amazon.com/systems-manager/latest/userguide/automation-setup-identity-based-policies.html
+            *(
+                Need("ssm:StartAutomationExecution", resource, REQUEST_TAG)
+                for resource in (
+                    "arn:{partition}:ssm:{home_region}:{account}:automation-definition/{runbook}:$DEFAULT",
+                    "arn:{partition}:ssm:{home_region}:{account}:document/{runbook}",
+                    EXECUTION,
+                )
             ),
+            Need("ssm:AddTagsToResource", EXECUTION, REQUEST_TAG),
             Need(
                 "iam:PassRole",
                 "arn:{partition}:iam::{account}:role/{runbook_role}",
@@ -99,6 +115,25 @@ COMMANDS: dict[str, tuple[str, list[Need]]] = {
             Need("ssm:GetParameter", SETTINGS),
             Need("ssm:GetAutomationExecution", EXECUTION),
             Need("ssm:SendAutomationSignal", EXECUTION, {"aws:ResourceTag/SsmGuardrailsRequest": "{runbook}"}),
+        ],
+    ),
+    # status and cancel look the id up as a command first (ListCommands), then as a session request
+    "status (command)": ("break_glass_operator", [Need("ssm:GetParameter", SETTINGS), Need("ssm:ListCommands", "*")]),
+    "cancel (command)": (
+        "break_glass_operator",
+        [Need("ssm:GetParameter", SETTINGS), Need("ssm:ListCommands", "*"), Need("ssm:CancelCommand", "*")],
+    ),
+    "status (request)": (
+        "session_requester",
+        [Need("ssm:GetParameter", SETTINGS), Need("ssm:GetAutomationExecution", EXECUTION)],
+    ),
+    # the runbook goes to its Revoke step on cancel, so a cancelled request leaves no grant behind
+    "cancel (request)": (
+        "session_requester",
+        [
+            Need("ssm:GetParameter", SETTINGS),
+            Need("ssm:GetAutomationExecution", EXECUTION),
+            Need("ssm:StopAutomationExecution", EXECUTION, {"aws:ResourceTag/SsmGuardrailsRequest": "{runbook}"}),
         ],
     ),
 }

@@ -5,30 +5,32 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from rich.markup import escape
 from rich.table import Table
 
 from ssm_guardrails_cli.runtime import Exit, Runtime
 from ssm_guardrails_cli.settings import load_settings
 
 
-def run_rotation_report(rt: Runtime) -> Exit:
-    """Invoke each window's freshness report (it reads metadata only and, as on its schedule,
-    notifies the topic when an instance is missing or stale) and show its summary."""
-    settings = load_settings(rt.client("ssm")).control("password_rotation")
+def run_rotation_report(rt: Runtime, notify: bool) -> Exit:
+    """Invoke each window's freshness report (it reads metadata only) and show its summary. As on
+    its schedule, the report publishes an alert to the notification topic when an instance is
+    missing or stale, unless ``notify`` is False ({"notify": false} in the event)."""
+    settings = load_settings(rt).control("password_rotation")
     awslambda = rt.client("lambda")
     summaries = []
+    event = b"{}" if notify else json.dumps({"notify": False}).encode()
     for function in settings["freshness_report_functions"]:
-        response = awslambda.invoke(FunctionName=function, Payload=b"{}")
+        response = awslambda.invoke(FunctionName=function, Payload=event)
         payload = json.loads(response["Payload"].read())
         if response.get("FunctionError"):
-            return rt.fail(Exit.FAILED, f"freshness report {escape(function)} failed: {escape(str(payload))}")
+            return rt.fail(Exit.FAILED, f"freshness report {function} failed in {rt.where()}: {payload}")
         summaries.append(payload)
-    rt.emit({"windows": summaries}, lambda: _rotation_table(rt, summaries))
+    alerted = notify and any(s["missing"] or s["stale"] for s in summaries)
+    rt.emit({"windows": summaries, "alert_published": alerted}, lambda: _rotation_table(rt, summaries, alerted))
     return Exit.OK
 
 
-def _rotation_table(rt: Runtime, summaries: list[dict[str, Any]]) -> None:
+def _rotation_table(rt: Runtime, summaries: list[dict[str, Any]], alerted: bool) -> None:
     table = Table("window", "instance", "state", "why", title="Rotated password freshness")
     for summary in summaries:
         for instance in summary["missing"]:
@@ -38,11 +40,13 @@ def _rotation_table(rt: Runtime, summaries: list[dict[str, Any]]) -> None:
         if not summary["missing"] and not summary["stale"]:
             table.add_row(summary["window"], f"{summary['checked']} instance(s)", "fresh", "")
     rt.console.print(table)
+    if alerted:
+        rt.say("An alert went to the notification topic, as on the report's schedule (--no-notify: none).")
 
 
 def run_access_key_report(rt: Runtime) -> Exit:
     """NON_COMPLIANT results of the access-key rule (home Region: IAM users are evaluated there)."""
-    settings = load_settings(rt.client("ssm")).control("access_key_remediation")
+    settings = load_settings(rt).control("access_key_remediation")
     config = rt.client("config", region=settings["home_region"])
     findings = []
     pages = config.get_paginator("get_compliance_details_by_config_rule").paginate(

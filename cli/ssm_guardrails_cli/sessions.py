@@ -1,23 +1,22 @@
-"""request-session, pending, approve: separation of duties from the terminal."""
+"""request-session: ask, wait for another person's approval, then connect (or print how)."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
+import json
 from datetime import datetime
 from typing import Any
 
-from rich.markup import escape
-from rich.table import Table
-
+from ssm_guardrails_cli.connect import check_prerequisites, connect, start_session_command
+from ssm_guardrails_cli.errors import CliError, check_id, check_node
 from ssm_guardrails_cli.runtime import Exit, Runtime
 from ssm_guardrails_cli.settings import load_settings
+from ssm_guardrails_cli.waits import Ongoing, wait_for
 
 #: Automation execution statuses:
 #: https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_AutomationExecution.html
 ENDED = {"Success", "TimedOut", "Cancelled", "Failed", "CompletedWithSuccess", "CompletedWithFailure", "Rejected"}
 POLL_SECONDS = 5
+MAX_REASON = 200  # the runbook's Reason parameter (allowedPattern in ssm_documents/allow_start_ssm_session.yaml)
 
 
 def person_of(arn: str) -> str:
@@ -36,85 +35,103 @@ def request_tag(settings: dict[str, Any]) -> dict[str, str]:
     return {"Key": "SsmGuardrailsRequest", "Value": settings["runbook"]}
 
 
-def run_request(rt: Runtime, node: str, minutes: int | None, connect: bool) -> Exit:
-    settings = load_settings(rt.client("ssm")).control("separation_of_duties")
+def run_request(
+    rt: Runtime, node: str, minutes: int | None, connect_now: bool | None, reason: str, timeout: int,
+    resume: str | None,
+) -> Exit:  # fmt: skip
+    check_node(node)
+    if resume:
+        check_id(resume, "--resume")
+    if len(reason) > MAX_REASON or any(c in reason for c in "{}\r\n"):
+        raise CliError(Exit.USAGE, f"--reason: at most {MAX_REASON} characters, one line, no braces")
+    settings = load_settings(rt).control("separation_of_duties")
     if settings["approval_path"] != "approval_runbook":
         return _explain_other_path(rt, settings, node)
+    if connect_now is None:
+        connect_now = rt.is_tty() and not rt.json
+    if connect_now:
+        check_prerequisites(rt)
     ssm = rt.client("ssm", region=settings["home_region"])
-    parameters = {"InstanceId": [node], "ValidityMinutes": [str(minutes or settings["validity_minutes"])]}
-    # The request tag is required by the operator policy and is what lets approvers signal it (issue 12).
-    tags = [request_tag(settings)]
-    execution_id = ssm.start_automation_execution(DocumentName=settings["runbook"], Parameters=parameters, Tags=tags)[
-        "AutomationExecutionId"
-    ]
-    approvers = ", ".join(settings.get("approver_roles", [])) or "the configured approvers"
-    if not rt.json:
-        rt.console.print(f"Request {execution_id} sent: waiting for one of {escape(approvers)} to approve.")
-    outcome = _wait_for_decision(rt, ssm, execution_id, settings["grant_step"])
-    approved = outcome == "approved"
-    rt.emit(
-        {
-            "execution_id": execution_id,
-            "node": node,
-            "outcome": outcome,
-            "session_document": settings["session_document"],
-        },
-        lambda: rt.console.print("Approved." if approved else f"[red]Not approved[/red]: {escape(outcome)}."),
+    execution_id = resume or _start(rt, ssm, settings, node, minutes, reason)
+    ongoing = Ongoing(
+        f"session request {execution_id}",
+        f"ssm-guardrails request-session {node} --resume {execution_id}",
+        f"ssm-guardrails cancel {execution_id}",
     )
-    if not approved:
+    execution = wait_for(
+        rt, "Waiting for approval:", lambda: _decision(ssm, execution_id, settings),
+        ongoing, timeout, POLL_SECONDS,
+    )  # fmt: skip
+    outcome = outcome_of(execution, settings["grant_step"])
+    rt.emit({"execution_id": execution_id, "node": node, **outcome, "session_document": settings["session_document"]},
+            lambda: _print_outcome(rt, outcome))  # fmt: skip
+    if outcome["outcome"] != "approved":
         return Exit.NOT_APPROVED
-    if connect:
-        return _connect(rt, node, settings["session_document"])
+    if connect_now:
+        return connect(rt, node, settings["session_document"])
     if not rt.json:
-        rt.console.print(
-            f"Start it with: {_start_session_command(rt, node, settings['session_document'])}", highlight=False
-        )
+        rt.say(f"Start it with: {start_session_command(rt, node, settings['session_document'])}")
     return Exit.OK
 
 
-def _wait_for_decision(rt: Runtime, ssm: Any, execution_id: str, grant_step: str) -> str:
-    """'approved' once the grant step succeeded; otherwise why the execution ended without it."""
-    with rt.console.status("Waiting for approval...") as status:
-        while True:
-            execution = ssm.get_automation_execution(AutomationExecutionId=execution_id)["AutomationExecution"]
-            steps = {s["StepName"]: s for s in execution.get("StepExecutions", [])}
-            if steps.get(grant_step, {}).get("StepStatus") == "Success":
-                return "approved"
-            state = execution["AutomationExecutionStatus"]
-            if state in ENDED:
-                return f"{state.lower()} {execution.get('FailureMessage', '')}".strip()
-            status.update(f"Waiting for approval... ({state})")
-            rt.sleep(POLL_SECONDS)
+def _start(rt: Runtime, ssm: Any, settings: dict[str, Any], node: str, minutes: int | None, reason: str) -> str:
+    parameters = {"InstanceId": [node], "ValidityMinutes": [str(minutes or settings["validity_minutes"])]}
+    if reason:  # only when given: a runbook deployed before Reason existed still takes requests
+        parameters["Reason"] = [reason]
+    # The request tag is required by the operator policy and is what lets approvers signal it (issue 12).
+    execution_id = ssm.start_automation_execution(
+        DocumentName=settings["runbook"], Parameters=parameters, Tags=[request_tag(settings)]
+    )["AutomationExecutionId"]
+    approvers = ", ".join(settings.get("approver_roles", [])) or "the configured approvers"
+    if not rt.json:
+        rt.say(f"Request {execution_id} sent: one of {approvers} must approve it.")
+    return execution_id
 
 
-def _connect(rt: Runtime, node: str, document: str) -> Exit:
-    """Open the session with the very credentials that asked for it: the grant is for that role
-    session only (aws:userid), and a profile that assumes a role would otherwise start a new
-    session under another generated name."""
-    if shutil.which("aws") is None:
-        return rt.fail(Exit.FAILED, "the AWS CLI (with the Session Manager plugin) is needed to connect")
-    argv = _start_session_argv(rt, node, document)
-    returncode = subprocess.call(argv, env=session_environment(rt))  # noqa: S603 (fixed argv, no shell)
-    return Exit.OK if returncode == 0 else Exit.FAILED
+def _decision(ssm: Any, execution_id: str, settings: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
+    """The execution once the grant step succeeded or the execution ended; else its state."""
+    execution = ssm.get_automation_execution(AutomationExecutionId=execution_id)["AutomationExecution"]
+    if execution["DocumentName"].split("/")[-1] != settings["runbook"]:
+        raise CliError(Exit.REFUSED, f"{execution_id} runs {execution['DocumentName']}, not a session request")
+    steps = {s["StepName"]: s for s in execution.get("StepExecutions", [])}
+    state = execution["AutomationExecutionStatus"]
+    if steps.get(settings["grant_step"], {}).get("StepStatus") == "Success" or state in ENDED:
+        return execution, state
+    return None, state
 
 
-def session_environment(rt: Runtime) -> dict[str, str]:
-    """The environment of the child `aws` process: this process's own, with this session's frozen
-    credentials instead of any profile."""
-    credentials = rt.session.get_credentials().get_frozen_credentials()
-    environment = {k: v for k, v in os.environ.items() if k not in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE")}
-    environment |= {"AWS_ACCESS_KEY_ID": credentials.access_key, "AWS_SECRET_ACCESS_KEY": credentials.secret_key}
-    if credentials.token:
-        environment["AWS_SESSION_TOKEN"] = credentials.token
-    return environment
+def outcome_of(execution: dict[str, Any], grant_step: str) -> dict[str, Any]:
+    """approved (who approved, when the window ends) or why the execution ended without a grant.
+
+    aws:approve puts the decisions in its ApproverDecisions output:
+    https://docs.aws.amazon.com/systems-manager/latest/userguide/automation-action-approve.html"""
+    steps = {s["StepName"]: s for s in execution.get("StepExecutions", [])}
+    grant = steps.get(grant_step, {})
+    if grant.get("StepStatus") != "Success":
+        state = execution["AutomationExecutionStatus"]
+        return {"outcome": f"{state.lower()} {execution.get('FailureMessage', '')}".strip(), "approvers": [],
+                "window_ends": None}  # fmt: skip
+    approvers = [d.get("Approver", "") for step in steps.values() for d in _decisions(step)]
+    outputs = {**execution.get("Outputs", {}), **grant.get("Outputs", {})}
+    ends = (outputs.get("ExpiresAt") or outputs.get(f"{grant_step}.ExpiresAt") or [None])[0]
+    return {"outcome": "approved", "approvers": approvers, "window_ends": ends}
 
 
-def _start_session_argv(rt: Runtime, node: str, document: str) -> list[str]:
-    return ["aws", "ssm", "start-session", "--target", node, "--document-name", document, "--region", rt.region]
+def _decisions(step: dict[str, Any]) -> list[dict[str, Any]]:
+    found = []
+    for value in step.get("Outputs", {}).get("ApproverDecisions", []):
+        parsed = json.loads(value) if isinstance(value, str) else value
+        found += [d for d in (parsed if isinstance(parsed, list) else [parsed]) if isinstance(d, dict)]
+    return found
 
 
-def _start_session_command(rt: Runtime, node: str, document: str) -> str:
-    return " ".join(_start_session_argv(rt, node, document))
+def _print_outcome(rt: Runtime, outcome: dict[str, Any]) -> None:
+    if outcome["outcome"] != "approved":
+        rt.say(f"Not approved: {outcome['outcome']}.")
+        return
+    by = ", ".join(person_of(a) + f" ({a})" for a in outcome["approvers"]) or "an approver"
+    ends = outcome["window_ends"]
+    rt.say(f"Approved by {by}. " + (f"Start the session before {ends}." if ends else ""))
 
 
 def _explain_other_path(rt: Runtime, settings: dict[str, Any], node: str) -> Exit:
@@ -125,7 +142,7 @@ def _explain_other_path(rt: Runtime, settings: dict[str, Any], node: str) -> Exi
             f"Create a change request from the template {template} with InstanceId={node} and the tag "
             f"{tag['Key']}={tag['Value']} (Systems Manager > Change Manager > Create request).",
             "An approver approves it under Change Manager > Requests; Change Manager then runs the runbook.",
-            f"Then: {_start_session_command(rt, node, settings['session_document'])}",
+            f"Then: {start_session_command(rt, node, settings['session_document'])}",
         ],
         "just_in_time": [
             f"Systems Manager > Explore nodes > {node} > Connect, then submit an access request with a reason.",
@@ -133,66 +150,9 @@ def _explain_other_path(rt: Runtime, settings: dict[str, Any], node: str) -> Exi
             "Connect from the console once it is approved.",
         ],
     }[settings["approval_path"]]
-    rt.emit({"approval_path": settings["approval_path"], "steps": steps}, lambda: [rt.console.print(s) for s in steps])
+    rt.emit({"approval_path": settings["approval_path"], "steps": steps}, lambda: [rt.say(s) for s in steps])
     return Exit.OK
 
 
-def run_pending(rt: Runtime) -> Exit:
-    settings = load_settings(rt.client("ssm")).control("separation_of_duties")
-    ssm = rt.client("ssm", region=settings["home_region"])
-    filters = [
-        {"Key": "DocumentNamePrefix", "Values": [settings["runbook"]]},
-        {"Key": "ExecutionStatus", "Values": ["Waiting"]},
-    ]
-    waiting = [
-        e
-        for page in ssm.get_paginator("describe_automation_executions").paginate(Filters=filters)
-        for e in page["AutomationExecutionMetadataList"]
-        if e["DocumentName"] == settings["runbook"]
-    ]
-    rows = [_pending_row(rt, ssm, e["AutomationExecutionId"]) for e in waiting]
-    rt.emit({"pending": rows}, lambda: _pending_table(rt, rows))
-    return Exit.OK
-
-
-def _pending_row(rt: Runtime, ssm: Any, execution_id: str) -> dict[str, Any]:
-    execution = ssm.get_automation_execution(AutomationExecutionId=execution_id)["AutomationExecution"]
-    started: datetime = execution["ExecutionStartTime"]
-    parameters = execution.get("Parameters", {})
-    return {
-        "execution_id": execution_id,
-        "requester": execution.get("ExecutedBy", ""),
-        "node": (parameters.get("InstanceId") or [""])[0],
-        "minutes": (parameters.get("ValidityMinutes") or [""])[0],
-        "age_minutes": int((rt.clock() - started).total_seconds() // 60),
-    }
-
-
-def _pending_table(rt: Runtime, rows: list[dict[str, Any]]) -> None:
-    if not rows:
-        rt.console.print("No session request is waiting.")
-        return
-    table = Table("execution", "requester", "node", "minutes", "waiting", title="Session requests waiting")
-    for row in rows:
-        table.add_row(row["execution_id"], row["requester"], row["node"], row["minutes"], f"{row['age_minutes']} min")
-    rt.console.print(table)
-
-
-def run_approve(rt: Runtime, execution_id: str, deny: bool, reason: str) -> Exit:
-    settings = load_settings(rt.client("ssm")).control("separation_of_duties")
-    ssm = rt.client("ssm", region=settings["home_region"])
-    execution = ssm.get_automation_execution(AutomationExecutionId=execution_id)["AutomationExecution"]
-    if execution["DocumentName"] != settings["runbook"]:
-        return rt.fail(
-            Exit.REFUSED, f"{escape(execution_id)} is not a session request ({escape(execution['DocumentName'])})"
-        )
-    me = rt.client("sts").get_caller_identity()["Arn"]
-    if not deny and person_of(me) == person_of(execution.get("ExecutedBy", "")):
-        return rt.fail(Exit.REFUSED, "you asked for this session: someone else must approve it")
-    payload = {"Comment": [reason]} if reason else {}
-    ssm.send_automation_signal(
-        AutomationExecutionId=execution_id, SignalType="Reject" if deny else "Approve", Payload=payload
-    )
-    decision = "rejected" if deny else "approved"
-    rt.emit({"execution_id": execution_id, "decision": decision}, lambda: rt.console.print(f"Request {decision}."))
-    return Exit.OK
+def minutes_since(rt: Runtime, started: datetime) -> int:
+    return int((rt.clock() - started).total_seconds() // 60)

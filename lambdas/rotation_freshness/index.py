@@ -75,7 +75,8 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         "reasons": dict(sorted(reasons.items())),
     }
     LOGGER.info(json.dumps(summary))
-    if missing or reasons:
+    # {"notify": false}: `ssm-guardrails report rotation --no-notify` asks without alerting
+    if (missing or reasons) and event.get("notify", True) is not False:
         _client("sns").publish(
             TopicArn=settings["topic_arn"],
             Subject=f"Password rotation: {len(missing) + len(reasons)} instance(s) not rotated"[:100],

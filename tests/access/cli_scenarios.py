@@ -8,6 +8,7 @@ resources are the CLI's own ARN templates, filled with the example's names: the 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ssm_guardrails_cli.permissions import COMMANDS, RUNNERS
@@ -19,11 +20,21 @@ CONTROL_NAMES = {
     "password_rotation": "PasswordRotationWindow",
     "separation_of_duties": "SeparationOfDuties",
 }
+#: Calls the CLI makes (issue 24) that the stacks' policies do not grant yet. Until they do, the
+#: suite expects them denied, so the grant (constructs/, another change) must come with removing
+#: its line here. break-glass skips its online check without DescribeInstanceInformation; `cancel`
+#: needs the other two (StopAutomationExecution on tagged requests is denied to operators today by
+#: NoApprovingOrStoppingAnyAutomation).
+NOT_GRANTED_YET = {
+    ("break_glass_operator", "ssm:DescribeInstanceInformation"),
+    ("break_glass_operator", "ssm:CancelCommand"),
+    ("session_requester", "ssm:StopAutomationExecution"),
+}
 KEYS = {"break_glass": "{break_glass_key}", "password_rotation": "{rotation_key}"}
 
 
 def cli_scenarios(config: GuardrailsConfig) -> list[dict[str, Any]]:
-    # {name} values of test_access.World.values(), kept as placeholders for the second formatting
+    # {name} values of world.World.values(), kept as placeholders for the second formatting
     fill = {
         "partition": "aws",
         "region": "{region}",
@@ -41,18 +52,24 @@ def cli_scenarios(config: GuardrailsConfig) -> list[dict[str, Any]]:
     scenarios = []
     for command, (principal, needs) in COMMANDS.items():
         control = RUNNERS[principal]
-        for index, need in enumerate(needs):
-            values = {**fill, "key_arn": KEYS.get(control, "")}
+        values = {**fill, "key_arn": KEYS.get(control, "")}
+        # one call is authorized on every resource its needs name for the action (a command
+        # lists SendCommand's document and node, StartAutomationExecution's three resources)
+        calls: dict[tuple[str, str], list[Any]] = {}
+        for need in needs:
+            context_key = repr(sorted(need.context.items()))
+            calls.setdefault((need.action, context_key), []).append(need)
+        for index, same_call in enumerate(calls.values()):
+            first = same_call[0]
             scenarios.append(
                 {
-                    "id": f"cli.{command.replace(' ', '-')}.{index}",
+                    "id": f"cli.{re.sub(r'[^a-z0-9]+', '-', command).strip('-')}.{index}",
                     "control": CONTROL_NAMES[control],
                     "as": principal,
-                    "may": f"run `ssm-guardrails {command}`",
-                    "action": need.action,
-                    "resource": need.resource.format_map(values),
-                    "context": {k: _filled(v, values) for k, v in need.context.items()},
-                    "expect": "allowed",
+                    **_verdict(principal, first.action, f"run `ssm-guardrails {command}`"),
+                    "action": first.action,
+                    "resource": [need.resource.format_map(values) for need in same_call],
+                    "context": {k: _filled(v, values) for k, v in first.context.items()},
                 }
             )
     return scenarios
@@ -60,3 +77,9 @@ def cli_scenarios(config: GuardrailsConfig) -> list[dict[str, Any]]:
 
 def _filled(value: str | list[str], values: dict[str, str]) -> str | list[str]:
     return [v.format_map(values) for v in value] if isinstance(value, list) else value.format_map(values)
+
+
+def _verdict(principal: str, action: str, what: str) -> dict[str, str]:
+    if (principal, action) in NOT_GRANTED_YET:
+        return {"may_not": f"{what} fully (not granted yet: {action})", "expect": "denied"}
+    return {"may": what, "expect": "allowed"}

@@ -210,6 +210,10 @@ class ResolvedTemplate:
                 return topic_arn, self.resolve(properties["PolicyDocument"])
         return topic_arn, None
 
+    def logical_id_of(self, resource_type: str, id_prefix: str) -> str:
+        ((logical_id, _),) = [(i, p) for i, p in self.of_type(resource_type) if i.startswith(id_prefix)]
+        return logical_id
+
     def name_of(self, resource_type: str, id_prefix: str) -> str:
         ((logical_id, _),) = [(i, p) for i, p in self.of_type(resource_type) if i.startswith(id_prefix)]
         return self.physical_name(logical_id)

@@ -11,161 +11,43 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
-import logging
 import sys
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from aws_helpers import fail_first
 from botocore.stub import Stubber
-from moto import mock_aws
-from rich.console import Console
-from typer.testing import CliRunner
+from cli_helpers import (
+    ACCOUNT,
+    NODE,
+    PASSWORD,
+    REGION,
+    SETTINGS,
+    START,
+    FakeClock,
+    assert_password_only_in,
+    cleanup_deletes_at,
+    invoke,
+    node_online,
+    node_stores_password_on_send,
+    runtime,
+)
 
-from ssm_guardrails_cli.app import app
-from ssm_guardrails_cli.runtime import Exit, Runtime
+from ssm_guardrails_cli.runtime import Exit
 from ssm_guardrails_cli.sessions import person_of
 from ssm_guardrails_cli.settings import SETTINGS_PARAMETER
 
-REGION = "eu-west-1"
 RUNBOOK_SCRIPT = Path(__file__).resolve().parents[2] / "ssm_documents" / "scripts" / "session_window.py"
-ACCOUNT = "123456789012"
-NODE = "i-0123456789abcdef0"
-PASSWORD = "Zq8!w-Example-Secret-7Kp"  # what the fake node stores
-#: A fixed instant for responses made up in a test (moto stamps what it stores with the real time)
-START = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
-SETTINGS: dict[str, Any] = {
-    "version": 1,
-    "break_glass": {
-        "document": "Renamed-BreakGlass",  # not the default: the CLI must read it
-        "parameter_prefix": "/Emergency",
-        "ttl_seconds": 60,
-        "reset_after_hours": 8,
-        "sweep_interval_minutes": 1,
-        "key_arn": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab",
-    },
-    "password_rotation": {
-        "parameter_path": "/EC2Rescue/Passwords",
-        "key_arn": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/2234abcd-12ab-34cd-56ef-1234567890ab",
-        "freshness_report_functions": ["SsmGuardrails-MemberRegional-FreshnessReport"],
-    },
-    "separation_of_duties": {
-        "approval_path": "approval_runbook",
-        "runbook": "AllowStartSsmSession",
-        "runbook_role": "SsmSessionControlChangeMangerRole",
-        "grant_step": "GrantSession",
-        "home_region": REGION,
-        "validity_minutes": 10,
-        "approver_roles": ["SessionApprover"],
-        "session_document": "SSM-SessionManagerRunShell",
-    },
-    "access_key_remediation": {
-        "config_rule": "access-keys-rotated",
-        "max_access_key_age_days": 90,
-        "home_region": REGION,
-    },
-}
 
 
-class FakeClock:
-    """Time that moves only when the CLI sleeps; ``at`` runs a callback once the clock passes a time."""
-
-    def __init__(self) -> None:
-        # moto stamps parameters with the real time, so the clock starts there and moves only when the CLI sleeps
-        self.start = self.now = datetime.now(UTC)
-        self.slept = 0.0
-        self.events: list[tuple[datetime, Callable[[], None]]] = []
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept += seconds
-        self.now += timedelta(seconds=seconds)
-        for due, action in list(self.events):
-            if self.now >= due:
-                self.events.remove((due, action))
-                action()
-
-    def at(self, due: datetime, action: Callable[[], None]) -> None:
-        self.events.append((due, action))
-
-
-class FakeClipboard:
-    def __init__(self) -> None:
-        self.history: list[str] = []
-
-    def copy(self, text: str) -> None:
-        self.history.append(text)
-
-    def paste(self) -> str:
-        return self.history[-1] if self.history else ""
-
-
-def runtime(tty: bool = True, clock: FakeClock | None = None) -> Runtime:
-    clock = clock or FakeClock()
-    return Runtime(
-        session=boto3.Session(region_name=REGION),
-        console=Console(file=io.StringIO(), width=200),
-        error_console=Console(file=io.StringIO(), width=200),
-        clock=clock,
-        sleep=clock.sleep,
-        is_tty=lambda: tty,
-        clipboard=FakeClipboard(),
-    )
-
-
-def invoke(rt: Runtime, *args: str) -> tuple[int, str, str]:
-    """Run the CLI; return (exit code, everything on stdout, everything on stderr)."""
-    result = CliRunner().invoke(app, list(args), obj=rt)
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    stdout = rt.console.file.getvalue() + result.stdout
-    return result.exit_code, stdout, rt.error_console.file.getvalue() + (result.stderr or "")
-
-
-@pytest.fixture
-def aws() -> Iterator[Any]:
-    with mock_aws():
-        ssm = boto3.client("ssm", region_name=REGION)
-        ssm.put_parameter(Name=SETTINGS_PARAMETER, Value=json.dumps(SETTINGS), Type="String")
-        ssm.create_document(
-            Name=SETTINGS["break_glass"]["document"],
-            DocumentType="Command",
-            DocumentFormat="JSON",
-            Content=json.dumps(
-                {"schemaVersion": "2.2", "description": "fake", "parameters": {"PasswordLength": {"type": "String"}},
-                 "mainSteps": [{"action": "aws:runShellScript", "name": "x", "inputs": {"runCommand": ["true"]}}]}
-            ),
-        )  # fmt: skip
-        yield ssm
-
-
-@pytest.fixture
-def all_logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
-    caplog.set_level(logging.DEBUG)
-    return caplog
-
-
-def node_writes_password(ssm: Any) -> None:
-    """What the document does on the node: store the password (moto runs no script)."""
-    name = f"{SETTINGS['break_glass']['parameter_prefix']}/pwd-{NODE}"
-    ssm.put_parameter(Name=name, Value=PASSWORD, Type="SecureString", Overwrite=True)
-
-
-def cleanup_deletes_at(clock: FakeClock, ssm: Any, seconds: int) -> None:
-    name = f"{SETTINGS['break_glass']['parameter_prefix']}/pwd-{NODE}"
-    clock.at(clock.start + timedelta(seconds=seconds), lambda: ssm.delete_parameter(Name=name))
-
-
-def assert_password_only_in(where: str, outputs: dict[str, str], logs: pytest.LogCaptureFixture) -> None:
-    assert all(PASSWORD not in record.getMessage() for record in logs.records), "a log record holds the password"
-    for name, text in outputs.items():
-        assert (PASSWORD in text) == (name == where), f"password {'missing from' if name == where else 'in'} {name}"
+def break_glass_runtime(tty: bool = True, clock: FakeClock | None = None, **kwargs: Any) -> Any:
+    """A Runtime whose node is online and stores its password when the command arrives."""
+    rt = runtime(tty=tty, clock=clock, **kwargs)
+    node_online(rt)
+    node_stores_password_on_send(rt)
+    return rt
 
 
 # ------------------------------------------------------------------------------------ break-glass
@@ -173,12 +55,12 @@ def assert_password_only_in(where: str, outputs: dict[str, str], logs: pytest.Lo
 
 def test_break_glass_reveals_on_the_terminal_counts_down_and_confirms_the_deletion(aws: Any, all_logs: Any) -> None:
     clock = FakeClock()
-    rt = runtime(clock=clock)
-    node_writes_password(aws)
+    rt = break_glass_runtime(clock=clock)
     cleanup_deletes_at(clock, aws, 60)
     code, stdout, stderr = invoke(rt, "break-glass", NODE, "--reason", "INC-42 root login broken")
     assert code == Exit.OK, stderr
     assert_password_only_in("stdout", {"stdout": stdout, "stderr": stderr}, all_logs)
+    assert f"Password (/Emergency/pwd-{NODE}):\n{PASSWORD}\nLogin: root on {NODE}\n" in stdout
     assert "/Emergency/pwd-i-0123456789abcdef0 deleted." in stdout
     reset = clock.start + timedelta(hours=8)  # from when the password was revealed
     assert f"resets the password again automatically at {reset:%Y-%m-%d %H:%M} UTC" in stdout
@@ -189,8 +71,7 @@ def test_break_glass_reveals_on_the_terminal_counts_down_and_confirms_the_deleti
 
 
 def test_break_glass_refuses_a_pipe_and_runs_nothing(aws: Any, all_logs: Any) -> None:
-    node_writes_password(aws)
-    code, stdout, stderr = invoke(runtime(tty=False), "break-glass", NODE, "--reason", "INC-42")
+    code, stdout, stderr = invoke(break_glass_runtime(tty=False), "break-glass", NODE, "--reason", "INC-42")
     assert code == Exit.REFUSED
     assert "stdout is not a terminal" in stderr
     assert aws.list_commands()["Commands"] == []
@@ -198,8 +79,9 @@ def test_break_glass_refuses_a_pipe_and_runs_nothing(aws: Any, all_logs: Any) ->
 
 
 def test_break_glass_json_only_when_asked(aws: Any, all_logs: Any) -> None:
-    node_writes_password(aws)
-    code, stdout, stderr = invoke(runtime(tty=False), "--output", "json", "break-glass", NODE, "--reason", "INC-42")
+    code, stdout, stderr = invoke(
+        break_glass_runtime(tty=False), "--output", "json", "break-glass", NODE, "--reason", "INC-42"
+    )
     assert code == Exit.OK, stderr
     data = json.loads(stdout)
     assert data["password"] == PASSWORD and data["node"] == NODE
@@ -210,8 +92,7 @@ def test_break_glass_json_only_when_asked(aws: Any, all_logs: Any) -> None:
 
 def test_break_glass_copy_puts_it_on_the_clipboard_and_clears_it(aws: Any, all_logs: Any) -> None:
     clock = FakeClock()
-    rt = runtime(tty=False, clock=clock)
-    node_writes_password(aws)
+    rt = break_glass_runtime(tty=False, clock=clock)
     cleanup_deletes_at(clock, aws, 60)
     code, stdout, stderr = invoke(rt, "break-glass", NODE, "--reason", "INC-42", "--copy")
     assert code == Exit.OK, stderr
@@ -223,8 +104,7 @@ def test_break_glass_copy_puts_it_on_the_clipboard_and_clears_it(aws: Any, all_l
 
 
 def test_break_glass_reports_a_password_that_outlives_the_sweep(aws: Any) -> None:
-    node_writes_password(aws)  # and no clean-up ever deletes it
-    code, stdout, _ = invoke(runtime(), "break-glass", NODE, "--reason", "INC-42")
+    code, stdout, _ = invoke(break_glass_runtime(), "break-glass", NODE, "--reason", "INC-42")  # no clean-up
     assert code == Exit.FAILED
     assert "still exists" in stdout
 
@@ -239,7 +119,10 @@ def test_a_missing_control_is_one_line_and_exit_3(aws: Any) -> None:
     aws.put_parameter(Name=SETTINGS_PARAMETER, Value=json.dumps({"version": 1}), Type="String", Overwrite=True)
     code, _, stderr = invoke(runtime(), "break-glass", NODE, "--reason", "INC-42")
     assert code == Exit.MISSING
-    assert stderr.strip() == "error: break_glass is not deployed in this account and Region"
+    assert stderr.strip() == (
+        f"error: break_glass is not deployed in account {ACCOUNT}, Region {REGION}: "
+        "pass --region (or --profile) of an account where it is"
+    )
 
 
 def test_no_stack_at_all_is_exit_3(aws: Any) -> None:
@@ -269,7 +152,9 @@ def test_password_shows_age_and_writer(aws: Any, all_logs: Any) -> None:
     clock.now += timedelta(days=3, minutes=1)
     code, stdout, stderr = invoke(runtime(clock=clock), "password", NODE)
     assert code == Exit.OK, stderr
-    assert "written 3 days ago by N/A" in stdout  # moto records no writer (it answers "N/A")
+    # moto records no writer (it answers "N/A"); the settings publish no maximum age here
+    assert f"Login: Administrator on {NODE}. Written 3 days ago (" in stdout
+    assert "by N/A; rotates on its window's schedule." in stdout
     assert_password_only_in("stdout", {"stdout": stdout, "stderr": stderr}, all_logs)
 
 
@@ -287,7 +172,10 @@ def test_access_denied_is_exit_6(aws: Any) -> None:
     with stub:
         code, _, stderr = invoke(rt, "password", NODE)
     assert code == Exit.DENIED
-    assert "AccessDeniedException: not authorized to perform: ssm:GetParameter" in stderr
+    assert stderr == (
+        f"error: GetParameter denied in account {ACCOUNT}, Region {REGION}: not authorized to perform: "
+        "ssm:GetParameter; run `ssm-guardrails doctor` to see what your role may run\n"
+    )
 
 
 # ----------------------------------------------------------------------- request-session / approve
@@ -330,37 +218,11 @@ def test_request_session_waits_for_approval(aws: Any) -> None:
         "get_automation_execution", _execution("InProgress", {"Approve": "Success", "GrantSession": "Success"}), None
     )
     with stub:
-        code, stdout, stderr = invoke(rt, "request-session", NODE, "--minutes", "15")
+        code, stdout, stderr = invoke(rt, "request-session", NODE, "--minutes", "15", "--no-connect")
     assert code == Exit.OK, stderr
-    assert "one of SessionApprover to approve" in stdout and "Approved." in stdout
+    assert "one of SessionApprover must approve it" in stdout and "Approved by an approver." in stdout
     assert f"aws ssm start-session --target {NODE} --document-name SSM-SessionManagerRunShell" in stdout
     stub.assert_no_pending_responses()
-
-
-def test_connect_opens_the_session_with_the_credentials_that_asked(aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The grant is for the requesting role session only (aws:userid), so the child `aws` process
-    gets this session's credentials, never a profile that would assume the role anew."""
-    rt = runtime()
-    stub = Stubber(rt.client("ssm"))
-    frozen = rt.session.get_credentials().get_frozen_credentials()  # resolved once per session
-    monkeypatch.setenv("AWS_PROFILE", "ops")  # a profile in the operator's shell must not be used
-    calls: list[tuple[list[str], dict[str, str]]] = []
-    monkeypatch.setattr("ssm_guardrails_cli.sessions.shutil.which", lambda name: f"/usr/bin/{name}")
-    monkeypatch.setattr("ssm_guardrails_cli.sessions.subprocess.call", lambda argv, env: calls.append((argv, env)) or 0)
-    _stub_settings(stub)
-    stub.add_response(
-        "start_automation_execution", {"AutomationExecutionId": "4f9b0c1e-1111-2222-3333-444455556666"}, None
-    )
-    stub.add_response(
-        "get_automation_execution", _execution("InProgress", {"Approve": "Success", "GrantSession": "Success"}), None
-    )
-    with stub:
-        code, _, stderr = invoke(rt, "request-session", NODE, "--connect")
-    assert code == Exit.OK, stderr
-    ((argv, env),) = calls
-    assert argv == ["aws", "ssm", "start-session", "--target", NODE, "--document-name", "SSM-SessionManagerRunShell",
-                    "--region", REGION]  # fmt: skip
-    assert env["AWS_ACCESS_KEY_ID"] == frozen.access_key and "AWS_PROFILE" not in env
 
 
 def test_request_session_rejected_is_exit_5(aws: Any) -> None:
@@ -372,7 +234,7 @@ def test_request_session_rejected_is_exit_5(aws: Any) -> None:
     )
     stub.add_response("get_automation_execution", _execution("Failed", {"Approve": "Failed"}), None)
     with stub:
-        code, stdout, _ = invoke(rt, "request-session", NODE)
+        code, stdout, _ = invoke(rt, "request-session", NODE, "--no-connect")
     assert code == Exit.NOT_APPROVED
     assert "Not approved: failed" in stdout
 
@@ -398,9 +260,11 @@ def test_pending_lists_requester_node_minutes_and_age(aws: Any) -> None:
     (row,) = json.loads(stdout)["pending"]
     assert row == {
         "execution_id": "4f9b0c1e-1111-2222-3333-444455556666",
+        "person": "alice",
         "requester": f"arn:aws:sts::{ACCOUNT}:assumed-role/SessionRequester/alice",
         "node": NODE,
         "minutes": "10",
+        "reason": "",
         "age_minutes": 7,
     }
 
@@ -517,29 +381,43 @@ def test_doctor_lists_controls_and_what_the_caller_may_run(aws: Any) -> None:
     def decision(action: str, verdict: str) -> dict[str, Any]:
         return {"EvaluationResults": [{"EvalActionName": action, "EvalDecision": verdict}]}
 
-    for action in ("ssm:GetParameter", "ssm:SendCommand", "ssm:SendCommand", "ssm:GetCommandInvocation",
+    iam.add_response("simulate_principal_policy", decision("ssm:GetParameter", "allowed"), None)
+    # optional: break-glass works without it and skips its online check
+    iam.add_response("simulate_principal_policy", decision("ssm:DescribeInstanceInformation", "implicitDeny"), None)
+    for action in ("ssm:SendCommand", "ssm:SendCommand", "ssm:GetCommandInvocation", "ssm:ListCommands",
                    "ssm:GetParameter", "kms:Decrypt"):  # fmt: skip
         iam.add_response("simulate_principal_policy", decision(action, "allowed"), None)
     iam.add_response("simulate_principal_policy", decision("ssm:GetParameter", "allowed"), None)
     iam.add_response("simulate_principal_policy", decision("ssm:GetParameter", "implicitDeny"), None)
     iam.add_client_error("simulate_principal_policy", "AccessDenied", "no")
-    for action in ("ssm:GetParameter", "ssm:StartAutomationExecution", "iam:PassRole", "ssm:GetAutomationExecution",
+    for action in ("ssm:GetParameter", *["ssm:StartAutomationExecution"] * 3, "ssm:AddTagsToResource", "iam:PassRole",
+                   "ssm:GetAutomationExecution",
                    "ssm:GetParameter", "ssm:DescribeAutomationExecutions", "ssm:GetAutomationExecution",
                    "ssm:GetParameter", "ssm:GetAutomationExecution"):  # fmt: skip
         iam.add_response("simulate_principal_policy", decision(action, "allowed"), None)
     iam.add_response("simulate_principal_policy", decision("ssm:SendAutomationSignal", "implicitDeny"), None)
+    for action in ("ssm:GetParameter", "ssm:ListCommands", "ssm:GetParameter", "ssm:ListCommands"):
+        iam.add_response("simulate_principal_policy", decision(action, "allowed"), None)
+    iam.add_response("simulate_principal_policy", decision("ssm:CancelCommand", "implicitDeny"), None)
+    for action in ("ssm:GetParameter", "ssm:GetAutomationExecution", "ssm:GetParameter", "ssm:GetAutomationExecution",
+                   "ssm:StopAutomationExecution"):  # fmt: skip
+        iam.add_response("simulate_principal_policy", decision(action, "allowed"), None)
     with iam, sts:
         code, stdout, stderr = invoke(rt, "--output", "json", "doctor")
     assert code == Exit.OK, stderr
     report = json.loads(stdout)
     assert report["controls"]["session_prefs"] is False and report["controls"]["break_glass"] is True
     assert report["commands"] == {
-        "break-glass": "allowed",
+        "break-glass": "allowed (without ssm:DescribeInstanceInformation: a check is skipped)",
         "password": "denied: ssm:GetParameter",
         "report rotation": "unknown (iam:SimulatePrincipalPolicy is not allowed)",
         "request-session": "allowed",
         "pending": "allowed",
         "approve": "denied: ssm:SendAutomationSignal",
+        "status (command)": "allowed",
+        "cancel (command)": "denied: ssm:CancelCommand",
+        "status (request)": "allowed",
+        "cancel (request)": "allowed",
     }
     iam.assert_no_pending_responses()
 

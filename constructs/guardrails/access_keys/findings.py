@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
-
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -13,12 +10,10 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from guardrails.access_keys.props import AccessKeyFindingsSettings
 from guardrails.access_keys.remediation import REMEDIATION_ROLE_NAME
 from guardrails.shared.nag import acknowledge
 from guardrails.shared.validation import ORGANIZATION_ID, check_pattern
-
-TOPIC_NAME = re.compile(r"[A-Za-z0-9_-]{1,256}")
-EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
 class AccessKeyFindings(Construct):
@@ -31,12 +26,9 @@ class AccessKeyFindings(Construct):
     included, cannot publish findings; nobody outside the organization can.
 
     :param organization_id: the AWS Organizations id, ``o-...``.
-    :param topic_name: a contract: member accounts build the topic ARN from it.
-        Default: ``ssm-guardrails-access-key-findings``.
-    :param email_subscribers: addresses subscribed to the topic (each confirms by email).
-        Default: none.
-    :param create_queue: also deliver every finding to an encrypted SQS queue with its own
-        dead-letter queue, for tooling. Default: false.
+    :param settings: topic name (a contract: member accounts build the topic ARN from it), email
+        subscribers (each confirms by email) and an optional encrypted SQS queue with its own dead-letter
+        queue (:class:`AccessKeyFindingsSettings`). Default: all defaults.
     """
 
     def __init__(
@@ -45,15 +37,12 @@ class AccessKeyFindings(Construct):
         id: str,
         *,
         organization_id: str,
-        topic_name: str = "ssm-guardrails-access-key-findings",
-        email_subscribers: Sequence[str] = (),
-        create_queue: bool = False,
+        settings: AccessKeyFindingsSettings | None = None,
     ) -> None:
         super().__init__(scope, id)
         check_pattern("AccessKeyFindings.organization_id", organization_id, ORGANIZATION_ID, "o- and 10-32 a-z0-9")
-        check_pattern("AccessKeyFindings.topic_name", topic_name, TOPIC_NAME, "1-256 letters, digits, _ -")
-        for address in email_subscribers:
-            check_pattern("AccessKeyFindings.email_subscribers", address, EMAIL, "an email address")
+        settings = settings or AccessKeyFindingsSettings()
+        self.settings = settings
         region = cdk.Stack.of(self).region
         partition = cdk.Stack.of(self).partition
         remediation_role = f"arn:{partition}:iam::*:role/{REMEDIATION_ROLE_NAME}"
@@ -83,7 +72,7 @@ class AccessKeyFindings(Construct):
                 },
             )
         )
-        self.topic = sns.Topic(self, "Topic", topic_name=topic_name, master_key=self.key, enforce_ssl=True)
+        self.topic = sns.Topic(self, "Topic", topic_name=settings.topic_name, master_key=self.key, enforce_ssl=True)
         self.topic.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="OnlyRemediationRolesOfTheOrganizationPublish",
@@ -106,9 +95,9 @@ class AccessKeyFindings(Construct):
             )
         )
         self.topic_arn = self.topic.topic_arn
-        for address in email_subscribers:
+        for address in settings.email_subscribers:
             self.topic.add_subscription(subscriptions.EmailSubscription(address))
-        self.queue = self._create_queue() if create_queue else None
+        self.queue = self._create_queue() if settings.create_queue else None
 
     def _create_queue(self) -> sqs.Queue:
         dead_letters = sqs.Queue(

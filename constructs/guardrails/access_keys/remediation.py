@@ -22,16 +22,13 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
+from guardrails.access_keys.props import AccessKeyRemediationSettings
 from guardrails.access_keys.recorder import acknowledge_recorder_wildcards, create_recorder
 from guardrails.shared.documents import embed_script, load_document, pin_parameter
 from guardrails.shared.nag import acknowledge_wildcard_action, acknowledge_wildcard_resource
 from guardrails.shared.principals import systems_manager_of_this_account
-from guardrails.shared.validation import PropsError, check_pattern, check_range
+from guardrails.shared.validation import PropsError, check_pattern
 
-MAX_AGE_RANGE_DAYS = (1, 365)
-RETRY_ATTEMPTS_RANGE = (1, 25)
-RETRY_INTERVAL_RANGE_SECONDS = (1, 2678000)
-#: Config's own spelling of the rule frequencies (what users see in the console and the API).
 _FREQUENCY = {
     "One_Hour": config.MaximumExecutionFrequency.ONE_HOUR,
     "Three_Hours": config.MaximumExecutionFrequency.THREE_HOURS,
@@ -39,12 +36,10 @@ _FREQUENCY = {
     "Twelve_Hours": config.MaximumExecutionFrequency.TWELVE_HOURS,
     "TwentyFour_Hours": config.MaximumExecutionFrequency.TWENTY_FOUR_HOURS,
 }
-FREQUENCIES = tuple(_FREQUENCY)
 #: A contract: the central topic (:class:`AccessKeyFindings`) admits publishes from a role of this
 #: name in any account of the organization, and from no other principal.
 REMEDIATION_ROLE_NAME = "SsmGuardrailsAccessKeyRemediation"
 TOPIC_ARN = re.compile(r"arn:aws[a-z-]*:sns:[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}:\d{12}:[A-Za-z0-9_-]{1,256}")
-TAG_KEY = re.compile(r"[\w.:/=+@ -]{1,128}")
 _REGISTRY_KEY = "guardrails:access-key-remediation"
 
 
@@ -53,18 +48,8 @@ class AccessKeyRemediation(Construct):
 
     :param topic_arn: the central findings topic (see :class:`AccessKeyFindings`), usually in
         another account.
-    :param max_access_key_age: days; ``maxAccessKeyAge`` of the rule, 1-365. Default: 90.
-    :param maximum_execution_frequency: how often Config evaluates the rule, one of
-        ``One_Hour, Three_Hours, Six_Hours, Twelve_Hours, TwentyFour_Hours``. Default: ``TwentyFour_Hours``.
-    :param retry_attempts: automatic remediation attempts per resource, 1-25. Default: 5.
-    :param retry_interval: time window for those attempts. Default: 60 seconds.
-    :param deactivate_after: days; keys older than this are deactivated (never deleted); 0 turns
-        the escalation off and must otherwise be greater than ``max_access_key_age``. Default: 0.
-    :param exemption_tag: users with this tag key and value are never deactivated.
-        Default: ``("AccessKeyRotationExempt", "true")``.
-    :param include_email_tag: name the user's ``email`` tag in the message. Default: true.
-    :param create_config_recorder: create a Config recorder (IAM users) and delivery channel, for
-        accounts that have none. Default: false (Config must already record IAM users).
+    :param settings: what counts as old and what happens to it (:class:`AccessKeyRemediationSettings`;
+        the README's "controls.access_key_remediation" table). Default: all defaults.
     :param config_rule_name: Default: ``access-keys-rotated`` (fixed, so a second copy in one
         account and Region fails to deploy instead of reporting twice).
     """
@@ -75,26 +60,28 @@ class AccessKeyRemediation(Construct):
         id: str,
         *,
         topic_arn: str,
-        max_access_key_age: int = 90,
-        maximum_execution_frequency: str = "TwentyFour_Hours",
-        retry_attempts: int = 5,
-        retry_interval: cdk.Duration | None = None,
-        deactivate_after: int = 0,
-        exemption_tag: tuple[str, str] = ("AccessKeyRotationExempt", "true"),
-        include_email_tag: bool = True,
-        create_config_recorder: bool = False,
+        settings: AccessKeyRemediationSettings | None = None,
         config_rule_name: str = "access-keys-rotated",
     ) -> None:
         super().__init__(scope, id)
-        retry_interval = retry_interval or cdk.Duration.seconds(60)
-        _validate(topic_arn, max_access_key_age, maximum_execution_frequency, retry_attempts, retry_interval,
-                  deactivate_after, exemption_tag)  # fmt: skip
+        settings = settings or AccessKeyRemediationSettings()
+        check_pattern(
+            "AccessKeyRemediation.topic_arn",
+            topic_arn,
+            TOPIC_ARN,
+            "an SNS topic ARN, arn:aws:sns:<region>:<account>:<name>",
+        )
+        self.settings = settings
+        max_access_key_age = settings.max_access_key_age_days
+        exemption_tag = (settings.exemption_tag_key, settings.exemption_tag_value)
         _refuse_second_copy_in_one_account(self)
         self.topic_arn = topic_arn
-        self.deactivates = deactivate_after > 0
+        self.deactivates = settings.deactivate_after_days > 0
         self.automation_role = self._create_automation_role(exemption_tag)
-        self.document = self._create_document(max_access_key_age, deactivate_after, exemption_tag, include_email_tag)
-        recorder = create_recorder(self) if create_config_recorder else None
+        self.document = self._create_document(
+            max_access_key_age, settings.deactivate_after_days, exemption_tag, settings.include_email_tag
+        )
+        recorder = create_recorder(self) if settings.create_config_recorder else None
         self.rule = config.ManagedRule(
             self,
             "Rule",
@@ -102,7 +89,7 @@ class AccessKeyRemediation(Construct):
             config_rule_name=config_rule_name,
             description=f"IAM users' active access keys are rotated within {max_access_key_age} days",
             input_parameters={"maxAccessKeyAge": max_access_key_age},
-            maximum_execution_frequency=_FREQUENCY[maximum_execution_frequency],
+            maximum_execution_frequency=_FREQUENCY[settings.maximum_execution_frequency],
         )
         if recorder is not None:
             self.rule.node.add_dependency(recorder)
@@ -113,8 +100,8 @@ class AccessKeyRemediation(Construct):
             target_type="SSM_DOCUMENT",
             target_id=self.document.ref,
             automatic=True,
-            maximum_automatic_attempts=retry_attempts,
-            retry_attempt_seconds=int(retry_interval.to_seconds()),
+            maximum_automatic_attempts=settings.retry_attempts,
+            retry_attempt_seconds=settings.retry_interval_seconds,
             parameters={
                 "AutomationAssumeRole": {"StaticValue": {"Values": [self.automation_role.role_arn]}},
                 "ResourceId": {"ResourceValue": {"Value": "RESOURCE_ID"}},
@@ -231,26 +218,3 @@ def _refuse_second_copy_in_one_account(construct: AccessKeyRemediation) -> None:
                 construct.node.path,
                 f"one per account; {other.node.path} already covers this account (IAM is global: home Region only)",
             )
-
-
-def _validate(
-    topic_arn: str,
-    max_age: int,
-    frequency: str,
-    retry_attempts: int,
-    retry_interval: cdk.Duration,
-    deactivate_after: int,
-    exemption_tag: tuple[str, str],
-) -> None:
-    name = "AccessKeyRemediation"
-    check_pattern(f"{name}.topic_arn", topic_arn, TOPIC_ARN, "an SNS topic ARN, arn:aws:sns:<region>:<account>:<name>")
-    check_range(f"{name}.max_access_key_age", max_age, *MAX_AGE_RANGE_DAYS, unit="days")
-    if frequency not in FREQUENCIES:
-        raise PropsError(f"{name}.maximum_execution_frequency", frequency, ", ".join(FREQUENCIES))
-    check_range(f"{name}.retry_attempts", retry_attempts, *RETRY_ATTEMPTS_RANGE)
-    check_range(f"{name}.retry_interval", retry_interval.to_seconds(), *RETRY_INTERVAL_RANGE_SECONDS, unit="seconds")
-    if deactivate_after != 0:
-        check_range(f"{name}.deactivate_after", deactivate_after, max_age + 1, 3650, unit="days (0 turns it off)")
-    check_pattern(f"{name}.exemption_tag key", exemption_tag[0], TAG_KEY, "a tag key of 1-128 characters")
-    if not 0 < len(exemption_tag[1]) <= 256:
-        raise PropsError(f"{name}.exemption_tag value", exemption_tag[1], "a tag value of 1-256 characters")

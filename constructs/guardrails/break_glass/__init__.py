@@ -1,8 +1,8 @@
 """BreakGlass: on-demand emergency root/Administrator password for Linux and Windows nodes.
 
-One module per concern: ``props`` (prop checks), ``document`` (the Command document and the operators'
-start statements), ``cleanup`` (the clean-up function and state machine), ``rules`` (rules and alarms),
-``construct`` (the construct that composes them).
+One module per concern: ``props`` (the settings, each declared once), ``document`` (the Command document
+and the operators' start statements), ``cleanup`` (the clean-up function and state machine), ``rules``
+(rules and alarms), ``construct`` (the construct that composes them).
 """
 
 from guardrails.break_glass.construct import AUTOMATIC_RESET_COMMENT, BreakGlass
@@ -11,6 +11,7 @@ from guardrails.break_glass.props import (
     RESET_AFTER_RANGE_HOURS,
     SWEEP_INTERVAL_RANGE_MINUTES,
     TTL_RANGE_SECONDS,
+    BreakGlassSettings,
 )
 
 __all__ = [
@@ -20,4 +21,5 @@ __all__ = [
     "SWEEP_INTERVAL_RANGE_MINUTES",
     "TTL_RANGE_SECONDS",
     "BreakGlass",
+    "BreakGlassSettings",
 ]

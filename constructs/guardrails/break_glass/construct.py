@@ -22,7 +22,7 @@ password stops working (like Windows LAPS post-authentication reset).
 One module per concern, each creating its resources directly in this construct's scope (the
 logical ids are those of deployed stacks, so no concern gets a construct level of its own):
 
-* :mod:`guardrails.break_glass.props`: prop checks;
+* :mod:`guardrails.break_glass.props`: the settings, each declared once;
 * :mod:`guardrails.break_glass.document`: the Command document and the operators' start statements;
 * :mod:`guardrails.break_glass.cleanup`: the clean-up function and state machine (TTL, reset);
 * :mod:`guardrails.break_glass.rules`: the rules that start clean-up and audit, and the alarms;
@@ -45,22 +45,13 @@ from guardrails.break_glass.cleanup import (  # noqa: F401 (AUTOMATIC_RESET_COMM
     create_state_machine,
 )
 from guardrails.break_glass.document import create_document, node_arns, start_statements
-from guardrails.break_glass.props import (  # noqa: F401 (re-exported: stacks/config.py checks with them)
-    PASSWORD_LENGTH_RANGE,
-    RESET_AFTER_RANGE_HOURS,
-    SWEEP_INTERVAL_RANGE_MINUTES,
-    TTL_RANGE_SECONDS,
-    validate,
-)
+from guardrails.break_glass.props import BreakGlassSettings
 from guardrails.break_glass.rules import create_alarms, create_rules
 from guardrails.shared.encrypted_topic import EncryptedTopic
 from guardrails.shared.nag import acknowledge_grant, acknowledge_wildcard_action, acknowledge_wildcard_resource
 from guardrails.shared.password_vault import PasswordVault
 from guardrails.shared.principals import POLICY_PATH, Principal, contract_policy_name, roles_and_patterns
-
-#: The operators' customer managed policy: ``/ssm-guardrails/SsmGuardrails-BreakGlassOperator-<region>``
-#: (a contract: IAM Identity Center permission sets reference it by name and path).
-OPERATOR_POLICY_JOB = "BreakGlassOperator"
+from guardrails.shared.validation import check_not_empty
 
 
 class BreakGlass(Construct):
@@ -71,19 +62,8 @@ class BreakGlass(Construct):
         permission set). Roles get the managed policy ``operator_policy`` (fixed name
         ``SsmGuardrails-BreakGlassOperator-<region>``, path ``/ssm-guardrails/``, which a permission set
         references instead); all are the only principals the key policy lets decrypt. At least one.
-    :param ttl: how long the password stays in Parameter Store after the command ends.
-        10 seconds to 1 hour. Default: 60 seconds.
-    :param password_length: default length of generated passwords (operators may choose another
-        length from 14 to 128 when they run the document). Default: 24.
-    :param parameter_prefix: Parameter Store path of the passwords; each is ``<prefix>/pwd-<id>``.
-        Default: ``/BreakGlass``.
-    :param reset_after: run the document again this long after a successful break-glass run, so the
-        revealed password stops working; ``Duration.seconds(0)`` disables it. 1 to 168 hours.
-        Default: 8 hours.
-    :param sweep_interval: how often the sweeper deletes expired passwords; this bounds how long a
-        password can outlive its TTL if the event path fails. 1 to 60 minutes. Default: 1 minute.
-    :param document_name: name of the Command document operators run (a contract: operators type
-        it). Default: ``SsmGuardrails-BreakGlass``.
+    :param settings: every user setting, with its default and allowed range
+        (:class:`BreakGlassSettings`; the README's "controls.break_glass" table). Default: all defaults.
     :param key: bring your own KMS key; its policy is then yours to scope (see README). Default: a
         dedicated key with rotation on, retained on stack deletion.
     :param key_alias: alias of the created key. Default: ``alias/ssm-guardrails/break-glass``.
@@ -101,31 +81,19 @@ class BreakGlass(Construct):
         id: str,
         *,
         operators: Sequence[iam.IRole | Principal],
-        ttl: cdk.Duration | None = None,
-        password_length: int = 24,
-        parameter_prefix: str = "/BreakGlass",
-        reset_after: cdk.Duration | None = None,
-        sweep_interval: cdk.Duration | None = None,
-        document_name: str = "SsmGuardrails-BreakGlass",
+        settings: BreakGlassSettings | None = None,
         key: kms.IKey | None = None,
-        key_alias: str = "alias/ssm-guardrails/break-glass",
         key_admins: Sequence[iam.IPrincipal] | None = None,
         audit_topic: sns.ITopic | None = None,
     ) -> None:
         super().__init__(scope, id)
-        ttl = ttl or cdk.Duration.seconds(60)
-        reset_after = cdk.Duration.hours(8) if reset_after is None else reset_after
-        sweep_interval = sweep_interval or cdk.Duration.minutes(1)
-        validate(
-            operators,
-            ttl,
-            password_length,
-            parameter_prefix,
-            reset_after,
-            sweep_interval,
-            document_name,
-            key_alias,
-        )
+        settings = settings or BreakGlassSettings()
+        check_not_empty("BreakGlass.operators", operators)
+        ttl = cdk.Duration.seconds(settings.ttl_seconds)
+        reset_after = cdk.Duration.hours(settings.reset_after_hours)
+        sweep_interval = cdk.Duration.minutes(settings.sweep_interval_minutes)
+        parameter_prefix, document_name = settings.parameter_prefix, settings.document_name
+        self.settings = settings
         self.ttl = ttl
         self.parameter_prefix = parameter_prefix
         self.document_name = document_name
@@ -136,13 +104,13 @@ class BreakGlass(Construct):
             parameter_name_pattern=f"{parameter_prefix[1:]}/pwd-*",
             description="SSM Guardrails break-glass passwords",
             key=key,
-            key_alias=key_alias,
+            key_alias=settings.key_alias,
             key_admins=key_admins,
         )
         self.key = self.vault.key
         self.parameter_arn_pattern = self.vault.parameter_arn_pattern
         self.document = create_document(
-            self, document_name=document_name, password_length=password_length,
+            self, document_name=document_name, password_length=settings.password_length,
             parameter_prefix=parameter_prefix, key_arn=self.key.key_arn,
         )  # fmt: skip
         self.document_arn = stack.format_arn(service="ssm", resource="document", resource_name=document_name)
@@ -156,7 +124,7 @@ class BreakGlass(Construct):
         self.operator_policy = iam.ManagedPolicy(
             self,
             "OperatorPolicy",
-            managed_policy_name=contract_policy_name(OPERATOR_POLICY_JOB, regional=True),
+            managed_policy_name=contract_policy_name("BreakGlassOperator", regional=True),
             path=POLICY_PATH,
             description="Lets a break-glass operator run the document and read the password before it expires.",
             statements=[*start_statements(self, self.document_arn), *self.vault.reader_statements()],

@@ -1,54 +1,56 @@
-"""Prop checks of :class:`guardrails.BreakGlass`: every bad value fails at synth with one line."""
+"""The settings of :class:`guardrails.BreakGlass`, each declared once (type, default, allowed, doc)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from typing import Annotated, Any, ClassVar
 
-import aws_cdk as cdk
-from aws_cdk import aws_iam as iam
+from pydantic import Field
 
-from guardrails.shared.principals import Principal
+from guardrails.shared.settings import Settings, in_range, rule, zero_or_range
 from guardrails.shared.validation import (
     DOCUMENT_NAME,
     PropsError,
     check_kms_alias,
-    check_not_empty,
     check_parameter_path,
     check_pattern,
-    check_range,
 )
 
 TTL_RANGE_SECONDS = (10, 3600)
 PASSWORD_LENGTH_RANGE = (14, 128)
 RESET_AFTER_RANGE_HOURS = (1, 168)
 SWEEP_INTERVAL_RANGE_MINUTES = (1, 60)
+DOCUMENT_NAME_ALLOWED = "3-128 letters, digits, _ . -, not starting with aws or amazon"
 
 
-def validate(
-    operators: Sequence[iam.IRole | Principal],
-    ttl: cdk.Duration,
-    password_length: int,
-    parameter_prefix: str,
-    reset_after: cdk.Duration,
-    sweep_interval: cdk.Duration,
-    document_name: str,
-    key_alias: str,
-) -> None:
-    check_not_empty("BreakGlass.operators", operators)
-    check_range("BreakGlass.ttl", ttl.to_seconds(), *TTL_RANGE_SECONDS, unit="seconds")
-    check_range("BreakGlass.password_length", password_length, *PASSWORD_LENGTH_RANGE, unit="characters")
-    check_parameter_path("BreakGlass.parameter_prefix", parameter_prefix)
-    if reset_after.to_seconds() != 0:
-        check_range(
-            "BreakGlass.reset_after",
-            reset_after.to_seconds() / 3600,
-            *RESET_AFTER_RANGE_HOURS,
-            unit="hours (0 disables)",
-        )
-    check_range(
-        "BreakGlass.sweep_interval", sweep_interval.to_seconds() / 60, *SWEEP_INTERVAL_RANGE_MINUTES, unit="minutes"
+def check_document_name(setting: str, value: Any) -> None:
+    check_pattern(setting, value, DOCUMENT_NAME, DOCUMENT_NAME_ALLOWED)
+    if value.lower().startswith(("aws", "amazon")):
+        raise PropsError(setting, value, DOCUMENT_NAME_ALLOWED)
+
+
+class BreakGlassSettings(Settings):
+    """How break-glass behaves in every account and Region it is deployed to."""
+
+    construct_name: ClassVar[str] = "BreakGlass"
+
+    password_length: Annotated[int, in_range(*PASSWORD_LENGTH_RANGE, "characters")] = Field(
+        24, description="Default length of generated passwords; operators may choose 14-128 per run."
     )
-    check_pattern("BreakGlass.document_name", document_name, DOCUMENT_NAME, "3-128 letters, digits, _ . -")
-    if document_name.lower().startswith(("aws", "amazon")):
-        raise PropsError("BreakGlass.document_name", document_name, "a name not starting with aws or amazon")
-    check_kms_alias("BreakGlass.key_alias", key_alias)
+    ttl_seconds: Annotated[int, in_range(*TTL_RANGE_SECONDS, "seconds")] = Field(
+        60, description="How long the password stays in Parameter Store after the command ends."
+    )
+    reset_after_hours: Annotated[int, zero_or_range(*RESET_AFTER_RANGE_HOURS, "hours")] = Field(
+        8, description="Run break-glass again this long after a successful run, so the revealed password stops working."
+    )
+    sweep_interval_minutes: Annotated[int, in_range(*SWEEP_INTERVAL_RANGE_MINUTES, "minutes")] = Field(
+        1, description="How often the sweeper deletes expired passwords (bounds a missed event-path clean-up)."
+    )
+    parameter_prefix: Annotated[
+        str, rule(check_parameter_path, "a parameter path such as /BreakGlass, not under /aws or /ssm")
+    ] = Field("/BreakGlass", description="Parameter Store path of the passwords: `<prefix>/pwd-<instance-id>`.")
+    key_alias: Annotated[str, rule(check_kms_alias, "alias/<name>, not under alias/aws/")] = Field(
+        "alias/ssm-guardrails/break-glass", description="Alias of the dedicated KMS key of the passwords."
+    )
+    document_name: Annotated[str, rule(check_document_name, DOCUMENT_NAME_ALLOWED)] = Field(
+        "SsmGuardrails-BreakGlass", description="Name of the Command document operators run (a contract)."
+    )

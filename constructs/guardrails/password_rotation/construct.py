@@ -19,7 +19,7 @@ logical ids are those of deployed stacks, so no concern gets a construct level o
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
@@ -28,13 +28,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from guardrails.password_rotation.props import (  # noqa: F401 (re-exported: stacks/config.py checks with them)
-    DURATION_RANGE_HOURS,
-    MAX_PASSWORD_AGE_RANGE_DAYS,
-    PRIORITY_RANGE,
-    TASK_TIMEOUT_RANGE_SECONDS,
-    validate,
-)
+from guardrails.password_rotation.props import PasswordRotationSettings, RotationWindowSettings
 from guardrails.password_rotation.report import create_failure_alerts, create_freshness_report
 from guardrails.password_rotation.task import (  # noqa: F401 (EC2RESCUE_DOCUMENT is re-exported)
     EC2RESCUE_DOCUMENT,
@@ -49,6 +43,7 @@ from guardrails.shared.encrypted_topic import EncryptedTopic
 from guardrails.shared.nag import acknowledge_wildcard_action, acknowledge_wildcard_resource
 from guardrails.shared.password_vault import PasswordVault
 from guardrails.shared.principals import POLICY_PATH, Principal, contract_policy_name, roles_and_patterns
+from guardrails.shared.validation import check_not_empty
 
 
 class PasswordRotationWindow(Construct):
@@ -59,27 +54,13 @@ class PasswordRotationWindow(Construct):
         permission set); they are the only readers the created key admits. Roles get
         ``administrator_policy`` (fixed name ``SsmGuardrails-PasswordAdministrator-<id>-<region>``,
         path ``/ssm-guardrails/``, which a permission set references instead). At least one.
-    :param tag_filters: tag key -> values; an instance is targeted when it matches every key
-        (with any of its values), e.g. ``{"Environment": ["Production"]}``.
-    :param schedule: ``cron(...)`` (6 fields) or ``rate(...)``. Default: every Sunday 05:00,
-        ``cron(0 5 ? * SUN *)``.
-    :param schedule_timezone: IANA time zone of the schedule. Default: UTC.
-    :param duration: window length, 1-24 hours. Default: 2 hours.
-    :param cutoff: stop starting new tasks this long before the end, 0 to duration - 1 hours.
-        Default: 1 hour.
-    :param owner_information: text attached to the target and to its events. Default: none.
-    :param max_concurrency: instances rotated at once, a whole number or a percentage.
-        Default: ``5``.
-    :param max_errors: failures after which the task stops, a whole number or a percentage.
-        Default: ``1``.
-    :param priority: task priority in the window (0 is highest), 0-5. Default: 1.
-    :param task_timeout: how long a command may wait to start on an instance. Default: 10 minutes.
-    :param max_password_age: the freshness report names instances whose password is older than
-        this (schedule interval plus a grace period). Default: 8 days (weekly rotation + 1 day).
+    :param window: which instances, when and how many at once (:class:`RotationWindowSettings`;
+        the README's "controls.password_rotation.windows" table). Required: its ``tag_filters``.
+    :param settings: what the windows of an account share (:class:`PasswordRotationSettings`: the key
+        alias). Default: all defaults.
     :param window_name: name of the maintenance window. Default: generated from the construct path.
     :param key: bring your own key (for example another window's ``key``). Default: a dedicated
         key, rotation on, retained.
-    :param key_alias: alias of the created key. Default: ``alias/WindowsPasswordRotation-EncryptionKey``.
     :param log_group: where command output goes. Default: a new KMS-encrypted log group.
     :param alert_topic: where failures and the freshness report go. Default: a new encrypted topic.
     """
@@ -90,32 +71,18 @@ class PasswordRotationWindow(Construct):
         id: str,
         *,
         administrators: Sequence[iam.IRole | Principal],
-        tag_filters: Mapping[str, Sequence[str]],
-        schedule: str = "cron(0 5 ? * SUN *)",
-        schedule_timezone: str | None = None,
-        duration: cdk.Duration | None = None,
-        cutoff: cdk.Duration | None = None,
-        owner_information: str | None = None,
-        max_concurrency: str = "5",
-        max_errors: str = "1",
-        priority: int = 1,
-        task_timeout: cdk.Duration | None = None,
-        max_password_age: cdk.Duration | None = None,
+        window: RotationWindowSettings,
+        settings: PasswordRotationSettings | None = None,
         window_name: str | None = None,
         key: kms.IKey | None = None,
-        key_alias: str = "alias/WindowsPasswordRotation-EncryptionKey",
         log_group: logs.ILogGroup | None = None,
         alert_topic: sns.ITopic | None = None,
     ) -> None:
         super().__init__(scope, id)
-        duration = duration or cdk.Duration.hours(2)
-        cutoff = cutoff or cdk.Duration.hours(1)
-        task_timeout = task_timeout or cdk.Duration.minutes(10)
-        max_password_age = max_password_age or cdk.Duration.days(8)
-        validate(
-            administrators, tag_filters, schedule, schedule_timezone, duration, cutoff, max_concurrency,
-            max_errors, priority, task_timeout, max_password_age, key_alias,
-        )  # fmt: skip
+        settings = settings or PasswordRotationSettings()
+        check_not_empty("PasswordRotationWindow.administrators", administrators)
+        self.window_settings = window
+        tag_filters = window.tag_filters
         self.tag_filters = {key_: list(values) for key_, values in tag_filters.items()}
         self.vault = PasswordVault(
             self,
@@ -123,21 +90,22 @@ class PasswordRotationWindow(Construct):
             parameter_name_pattern=f"{PASSWORD_PATH[1:]}/*",
             description="rotated Windows Administrator passwords",
             key=key,
-            key_alias=key_alias,
+            key_alias=settings.key_alias,
         )
         self.key = self.vault.key
         self.log_group = log_group or EncryptedLogGroup(self, "Output", description="password rotation").log_group
         self.alert_topic = alert_topic or EncryptedTopic(self, "Alerts", description="password rotation alerts").topic
         self.key_changed_rule = self.vault.notify_key_changes(self.alert_topic)
         self.window, self.target = create_window(
-            self, window_name=window_name, schedule=schedule, schedule_timezone=schedule_timezone,
-            duration=duration, cutoff=cutoff, tag_filters=self.tag_filters, owner_information=owner_information,
+            self, window_name=window_name, schedule=window.schedule, schedule_timezone=window.schedule_timezone,
+            duration=cdk.Duration.hours(window.duration_hours), cutoff=cdk.Duration.hours(window.cutoff_hours),
+            tag_filters=self.tag_filters, owner_information=window.owner_information,
         )  # fmt: skip
         self.window_role = create_window_role(self, self.tag_filters)
         self.task = create_task(
             self, window=self.window, target=self.target, role=self.window_role, key=self.key,
-            log_group=self.log_group, max_concurrency=max_concurrency, max_errors=max_errors, priority=priority,
-            task_timeout=task_timeout,
+            log_group=self.log_group, max_concurrency=window.max_concurrency, max_errors=window.max_errors,
+            priority=window.priority, task_timeout=cdk.Duration.minutes(window.task_timeout_minutes),
         )  # fmt: skip
         self.instance_policy = iam.ManagedPolicy(
             self,
@@ -158,7 +126,8 @@ class PasswordRotationWindow(Construct):
         self.vault.allow_reader_patterns(administrator_patterns)
         create_failure_alerts(self, self.window, self.alert_topic)
         self.freshness_function = create_freshness_report(
-            self, tag_filters=self.tag_filters, max_password_age=max_password_age, window=self.window,
+            self, tag_filters=self.tag_filters, max_password_age=cdk.Duration.days(window.max_password_age_days),
+            window=self.window,
             alert_topic=self.alert_topic,
         )  # fmt: skip
         self._acknowledge_reviewed_wildcards()

@@ -31,7 +31,9 @@ _SCRIPT_STEPS = ("GrantSession", "Revoke", "TerminateSessions")
 
 def approvals_topic(scope: Construct, topic_name: str) -> sns.ITopic:
     """The approvals topic: KMS-encrypted, TLS-only; Systems Manager of this account publishes."""
-    encrypted = EncryptedTopic(scope, "Approvals", description="session access approvals", topic_name=topic_name)
+    encrypted = EncryptedTopic(
+        scope, "Approvals", description="session access approvals", topic_name=topic_name, only_granted_publishers=True
+    )
     ssm_service = iam.ServicePrincipal("ssm.amazonaws.com")
     this_account = {"StringEquals": {"aws:SourceAccount": cdk.Stack.of(scope).account}}
     encrypted.key.add_to_resource_policy(

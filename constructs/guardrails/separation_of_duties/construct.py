@@ -289,6 +289,9 @@ class SeparationOfDuties(Construct):
              "the Grant step refuses every version but the default one."),
             (policy, "*", "GetAutomationExecution, DescribeAutomationExecutions and DescribeSessions are read-only "
              f"status calls the console needs; DescribeSessions takes no resource ARN. {OPEN_DATA_CHANNEL_REASON}"),
+            (policy, self._executions(), "A new request's execution id is random and unknown before the start: "
+             f"StartAutomationExecution/StartChangeRequestExecution and AddTagsToResource only with {REQUEST_TAG_KEY}="
+             f"{self.runbook_name} as the only tag key; executions that already carry it may not be re-tagged."),
             (approver, self._executions(), f"Execution ids are random; only executions tagged {REQUEST_TAG_KEY}="
              f"{self.runbook_name} (condition aws:ResourceTag). The Grant step rejects self-approval."),
             (approver, "*", "Read-only status calls; DescribeAutomationExecutions takes no resource ARN."),

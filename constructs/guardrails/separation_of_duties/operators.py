@@ -65,22 +65,30 @@ def allow_statements(scope: OperatorScope) -> list[iam.PolicyStatement]:
         conditions={"StringEquals": {"iam:PassedToService": "ssm.amazonaws.com"}},
     )
     # The request tag is what lets approvers signal it (the approver policy's aws:ResourceTag), on
-    # either path: https://docs.aws.amazon.com/systems-manager/latest/userguide/automation-setup-identity-based-policies.html
+    # either path. A start is authorized on the document and the new execution (required) and the
+    # automation definition; tags given at start need AddTagsToResource on the new execution (example 4):
+    # https://docs.aws.amazon.com/systems-manager/latest/userguide/automation-setup-identity-based-policies.html
     tagged = {"StringEquals": {f"aws:RequestTag/{REQUEST_TAG_KEY}": scope.runbook_name}}
     if scope.path == "change_manager":
         request = iam.PolicyStatement(
             sid="RequestAccessThroughChangeManager",
             actions=["ssm:StartChangeRequestExecution"],
-            resources=[scope.change_template, scope.runbook_definition],
+            resources=[scope.change_template, scope.runbook_definition, scope.executions],
             conditions=tagged,
         )
     else:
         request = iam.PolicyStatement(
             sid="RequestAccessWithTheRunbookTaggedAsARequest",
             actions=["ssm:StartAutomationExecution"],
-            resources=[scope.runbook_definition],
+            resources=[scope.runbook_definition, scope.runbook_document, scope.executions],
             conditions=tagged,
         )
+    tag_request = iam.PolicyStatement(
+        sid="TagTheNewRequestWithTheRequestTagOnly",
+        actions=["ssm:AddTagsToResource"],
+        resources=[scope.executions],
+        conditions={**tagged, "ForAllValues:StringEquals": {"aws:TagKeys": [REQUEST_TAG_KEY]}},
+    )
     follow = iam.PolicyStatement(
         sid="FollowRequests",
         actions=["ssm:GetAutomationExecution", "ssm:DescribeAutomationExecutions", "ssm:DescribeSessions"],
@@ -92,7 +100,7 @@ def allow_statements(scope: OperatorScope) -> list[iam.PolicyStatement]:
         resources=list(scope.sessions),
         conditions=OWN_SESSIONS_CONDITION,
     )
-    return [request, pass_role, follow, open_data_channel_statement(), own]
+    return [request, tag_request, pass_role, follow, open_data_channel_statement(), own]
 
 
 def deny_statements(scope: OperatorScope) -> list[iam.PolicyStatement]:
@@ -127,17 +135,7 @@ def deny_statements(scope: OperatorScope) -> list[iam.PolicyStatement]:
             actions=SELF_GRANT_ACTIONS,
             resources=list(scope.operator_arns),
         ),
-        iam.PolicyStatement(
-            sid="NoReTaggingNodesOrRequests",
-            effect=iam.Effect.DENY,
-            actions=NODE_TAGGING_ACTIONS,
-            resources=["*"],
-            conditions={
-                "ForAnyValue:StringEqualsIgnoreCase": {
-                    "aws:TagKeys": sorted({*scope.protected_tag_keys, REQUEST_TAG_KEY})
-                }
-            },
-        ),
+        *_retagging_denies(scope),
     ]
     if scope.path == "just_in_time":
         return found
@@ -195,6 +193,26 @@ def deny_statements(scope: OperatorScope) -> list[iam.PolicyStatement]:
     return found
 
 
+def _retagging_denies(scope: OperatorScope) -> list[iam.PolicyStatement]:
+    """No setting or removing the scoping tag keys (any letter case) on nodes; on requests, only the
+    request tag of a new execution (allow_statements), never on one that already carries it."""
+    keys = sorted({*scope.protected_tag_keys, REQUEST_TAG_KEY})
+    retag = {"ForAnyValue:StringEqualsIgnoreCase": {"aws:TagKeys": keys}}
+    if not scope.executions:  # just-in-time: no requests to tag
+        return [iam.PolicyStatement(sid="NoReTaggingNodesOrRequests", effect=iam.Effect.DENY,
+                                    actions=NODE_TAGGING_ACTIONS, resources=["*"], conditions=retag)]  # fmt: skip
+    return [
+        iam.PolicyStatement(sid="NoReTaggingNodes", effect=iam.Effect.DENY, actions=NODE_TAGGING_ACTIONS,
+                            not_resources=[scope.executions], conditions=retag),
+        iam.PolicyStatement(sid="NoReTaggingRequests", effect=iam.Effect.DENY,
+                            actions=["ssm:AddTagsToResource", "ssm:RemoveTagsFromResource"],
+                            resources=[scope.executions],
+                            conditions={"Null": {f"aws:ResourceTag/{REQUEST_TAG_KEY}": "false"}}),
+        iam.PolicyStatement(sid="NoUntaggingRequests", effect=iam.Effect.DENY,
+                            actions=["ssm:RemoveTagsFromResource"], resources=[scope.executions], conditions=retag),
+    ]  # fmt: skip
+
+
 def approver_statements(executions: str, runbook_name: str) -> list[iam.PolicyStatement]:
     """Approve or reject only executions tagged as requests of this runbook (SendAutomationSignal
     supports aws:ResourceTag on the automation-execution, Service Authorization Reference:
@@ -237,7 +255,7 @@ def scp_document(
         "Sid": "NoReTaggingNodesAroundTheControls",
         "Effect": "Deny",
         "Action": sorted(NODE_TAGGING_ACTIONS),
-        "Resource": "*",
+        "NotResource": "arn:*:ssm:*:*:automation-execution/*",  # requests are tagged at start (operator policy)
         "Condition": {
             "ForAnyValue:StringEqualsIgnoreCase": {"aws:TagKeys": sorted({*tag_keys, REQUEST_TAG_KEY})},
             "ArnLike": {"aws:PrincipalArn": taggers},

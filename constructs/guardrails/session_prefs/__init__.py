@@ -1,6 +1,6 @@
 """SessionPrefs: one enforced set of Session Manager preferences per account and Region.
 
-One module per concern: ``props`` (prop checks), ``storage`` (session data key and log group),
+One module per concern: ``props`` (the settings, each declared once), ``storage`` (session data key and log group),
 ``resource`` (the preferences custom resource), ``policies`` (instance and operator statements),
 ``endpoints`` (VPC interface endpoints), ``construct`` (the construct that composes them).
 """
@@ -13,6 +13,7 @@ from guardrails.session_prefs.props import (
     LOG_GROUP_NAME,
     MAX_SESSION_RANGE_MINUTES,
     RETENTION_DAYS,
+    SessionPrefsSettings,
 )
 
 __all__ = [
@@ -23,4 +24,5 @@ __all__ = [
     "MAX_SESSION_RANGE_MINUTES",
     "RETENTION_DAYS",
     "SessionPrefs",
+    "SessionPrefsSettings",
 ]

@@ -22,7 +22,6 @@ logical ids are those of deployed stacks, so no concern gets a construct level o
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import aws_cdk as cdk
@@ -38,56 +37,21 @@ from guardrails.session_prefs.policies import (  # noqa: F401 (the constants are
     instance_statements,
     operator_statements,
 )
-from guardrails.session_prefs.props import (  # noqa: F401 (re-exported: stacks/config.py checks with them)
-    BUCKET_NAME,
-    IDLE_TIMEOUT_RANGE_MINUTES,
-    LINUX_USER,
-    LOG_GROUP_NAME,
-    MAX_SESSION_RANGE_MINUTES,
-    MAX_SHELL_PROFILES_CHARS,
-    RETENTION_DAYS,
-    validate,
-)
+from guardrails.session_prefs.props import SessionPrefsSettings
 from guardrails.session_prefs.resource import create_handler, create_preferences, schedule_reconcile
 from guardrails.session_prefs.storage import JUST_IN_TIME_KEY_TAG, create_data_key, session_log_group  # noqa: F401 (re-exported)
 from guardrails.shared.encrypted_topic import EncryptedTopic
 from guardrails.shared.nag import acknowledge_wildcard_action, acknowledge_wildcard_resource
 from guardrails.shared.principals import POLICY_PATH, contract_policy_name
 from guardrails.shared.sessions import OPEN_DATA_CHANNEL_REASON, OWN_SESSIONS_REASON
+from guardrails.shared.validation import check_parameter_path
 
 
 class SessionPrefs(Construct):
     """Session Manager preferences, enforced, plus the policies instances and operators need.
 
-    :param operator_instance_tag: ``{key: [values]}``: operators may start sessions only on
-        instances carrying one of those tag values. Required.
-    :param idle_session_timeout_minutes: 1-60. Default: 20.
-    :param max_session_duration_minutes: 1-1440, not below the idle timeout. Default: none (no limit).
-    :param cloudwatch_logging: stream or upload session logs to CloudWatch Logs. Default: true.
-    :param log_group_name: use this existing log group instead of creating one. Default: create a
-        group encrypted with the logs key (alias ``alias/session-manager/logs``).
-    :param log_retention_days: retention of the created group. Default: 90.
-    :param cloudwatch_encryption_required: only send logs to an encrypted group. Default: true.
-    :param cloudwatch_streaming: stream session data (rather than upload at the end). Default: true.
-    :param s3_logging: also write session logs to an S3 bucket. Default: false.
-    :param s3_bucket_name: that existing bucket; required with ``s3_logging``. Default: none.
-    :param s3_key_prefix: prefix in the bucket; ``<account>/<region>/`` is appended. Default: ``session-logs``.
-    :param s3_encryption_required: only write to the bucket if it is encrypted. Default: true.
-    :param session_encryption: encrypt session data with the data key (alias
-        ``alias/session-manager/data``); required for AWS-PasswordReset. The key is tagged
-        ``SystemsManagerJustInTimeNodeAccessManaged=true`` so just-in-time sessions can use it. Default: true.
-    :param run_as_enabled: Linux/macOS sessions run as an OS user of your choice instead of
-        ``ssm-user``. Default: false.
-    :param run_as_default_user: that user; required with ``run_as_enabled``. Default: none.
-    :param shell_profile_linux: commands run at the start of each Linux session. Default: none.
-    :param shell_profile_windows: same for Windows. Default: none.
-    :param allow_port_forwarding: operators may use ``AWS-StartPortForwardingSession`` and
-        ``AWS-StartSSHSession``. Session Manager does not log the content of those sessions.
-        Default: false.
-    :param allow_remote_host_port_forwarding: ... and ``AWS-StartPortForwardingSessionToRemoteHost``
-        (not logged either). Default: false.
-    :param allow_password_reset: operators may reset local passwords with ``AWS-PasswordReset``;
-        false denies it explicitly. Default: false.
+    :param settings: the preferences and what operators may do (:class:`SessionPrefsSettings`; the
+        README's "controls.session_prefs" table). Required: its ``operator_instance_tag``.
     :param vpc: create the interface endpoints Session Manager needs in this VPC (private subnets).
         Default: none.
     :param notification_topic: where drift corrections and the functions' alarms (errors, a
@@ -103,56 +67,36 @@ class SessionPrefs(Construct):
         scope: Construct,
         id: str,
         *,
-        operator_instance_tag: Mapping[str, list[str]],
-        idle_session_timeout_minutes: int = 20,
-        max_session_duration_minutes: int | None = None,
-        cloudwatch_logging: bool = True,
-        log_group_name: str | None = None,
-        log_retention_days: int = 90,
-        cloudwatch_encryption_required: bool = True,
-        cloudwatch_streaming: bool = True,
-        s3_logging: bool = False,
-        s3_bucket_name: str | None = None,
-        s3_key_prefix: str = "session-logs",
-        s3_encryption_required: bool = True,
-        session_encryption: bool = True,
-        run_as_enabled: bool = False,
-        run_as_default_user: str | None = None,
-        shell_profile_linux: str = "",
-        shell_profile_windows: str = "",
-        allow_port_forwarding: bool = False,
-        allow_remote_host_port_forwarding: bool = False,
-        allow_password_reset: bool = False,
+        settings: SessionPrefsSettings,
         vpc: ec2.IVpc | None = None,
         notification_topic: sns.ITopic | None = None,
         document_name: str = "SSM-SessionManagerRunShell",
         key_id_parameter_name: str = "/guardrails/session-manager/data-key-id",
     ) -> None:
         super().__init__(scope, id)
-        validate(
-            operator_instance_tag, idle_session_timeout_minutes, max_session_duration_minutes, log_group_name,
-            log_retention_days, s3_logging, s3_bucket_name, run_as_enabled, run_as_default_user, allow_password_reset,
-            session_encryption, key_id_parameter_name, shell_profile_linux, shell_profile_windows,
-        )  # fmt: skip
+        check_parameter_path("SessionPrefs.key_id_parameter_name", key_id_parameter_name)
+        self.settings = settings
         stack = cdk.Stack.of(self)
         self.document_name = document_name
-        self.data_key = create_data_key(self, key_id_parameter_name) if session_encryption else None
-        self.log_group = session_log_group(self, cloudwatch_logging, log_group_name, log_retention_days)
-        self.s3_bucket_name = s3_bucket_name if s3_logging else None
-        self.s3_key_prefix = "/".join(p for p in (s3_key_prefix.strip("/"), stack.account, stack.region) if p)
+        self.data_key = create_data_key(self, key_id_parameter_name) if settings.session_encryption else None
+        self.log_group = session_log_group(
+            self, settings.cloudwatch_logging, settings.log_group_name, settings.log_retention_days
+        )
+        self.s3_bucket_name = settings.s3_bucket_name if settings.s3_logging else None
+        self.s3_key_prefix = "/".join(p for p in (settings.s3_key_prefix.strip("/"), stack.account, stack.region) if p)
         self.inputs = {
             "s3BucketName": self.s3_bucket_name or "",
             "s3KeyPrefix": self.s3_key_prefix if self.s3_bucket_name else "",
-            "s3EncryptionEnabled": s3_encryption_required,
+            "s3EncryptionEnabled": settings.s3_encryption_required,
             "cloudWatchLogGroupName": self.log_group.log_group_name if self.log_group else "",
-            "cloudWatchEncryptionEnabled": cloudwatch_encryption_required,
-            "cloudWatchStreamingEnabled": cloudwatch_streaming and self.log_group is not None,
-            "idleSessionTimeout": str(idle_session_timeout_minutes),
-            "maxSessionDuration": str(max_session_duration_minutes or ""),
+            "cloudWatchEncryptionEnabled": settings.cloudwatch_encryption_required,
+            "cloudWatchStreamingEnabled": settings.cloudwatch_streaming and self.log_group is not None,
+            "idleSessionTimeout": str(settings.idle_session_timeout_minutes),
+            "maxSessionDuration": str(settings.max_session_duration_minutes or ""),
             "kmsKeyId": self.data_key.key_id if self.data_key else "",
-            "runAsEnabled": run_as_enabled,
-            "runAsDefaultUser": (run_as_default_user or "") if run_as_enabled else "",
-            "shellProfile": {"windows": shell_profile_windows, "linux": shell_profile_linux},
+            "runAsEnabled": settings.run_as_enabled,
+            "runAsDefaultUser": (settings.run_as_default_user or "") if settings.run_as_enabled else "",
+            "shellProfile": {"windows": settings.shell_profile_windows, "linux": settings.shell_profile_linux},
         }
         self.notification_topic = (
             notification_topic
@@ -183,10 +127,10 @@ class SessionPrefs(Construct):
                 self,
                 document_name,
                 self.data_key,
-                operator_instance_tag,
-                allow_port_forwarding,
-                allow_remote_host_port_forwarding,
-                allow_password_reset,
+                settings.operator_instance_tag,
+                settings.allow_port_forwarding,
+                settings.allow_remote_host_port_forwarding,
+                settings.allow_password_reset,
             ),
         )
         if vpc is not None:

@@ -1,14 +1,17 @@
-"""Prop checks of :class:`guardrails.SessionPrefs`: every bad value fails at synth with one line."""
+"""The settings of :class:`guardrails.SessionPrefs`, each declared once (type, default, allowed, doc)."""
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator
+from typing import Annotated, Any, ClassVar
 
 from aws_cdk import aws_logs as logs
+from pydantic import Field
 
-from guardrails.shared.validation import PropsError, check_parameter_path, check_pattern, check_range, check_tag_filters
+from guardrails.shared.settings import Settings, in_range, matching, rule
+from guardrails.shared.validation import PropsError, check_tag_filters
 
 IDLE_TIMEOUT_RANGE_MINUTES = (1, 60)
 MAX_SESSION_RANGE_MINUTES = (1, 1440)
@@ -34,51 +37,89 @@ RETENTION_DAYS = {
 }
 
 
-def validate(
-    instance_tag: Mapping[str, list[str]],
-    idle: int,
-    max_duration: int | None,
-    log_group_name: str | None,
-    retention_days: int,
-    s3_logging: bool,
-    bucket: str | None,
-    run_as_enabled: bool,
-    run_as_user: str | None,
-    password_reset: bool,
-    session_encryption: bool,
-    key_id_parameter_name: str,
-    shell_profile_linux: str,
-    shell_profile_windows: str,
-) -> None:
-    name = "SessionPrefs"
-    profiles = len(json.dumps(shell_profile_linux)) + len(json.dumps(shell_profile_windows)) - 4
+def check_shell_profiles(linux: str, windows: str) -> Iterator[tuple[str, Any, str]]:
+    profiles = len(json.dumps(linux)) + len(json.dumps(windows)) - 4
     if profiles > MAX_SHELL_PROFILES_CHARS:
-        raise PropsError(
-            f"{name}.shell_profile_linux/shell_profile_windows", f"{profiles} characters together (JSON-escaped)",
+        yield (
+            "shell_profile_linux/shell_profile_windows", f"{profiles} characters together (JSON-escaped)",
             f"at most {MAX_SHELL_PROFILES_CHARS} (the handler reads them from its 4 KB Lambda environment)",
         )  # fmt: skip
-    check_parameter_path(f"{name}.key_id_parameter_name", key_id_parameter_name)
-    check_tag_filters(f"{name}.operator_instance_tag", instance_tag)
-    check_range(f"{name}.idle_session_timeout_minutes", idle, *IDLE_TIMEOUT_RANGE_MINUTES, unit="minutes")
-    if max_duration is not None:
-        check_range(f"{name}.max_session_duration_minutes", max_duration, *MAX_SESSION_RANGE_MINUTES, unit="minutes")
-        if idle > max_duration:
-            raise PropsError(
-                f"{name}.idle_session_timeout_minutes", idle, f"at most max_session_duration_minutes ({max_duration})"
-            )
-    if log_group_name is not None:
-        check_pattern(f"{name}.log_group_name", log_group_name, LOG_GROUP_NAME, "1-512 of letters, digits, _ - / . #")
-    if retention_days not in RETENTION_DAYS:
-        raise PropsError(f"{name}.log_retention_days", retention_days, f"one of {sorted(RETENTION_DAYS)}")
-    if s3_logging and not bucket:
-        raise PropsError(f"{name}.s3_bucket_name", bucket, "an existing bucket name when s3_logging is on")
-    if bucket is not None:
-        check_pattern(f"{name}.s3_bucket_name", bucket, BUCKET_NAME, "an S3 bucket name: 3-63 of a-z 0-9 . -")
-    if run_as_enabled and not run_as_user:
-        raise PropsError(f"{name}.run_as_default_user", run_as_user, "an OS user name when run_as_enabled is on")
-    if run_as_user is not None:
-        check_pattern(f"{name}.run_as_default_user", run_as_user, LINUX_USER, "a Linux user name such as ssm-operator")
-    if password_reset and not session_encryption:
-        raise PropsError(
-            f"{name}.allow_password_reset", True, "only with session_encryption (AWS-PasswordReset needs it)"
+
+
+def _retention(setting: str, value: int) -> None:
+    if value not in RETENTION_DAYS:
+        raise PropsError(setting, value, f"one of {sorted(RETENTION_DAYS)}")
+
+
+class SessionPrefsSettings(Settings):
+    """The Session Manager preferences of every account and Region, and what operators may do."""
+
+    construct_name: ClassVar[str] = "SessionPrefs"
+
+    operator_instance_tag: Annotated[dict[str, list[str]], rule(check_tag_filters, "tag key -> one or more values")] = (
+        Field(
+            default_factory=dict, description="Operators may start sessions only on instances with this tag (required)."
         )
+    )
+    idle_session_timeout_minutes: Annotated[int, in_range(*IDLE_TIMEOUT_RANGE_MINUTES, "minutes")] = Field(
+        20, description="Sessions end after this long without input (at most max_session_duration_minutes)."
+    )
+    max_session_duration_minutes: Annotated[int, in_range(*MAX_SESSION_RANGE_MINUTES, "minutes")] | None = Field(
+        None, description="Sessions end after this long (none: no limit)."
+    )
+    cloudwatch_logging: bool = Field(True, description="Send session logs to CloudWatch Logs.")
+    log_group_name: Annotated[str, matching(LOG_GROUP_NAME, "1-512 of letters, digits, _ - / . #")] | None = Field(
+        None, description="Use this existing log group (none: create one encrypted with the logs key)."
+    )
+    log_retention_days: Annotated[int, rule(_retention, f"one of {sorted(RETENTION_DAYS)}")] = Field(
+        90, description="Retention of the created log group."
+    )
+    cloudwatch_encryption_required: bool = Field(True, description="Only send logs to an encrypted log group.")
+    cloudwatch_streaming: bool = Field(True, description="Stream session data (rather than upload it at the end).")
+    s3_logging: bool = Field(False, description="Also write session logs to an existing S3 bucket.")
+    s3_bucket_name: Annotated[str, matching(BUCKET_NAME, "an S3 bucket name: 3-63 of a-z 0-9 . -")] | None = Field(
+        None, description="That bucket (required with s3_logging)."
+    )
+    s3_key_prefix: Annotated[str, matching(r"[\w./-]{0,200}", "letters, digits, _ . / -")] = Field(
+        "session-logs", description="Prefix in the bucket; `<account>/<region>/` is appended."
+    )
+    s3_encryption_required: bool = Field(True, description="Only write to the bucket if it is encrypted.")
+    session_encryption: bool = Field(
+        True, description="Encrypt session data with the data key (`alias/session-manager/data`)."
+    )
+    run_as_enabled: bool = Field(False, description="Linux sessions run as run_as_default_user instead of ssm-user.")
+    run_as_default_user: Annotated[str, matching(LINUX_USER, "a Linux user name such as ssm-operator")] | None = Field(
+        None, description="That OS user (required with run_as_enabled)."
+    )
+    shell_profile_linux: str = Field(
+        "", description="Commands run at the start of each Linux session (both profiles: 2048 characters at most)."
+    )
+    shell_profile_windows: str = Field(
+        "", description="Commands run at the start of each Windows session (both profiles: 2048 characters at most)."
+    )
+    allow_port_forwarding: bool = Field(
+        False,
+        description="Operators may forward ports and use SSH sessions; Session Manager does not log their content "
+        "([AWS](https://docs.aws.amazon.com/systems-manager/latest/userguide/session-manager-logging.html)).",
+    )
+    allow_remote_host_port_forwarding: bool = Field(
+        False, description="... and forward to remote hosts through the node (not logged either)."
+    )
+    allow_password_reset: bool = Field(
+        False, description="Operators may reset local passwords with AWS-PasswordReset (needs session_encryption)."
+    )
+
+    def problems(self) -> Iterator[tuple[str, Any, str]]:
+        if not self.operator_instance_tag:
+            yield "operator_instance_tag", {}, "a tag key with one or more values"
+        maximum = self.max_session_duration_minutes
+        if maximum is not None and self.idle_session_timeout_minutes > maximum:
+            idle = self.idle_session_timeout_minutes
+            yield "idle_session_timeout_minutes", idle, f"at most max_session_duration_minutes ({maximum})"
+        if self.run_as_enabled and not self.run_as_default_user:
+            yield "run_as_default_user", None, "an OS user name when run_as_enabled is true"
+        if self.s3_logging and not self.s3_bucket_name:
+            yield "s3_bucket_name", None, "an existing bucket name when s3_logging is true"
+        if self.allow_password_reset and not self.session_encryption:
+            yield "allow_password_reset", True, "true only with session_encryption: true (AWS-PasswordReset needs it)"
+        yield from check_shell_profiles(self.shell_profile_linux, self.shell_profile_windows)
