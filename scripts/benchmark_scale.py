@@ -43,6 +43,7 @@ def config_for(accounts: int, regions: int) -> dict:
     organization["home_region"] = REGIONS[0]
     organization["only_accounts"] = [canary, *targets]
     organization["canary_accounts"] = [canary]
+    config.setdefault("rollout", {})["auto_deployment"] = False  # required with only_accounts
     return config
 
 

@@ -5,9 +5,15 @@ deploy (`make preflight CONFIG=name`; the pipeline runs it before its Rollout st
    the config) and fails when an account has stacks of one wave but the config now puts it in the
    other (a canary added or removed). Both waves create the same named resources, so the rollout
    would fail in that account; each such account gets one line with the exact steps to move it.
+   With ``rollout.auto_deployment`` on and canary accounts, it notes that AWS auto-deployment
+   ignores account filters: a canary moved between target OUs gets the organization stacks (this
+   check then names it); with it off, that accounts joining a target OU later get nothing.
 2. Asset buckets: HeadBucket with ExpectedBucketOwner for the bucket name of every Region; a name
    owned by another account (403) fails, a missing bucket (404) fails with the command that creates
    it.
+3. CloudTrail (``organization.cloudtrail: organization_trail``): in every Region of the config, an
+   organization trail that applies there, is logging and records write management events
+   (``ssm_guardrails_cli.trails``); with ``account_trails`` it notes that only ``doctor`` can check.
 
 Exit status 0 when everything is ready, 1 with one line per problem otherwise.
 """
@@ -27,6 +33,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "constructs")]
 import boto3  # noqa: E402
 from botocore.exceptions import ClientError  # noqa: E402
 
+from ssm_guardrails_cli.trails import covering_trail  # noqa: E402
 from stacks.config import GuardrailsConfig, load_config  # noqa: E402
 from stacks.org_rollout_stack import RolloutWave, rollout_waves  # noqa: E402
 
@@ -44,7 +51,11 @@ class StackSetOfWave:
 
 def stack_sets(config: GuardrailsConfig) -> list[StackSetOfWave]:
     members = (["MemberGlobal"] if config.controls.has_global_controls else []) + ["MemberRegional"]
-    return [StackSetOfWave(wave, member) for wave in rollout_waves(config.organization) for member in members]
+    return [
+        StackSetOfWave(wave, member)
+        for wave in rollout_waves(config.organization, config.rollout.auto_deployment)
+        for member in members
+    ]
 
 
 def accounts_with_instances(cloudformation: Any, stack_set_name: str, call_as: str) -> set[str]:
@@ -88,6 +99,40 @@ def wave_problems(config: GuardrailsConfig, cloudformation: Any) -> list[str]:
     return problems
 
 
+#: https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/stacksets-orgs-manage-auto-deployment.html
+AUTO_DEPLOYMENT_DOC = "AWS: automatic deployments do not consider account level targeting filters"
+
+
+def notes(config: GuardrailsConfig) -> list[str]:
+    """What the pre-flight cannot check or prevent (never a failure): member accounts' own trails;
+    what auto-deployment will and will not do with this config's account lists (the config already
+    refuses only_accounts and exclude_accounts with auto-deployment on)."""
+    org = config.organization
+    trails = (
+        ["note: organization.cloudtrail is account_trails: run ssm-guardrails doctor in each member account and Region"]
+        if org.cloudtrail == "account_trails"
+        else []
+    )
+    return trails + _auto_deployment_notes(config)
+
+
+def _auto_deployment_notes(config: GuardrailsConfig) -> list[str]:
+    org = config.organization
+    if not config.rollout.auto_deployment:
+        return [
+            "note: rollout.auto_deployment is false: an account that joins a target OU later gets no stacks "
+            "until the deployment targets change (add it to only_accounts, or run aws cloudformation "
+            "create-stack-instances for it)"
+        ]
+    if org.canary_accounts:
+        return [
+            f"note: {AUTO_DEPLOYMENT_DOC}; a canary account moved between target OUs gets the organization "
+            "wave's stacks, which fail on its named resources: this pre-flight then names it (move canaries "
+            "only out of the target OUs, or not at all)"
+        ]
+    return []
+
+
 def _regions(config: GuardrailsConfig, stack_set: StackSetOfWave) -> list[str]:
     org = config.organization
     return [org.home_region] if stack_set.member == "MemberGlobal" else list(org.regions)
@@ -118,8 +163,43 @@ def bucket_problems(config: GuardrailsConfig, s3_for_region: Any) -> list[str]:
     return problems
 
 
-def run(config: GuardrailsConfig, cloudformation: Any, s3_for_region: Any) -> list[str]:
-    return wave_problems(config, cloudformation) + bucket_problems(config, s3_for_region)
+#: Who cannot call CloudTrail answers one of these.
+ACCESS_DENIED = ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation")
+
+
+def trail_problems(config: GuardrailsConfig, cloudtrail_for_region: Any) -> list[str]:
+    """Every Region without an organization trail that feeds the alert rules (see module docstring)."""
+    org = config.organization
+    if org.cloudtrail != "organization_trail":
+        return []
+    problems = []
+    for region in org.regions:
+        try:
+            arn, reasons = covering_trail(cloudtrail_for_region(region), region, organization_only=True)
+        except ClientError as error:
+            if error.response["Error"]["Code"] not in ACCESS_DENIED:
+                raise
+            problems.append(
+                f"cannot check CloudTrail in {region}: these credentials need cloudtrail:DescribeTrails, "
+                "cloudtrail:GetTrailStatus and cloudtrail:GetEventSelectors"
+            )
+            continue
+        if arn is None:
+            problems.append(
+                f"CloudTrail in {region}: {'; '.join(reasons)}. The alert rules of member accounts (KMS key "
+                "changes, break-glass SendCommand) read CloudTrail events: create a multi-Region organization "
+                "trail that records write management events, or, if every account has its own trail, set "
+                "organization.cloudtrail: account_trails and run ssm-guardrails doctor in each account"
+            )
+    return problems
+
+
+def run(config: GuardrailsConfig, cloudformation: Any, s3_for_region: Any, cloudtrail_for_region: Any) -> list[str]:
+    return (
+        wave_problems(config, cloudformation)
+        + bucket_problems(config, s3_for_region)
+        + trail_problems(config, cloudtrail_for_region)
+    )
 
 
 def main(argv: Iterable[str] | None = None) -> int:
@@ -144,11 +224,12 @@ def main(argv: Iterable[str] | None = None) -> int:
         config,
         session.client("cloudformation", region_name=org.home_region),
         lambda region: session.client("s3", region_name=region),
+        lambda region: session.client("cloudtrail", region_name=region),
     )
-    for problem in problems:
-        print(f"preflight: {problem}")
+    for line in notes(config) + problems:
+        print(f"preflight: {line}")
     if not problems:
-        print(f"preflight: waves and asset buckets of {args.config} are ready")
+        print(f"preflight: waves, asset buckets and CloudTrail of {args.config} are ready")
     return 1 if problems else 0
 
 

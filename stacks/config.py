@@ -109,20 +109,26 @@ class OrganizationConfig(_Strict):
         description="Regions that get the regional controls and an asset bucket (each once)."
     )
     target_ous: Annotated[list[OrganizationalUnitId], Field(min_length=1)] = Field(
-        description="The OUs whose accounts get the controls."
+        description="The OUs whose accounts get the controls (and may publish access-key findings)."
     )
     only_accounts: list[AccountId] = Field(
         default_factory=list,
         description="Non-empty: only these accounts of `target_ous` (`INTERSECTION`); at least one besides the "
-        "canaries.",
+        "canaries; needs `rollout.auto_deployment: false`.",
     )
     exclude_accounts: list[AccountId] = Field(
         default_factory=list,
-        description="Accounts of `target_ous` that never get the controls (`DIFFERENCE`); empty with `only_accounts`.",
+        description="Accounts of `target_ous` that never get the controls (`DIFFERENCE`); empty with `only_accounts`; "
+        "needs `rollout.auto_deployment: false`.",
     )
     canary_accounts: list[AccountId] = Field(
         default_factory=list,
         description="Get every new version first, in their own StackSets (inside the targets); empty: one wave.",
+    )
+    cloudtrail: Literal["organization_trail", "account_trails"] = Field(
+        "organization_trail",
+        description="How member accounts record the management events the alert rules read: one organization "
+        "trail (`make preflight` checks it) or each account's own trails (only `ssm-guardrails doctor` checks them).",
     )
 
     @property
@@ -140,6 +146,12 @@ class OrganizationConfig(_Strict):
 class RolloutConfig(_Strict):
     """``rollout``: StackSet operation preferences of both waves (the section may be omitted)."""
 
+    auto_deployment: bool = Field(
+        True,
+        description="StackSet auto-deployment of the organization wave (new accounts of the OUs get the stacks). "
+        "AWS: automatic deployments do not consider account level targeting filters, so it must be `false` with "
+        "`only_accounts` or `exclude_accounts`.",
+    )
     retain_stacks_on_account_removal: bool = Field(
         True, description="An account that leaves the target OUs keeps its stacks (organization wave)."
     )
@@ -481,6 +493,7 @@ def _cross_checks(config: GuardrailsConfig) -> Iterator[str]:
     if len(set(org.regions)) != len(org.regions):
         yield f"organization.regions: got {org.regions!r}; allowed: each Region once"
     yield from _organization_checks(org)
+    yield from _auto_deployment_checks(org, config.rollout)
     yield from _pipeline_checks(config.pipeline)
     break_glass = config.controls.break_glass
     if break_glass.enabled and not break_glass.operator_roles:
@@ -527,6 +540,26 @@ def _organization_checks(org: OrganizationConfig) -> Iterator[str]:
             f"{where}.canary_accounts: got every account of only_accounts; allowed: a subset that leaves "
             "at least one account for the organization stage"
         )
+
+
+#: https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/stacksets-orgs-manage-auto-deployment.html
+AUTO_DEPLOYMENT_IGNORES_FILTERS = (
+    "auto-deployment ignores account filters: an account that joins a target OU later gets the stacks"
+)
+
+
+def _auto_deployment_checks(org: OrganizationConfig, rollout: RolloutConfig) -> Iterator[str]:
+    """Account lists and auto-deployment contradict each other: refused, never silently weakened.
+    Canary accounts are allowed with auto-deployment: a moved canary fails to create the organization
+    stack (named resources exist) and `make preflight` names it with the fix."""
+    if not rollout.auto_deployment:
+        return
+    for key in ("only_accounts", "exclude_accounts"):
+        if getattr(org, key):
+            yield (
+                f"rollout.auto_deployment: got True with organization.{key}; allowed: false with {key} "
+                f"({AUTO_DEPLOYMENT_IGNORES_FILTERS}), or target OUs without {key}"
+            )
 
 
 def _pipeline_checks(pipeline: PipelineConfig | None) -> Iterator[str]:

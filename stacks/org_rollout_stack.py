@@ -35,11 +35,11 @@ class RolloutWave:
     suffix: str
 
 
-def rollout_waves(org: OrganizationConfig) -> list[RolloutWave]:
+def rollout_waves(org: OrganizationConfig, auto_deployment: bool = True) -> list[RolloutWave]:
     """Canary accounts first (when configured), then every other target account.
 
-    Only the organization wave deploys automatically to accounts that join a target OU later;
-    the canary wave is a fixed list of accounts.
+    Only the organization wave deploys automatically to accounts that join a target OU later
+    (``auto_deployment``, ``rollout.auto_deployment``); the canary wave is a fixed list of accounts.
     """
     canary = tuple(org.canary_accounts)
     waves = []
@@ -47,11 +47,17 @@ def rollout_waves(org: OrganizationConfig) -> list[RolloutWave]:
         waves.append(RolloutWave("Canary", canary, AccountFilter.ONLY, False, "Canary"))
     if org.only_accounts:
         rest = tuple(a for a in org.only_accounts if a not in canary)
-        waves.append(RolloutWave("Organization", rest, AccountFilter.ONLY, True, ""))
+        waves.append(RolloutWave("Organization", rest, AccountFilter.ONLY, auto_deployment, ""))
     else:
         excluded = (*org.exclude_accounts, *canary)
         waves.append(
-            RolloutWave("Organization", excluded, AccountFilter.EXCEPT if excluded else AccountFilter.NONE, True, "")
+            RolloutWave(
+                "Organization",
+                excluded,
+                AccountFilter.EXCEPT if excluded else AccountFilter.NONE,
+                auto_deployment,
+                "",
+            )
         )
     return waves
 

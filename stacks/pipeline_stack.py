@@ -32,6 +32,11 @@ _REVIEWED_ACTIONS = {
     "kms:ReEncrypt*": "Only on the pipeline's artifact key (the statement's resource).",
 }
 _REVIEWED_RESOURCES = [
+    (
+        re.compile(r"arn:(<AWS::Partition>|aws[a-z-]*):cloudtrail:\*:\d{12}:trail/\*"),
+        "Read-only status and event selectors of the management account's trails (the organization trail's "
+        "name is not in the config).",
+    ),
     (re.compile(r"<PipelineArtifactsBucket\w+\.Arn>/\*"), "Objects of the pipeline's own artifact bucket."),
     (
         re.compile(r"arn:(<AWS::Partition>|aws[a-z-]*):logs:[a-z0-9-]+:\d{12}:log-group:/aws/codebuild/.*"),
@@ -55,6 +60,7 @@ _REVIEWED_RESOURCES = [
 _REVIEWED_UNSCOPED_ACTIONS = {
     "cloudformation:DescribeStacks": "the CDK CLI reads stack state before it assumes the bootstrap deploy role",
     "s3:ListBucket": "the CDK CLI locates the bootstrap bucket before it assumes the bootstrap roles",
+    "cloudtrail:DescribeTrails": "the pre-flight lists the trails that apply in a Region (no resource type exists)",
 }
 _OWN_BUILD_ACTIONS = {"codebuild:BatchGetBuilds", "codebuild:StartBuild", "codebuild:StopBuild"}
 
@@ -135,7 +141,8 @@ class PipelineStack(cdk.Stack):
         self, config: GuardrailsConfig, config_name: str, stack_set_names: list[str]
     ) -> pipelines.CodeBuildStep:
         """scripts/preflight.py before the waves: no account in both waves, every asset bucket owned
-        by the StackSet account. Its role may list the waves' stack instances and the buckets only."""
+        by the StackSet account, an organization trail. Its role may list the waves' stack instances
+        and the buckets, and read the organization's trails, only."""
         org = config.organization
         # a StackSet ARN ends with ":<StackSet id>"; the names are the waves' own StackSets
         stack_sets = [
@@ -153,11 +160,13 @@ class PipelineStack(cdk.Stack):
                 role_policy_statements=[
                     iam.PolicyStatement(actions=["cloudformation:ListStackInstances"], resources=stack_sets),
                     iam.PolicyStatement(actions=["s3:ListBucket"], resources=buckets),
+                    *_trail_reads(self.partition, org.management_account),
                 ],
             )
         # A separate pipeline account reads the StackSet account through that account's CDK lookup
         # role: `cdk bootstrap --trust <pipeline account>` lets the pipeline account assume it, and
-        # it is read-only (ReadOnlyAccess), which covers ListStackInstances and HeadBucket.
+        # it is read-only (ReadOnlyAccess), which covers ListStackInstances, HeadBucket and the
+        # CloudTrail reads.
         lookup_role = (
             f"arn:{self.partition}:iam::{org.stack_set_account}:role/"
             f"cdk-{bootstrap_qualifier(self)}-lookup-role-{org.stack_set_account}-{org.home_region}"
@@ -233,3 +242,15 @@ class PipelineStack(cdk.Stack):
         assert source.s3 is not None  # the config allows exactly one
         bucket = s3.Bucket.from_bucket_name(self, "SourceBucket", source.s3.bucket)
         return pipelines.CodePipelineSource.s3(bucket, source.s3.object_key, trigger=actions.S3Trigger.EVENTS)
+
+
+def _trail_reads(partition: str, management_account: str) -> list[iam.PolicyStatement]:
+    """The pre-flight's CloudTrail reads (organization.cloudtrail). DescribeTrails has no resource
+    type (Service Authorization Reference, AWS CloudTrail); an organization trail belongs to the
+    management account, also when a delegated administrator created it
+    (https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-delegated-administrator.html)."""
+    trails = f"arn:{partition}:cloudtrail:*:{management_account}:trail/*"
+    return [
+        iam.PolicyStatement(actions=["cloudtrail:DescribeTrails"], resources=["*"]),
+        iam.PolicyStatement(actions=["cloudtrail:GetTrailStatus", "cloudtrail:GetEventSelectors"], resources=[trails]),
+    ]

@@ -69,7 +69,7 @@ class RolloutStage(cdk.Stage):
             MemberTemplate("MemberRegional", StackSetTemplate(members.member_regional, location, regional), regional)
         )
         self.waves: list[OrgRolloutStack] = []
-        for wave in rollout_waves(org):
+        for wave in rollout_waves(org, config.rollout.auto_deployment):
             name = f"{ROLLOUT_STACK_NAME}{wave.suffix}"
             stack = OrgRolloutStack(self, name, stack_name=name, config=config, wave=wave, templates=templates)
             if self.waves:

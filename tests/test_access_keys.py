@@ -29,6 +29,7 @@ from ssm_docs import references
 
 from guardrails import AccessKeyFindings, AccessKeyRemediation, PropsError
 from guardrails.access_keys import AccessKeyFindingsSettings, AccessKeyRemediationSettings
+from guardrails.access_keys.findings import org_paths_condition
 from guardrails.shared.documents import load_document
 from stacks.build import CENTRAL_STACK_NAME, MEMBER_GLOBAL_STACK_NAME
 
@@ -57,6 +58,14 @@ def test_central_topic_has_the_contract_name_and_a_rotating_key(central: dict[st
 
 
 REMEDIATION_ROLES = "arn:aws:iam::*:role/SsmGuardrailsAccessKeyRemediation"
+#: accounts under the example's target OUs, child OUs included (aws:PrincipalOrgPaths is multivalued,
+#: o-.../r-.../ou-.../ paths: ForAnyValue:StringLike,
+#: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-principalorgpaths)
+UNDER_TARGET_OUS = {
+    "ForAnyValue:StringLike": {
+        "aws:PrincipalOrgPaths": ["o-a1b2c3d4e5/*/ou-ab12-11111111/*", "o-a1b2c3d4e5/*/ou-ab12-22222222/*"]
+    }
+}
 
 
 def test_central_topic_accepts_publishes_from_remediation_roles_of_the_organization_only_over_tls(
@@ -69,10 +78,13 @@ def test_central_topic_accepts_publishes_from_remediation_roles_of_the_organizat
     assert allows[0]["Condition"] == {
         "StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"},
         "ArnLike": {"aws:PrincipalArn": REMEDIATION_ROLES},
+        **UNDER_TARGET_OUS,
     }
     denies = [s["Condition"] for s in policy if s["Effect"] == "Deny"]
     assert {"Bool": {"aws:SecureTransport": "false"}} in denies
     assert {"ArnNotLike": {"aws:PrincipalArn": REMEDIATION_ROLES}} in denies
+    # a same-account principal needs no Allow: the OU paths are enforced by a deny as well
+    assert {"ForAllValues:StringNotLike": UNDER_TARGET_OUS["ForAnyValue:StringLike"]} in denies
 
 
 def test_central_key_lets_remediation_roles_of_the_organization_use_it_through_sns_only(
@@ -84,7 +96,22 @@ def test_central_key_lets_remediation_roles_of_the_organization_use_it_through_s
     assert org["Condition"] == {
         "StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5", "kms:ViaService": "sns.eu-west-1.amazonaws.com"},
         "ArnLike": {"aws:PrincipalArn": REMEDIATION_ROLES},
+        **UNDER_TARGET_OUS,
     }
+
+
+@pytest.mark.parametrize(
+    ("units", "paths"),
+    [
+        ((), None),
+        (("r-ab12",), ["o-a1b2c3d4e5/r-ab12/*"]),
+        (("ou-ab12-11111111",), ["o-a1b2c3d4e5/*/ou-ab12-11111111/*"]),
+    ],
+    ids=["no OUs: the organization", "the root: right after the organization id", "an OU: at any depth"],
+)
+def test_org_paths_name_the_root_and_ous_as_aws_writes_them(units: tuple[str, ...], paths: list[str] | None) -> None:
+    condition = org_paths_condition("o-a1b2c3d4e5", units)
+    assert condition == ({"ForAnyValue:StringLike": {"aws:PrincipalOrgPaths": paths}} if paths else {})
 
 
 def test_central_stack_lives_in_the_security_account_home_region(example_app: SynthesizedApp) -> None:
@@ -326,11 +353,19 @@ def test_bad_member_settings_fail_at_synth(settings: dict[str, Any], message: st
     assert message in str(caught.value)
 
 
-def test_a_bad_organization_id_fails_at_synth(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("props", "message"),
+    [
+        ({"organization_id": "o-123"}, "AccessKeyFindings.organization_id: got 'o-123'"),
+        ({"organization_id": "r-abcdefghij"}, "organization_id: got 'r-abcdefghij'"),
+        ({"organizational_unit_ids": ["ou-1"]}, "AccessKeyFindings.organizational_unit_ids: got 'ou-1'"),
+    ],
+)
+def test_bad_central_props_fail_at_synth(tmp_path: Path, props: dict[str, Any], message: str) -> None:
     stack = cdk.Stack(new_app(tmp_path), "Props")
-    for organization_id in ("o-123", "r-abcdefghij"):
-        with pytest.raises(PropsError, match=f"AccessKeyFindings.organization_id: got '{organization_id}'"):
-            AccessKeyFindings(stack, f"Findings-{organization_id}", organization_id=organization_id)
+    with pytest.raises(PropsError) as caught:
+        AccessKeyFindings(stack, "Findings", **{"organization_id": "o-a1b2c3d4e5", **props})
+    assert message in str(caught.value)
 
 
 def test_a_bad_email_subscriber_fails_at_synth() -> None:

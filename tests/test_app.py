@@ -29,6 +29,8 @@ from stacks.build import (
 from stacks.config import load_config
 
 ASSET_HASH = re.compile(r"[0-9a-f]{64}")
+#: the base64 SHA-256 of a synth-zipped code object, which changes with it (CodeVersionReader)
+ASSET_CHECKSUM = re.compile(r'("ChecksumSHA256": )"[A-Za-z0-9+/]{43}="')
 
 #: What `cdk ls` prints for the example: stage/stack for the stacks of a stage.
 DISPLAY_NAMES = [
@@ -146,8 +148,9 @@ def test_pinned_cdk_cli_reads_the_cloud_assembly(example_app: SynthesizedApp) ->
 
 
 def normalized(template: dict[str, Any]) -> dict[str, Any]:
-    """Asset hashes change with every handler edit; the snapshot must not."""
-    return json.loads(ASSET_HASH.sub("<asset-hash>", json.dumps(template)))
+    """Asset hashes and checksums change with every handler edit; the snapshot must not."""
+    text = ASSET_CHECKSUM.sub(r'\1"<asset-checksum>"', json.dumps(template))
+    return json.loads(ASSET_HASH.sub("<asset-hash>", text))
 
 
 @pytest.mark.parametrize("stack_name", ALL_STACKS)
@@ -157,8 +160,12 @@ def test_stack_matches_snapshot(example_app: SynthesizedApp, snapshot: Any, stac
 
 
 def test_snapshot_normalization_hides_asset_hashes_only() -> None:
-    template = {"Code": {"S3Key": "a" * 64 + ".zip"}, "Name": "pwd-" + "b" * 12}
-    assert normalized(template) == {"Code": {"S3Key": "<asset-hash>.zip"}, "Name": "pwd-" + "b" * 12}
+    template = {"Code": {"S3Key": "a" * 64 + ".zip"}, "Name": "pwd-" + "b" * 12, "ChecksumSHA256": "c" * 43 + "="}
+    assert normalized(template) == {
+        "Code": {"S3Key": "<asset-hash>.zip"},
+        "Name": "pwd-" + "b" * 12,
+        "ChecksumSHA256": "<asset-checksum>",
+    }
 
 
 def test_guardrails_is_importable_without_hiding_the_constructs_library() -> None:

@@ -155,6 +155,11 @@ def test_example_config_loads_with_its_values() -> None:
             "(StackSets never deploy to the management account)",
         ),
         (
+            "organization.cloudtrail",
+            "none",
+            "organization.cloudtrail: got 'none'; Input should be 'organization_trail' or 'account_trails'",
+        ),
+        (
             "rollout.max_concurrent_percentage",
             0,
             "rollout.max_concurrent_percentage: got 0; allowed: a number from 1 to 100 %",
@@ -335,13 +340,42 @@ def test_example_config_loads_with_its_values() -> None:
 def test_each_mistake_is_one_line_naming_file_key_value_and_rule(
     tmp_path: Path, key: str, value: object, expected: str
 ) -> None:
-    path = _write(tmp_path, _with(key, value))
+    data = _with(key, value)
+    if key in ("organization.only_accounts", "organization.exclude_accounts"):
+        data["rollout"]["auto_deployment"] = False  # account lists need it off (tested below)
+    path = _write(tmp_path, data)
     with pytest.raises(ConfigError) as caught:
         load_config(path)
     message = str(caught.value)
     assert message.count("\n") == 0, message
     assert message.startswith(f"{path}: ")
     assert expected in message
+
+
+@pytest.mark.parametrize(
+    ("key", "accounts"), [("only_accounts", ["333333333333", "555555555555"]), ("exclude_accounts", ["555555555555"])]
+)
+def test_account_lists_with_auto_deployment_are_refused(tmp_path: Path, key: str, accounts: list[str]) -> None:
+    """AWS: "Automatic deployments do not consider account level targeting filters. If you target
+    specific accounts and enable automatic deployments, your StackSet will continue to deploy to any
+    newly added accounts within the deployed organization."
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/stacksets-orgs-manage-auto-deployment.html"""
+    data = _with(f"organization.{key}", accounts)
+    with pytest.raises(ConfigError) as caught:
+        load_config(_write(tmp_path, data))
+    assert str(caught.value).endswith(
+        f"rollout.auto_deployment: got True with organization.{key}; allowed: false with {key} (auto-deployment "
+        f"ignores account filters: an account that joins a target OU later gets the stacks), or target OUs "
+        f"without {key}"
+    )
+    data["rollout"]["auto_deployment"] = False
+    assert getattr(load_config(_write(tmp_path, data)).organization, key) == accounts
+
+
+def test_canary_accounts_keep_auto_deployment() -> None:
+    """The example: canaries and auto-deployment together (a moved canary is named by make preflight)."""
+    config = load_config("example")
+    assert config.organization.canary_accounts and config.rollout.auto_deployment
 
 
 def test_several_mistakes_are_all_reported(tmp_path: Path) -> None:
@@ -451,7 +485,10 @@ def test_a_control_without_a_section_is_not_deployed(tmp_path: Path) -> None:
 def test_a_role_with_two_conflicting_jobs_is_refused_in_one_line(
     tmp_path: Path, key: str, value: object, expected: str
 ) -> None:
-    path = _write(tmp_path, _with(key, value))
+    data = _with(key, value)
+    if key in ("organization.only_accounts", "organization.exclude_accounts"):
+        data["rollout"]["auto_deployment"] = False  # account lists need it off (tested below)
+    path = _write(tmp_path, data)
     with pytest.raises(ConfigError) as caught:
         load_config(path)
     message = str(caught.value)

@@ -6,6 +6,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+from access.resolve import Environment, ResolvedTemplate
+from access.simulator import PolicySet, Request, simulate
 from cdk_helpers import SynthesizedApp, resources_of
 
 from guardrails.access_keys.remediation import REMEDIATION_ROLE_NAME
@@ -62,7 +65,8 @@ def test_only_remediation_roles_of_the_organization_publish_findings(example_app
     assert len(allows) == 1
     (allow,) = allows
     assert allow["Principal"] == {"AWS": "*"}
-    assert set(allow["Condition"]) == {"StringEquals", "ArnLike"}
+    assert set(allow["Condition"]) == {"StringEquals", "ArnLike", "ForAnyValue:StringLike"}
+    assert set(allow["Condition"]["ForAnyValue:StringLike"]) == {"aws:PrincipalOrgPaths"}
     assert allow["Condition"]["StringEquals"]["aws:PrincipalOrgID"].startswith("o-")
     role_pattern = allow["Condition"]["ArnLike"]["aws:PrincipalArn"]
     assert _is_remediation_role_pattern(role_pattern)
@@ -86,6 +90,10 @@ def test_the_remediation_role_carries_the_contract_name(example_app: Synthesized
     assert names.count(REMEDIATION_ROLE_NAME) == 1
 
 
+ASSET_ACCOUNT = "444444444444"
+EXECUTION_ROLE = f"arn:aws:iam::{ASSET_ACCOUNT}:role/cdk-hnb659fds-cfn-exec-role-{ASSET_ACCOUNT}-eu-west-1"
+
+
 def test_only_the_cloudformation_execution_role_changes_an_asset_bucket_policy(example_app: SynthesizedApp) -> None:
     """Everyone else is denied; the account's root user keeps Get/Put/DeleteBucketPolicy whatever the
     policy says (https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteBucketPolicy.html)."""
@@ -95,13 +103,61 @@ def test_only_the_cloudformation_execution_role_changes_an_asset_bucket_policy(e
         s
         for p in policies
         for s in _statements(p["Properties"])
-        if s.get("Sid") == "OnlyCloudFormationChangesThePolicy"
+        if s.get("Sid") == "OnlyCloudFormationChangesTheBucket"
     ]
     assert deny["Effect"] == "Deny"
     assert deny["Principal"] == {"AWS": "*"}
-    assert set(deny["Action"]) == {"s3:PutBucketPolicy", "s3:DeleteBucketPolicy"}
+    assert {"s3:PutBucketPolicy", "s3:DeleteBucketPolicy"} <= set(deny["Action"])
     role = deny["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]
     assert json.dumps(role).endswith(':role/cdk-hnb659fds-cfn-exec-role-444444444444-eu-west-1"}')
+
+
+#: What each bucket setting is changed with (Service Authorization Reference, Amazon S3 actions:
+#: https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazons3.html): e.g.
+#: PutBucketVersioning (suspend), PutBucketLifecycleConfiguration and DeleteBucketLifecycle
+#: (s3:PutLifecycleConfiguration), PutBucketLogging, PutBucketOwnershipControls and
+#: DeleteBucketOwnershipControls (s3:PutBucketOwnershipControls).
+BUCKET_SETTINGS = [
+    "s3:PutBucketVersioning",
+    "s3:PutLifecycleConfiguration",
+    "s3:PutBucketLogging",
+    "s3:PutBucketOwnershipControls",
+    "s3:PutBucketPolicy",
+]
+
+
+@pytest.fixture(scope="module")
+def bucket_setting_decisions(example_app: SynthesizedApp) -> dict[str, bool]:
+    """An administrator of the StackSet account (AdministratorAccess) and the CloudFormation
+    execution role (same rights) change each setting of the eu-west-1 asset bucket."""
+    env = Environment(account=ASSET_ACCOUNT, region="eu-west-1")
+    name = "SsmGuardrails-Assets-eu-west-1"
+    resolved = ResolvedTemplate(example_app.template_json(name), name, env)
+    (policy,) = [
+        resolved.resolve(properties["PolicyDocument"])
+        for logical_id, properties in resolved.of_type("AWS::S3::BucketPolicy")
+        if "AccessLogs" not in logical_id
+    ]
+    bucket = f"arn:aws:s3:::ssm-guardrails-assets-{ASSET_ACCOUNT}-eu-west-1"
+    everything = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+    batch = []
+    for role in ("Administrator", EXECUTION_ROLE.split("/")[-1]):
+        for action in BUCKET_SETTINGS:
+            context = {"aws:PrincipalArn": f"arn:aws:iam::{ASSET_ACCOUNT}:role/{role}", "aws:SecureTransport": "true"}
+            request = Request(f"arn:aws:sts::{ASSET_ACCOUNT}:assumed-role/{role}/s", action, bucket, context,
+                              resource_account=ASSET_ACCOUNT)  # fmt: skip
+            batch.append((f"{role} {action}", PolicySet(identity=[everything], resource=policy), request))
+    return {key: result.decision.allowed for key, result in simulate(batch).items() if result.decision}
+
+
+@pytest.mark.parametrize("action", BUCKET_SETTINGS)
+def test_only_the_execution_role_changes_the_asset_buckets_settings(
+    bucket_setting_decisions: dict[str, bool], action: str
+) -> None:
+    """Suspending versioning or expiring versions would undo the pinned code versions, turning
+    logging off would hide who publishes: administrators are denied, the stack's role is not."""
+    assert bucket_setting_decisions[f"Administrator {action}"] is False
+    assert bucket_setting_decisions[f"{EXECUTION_ROLE.split('/')[-1]} {action}"] is True
 
 
 def test_no_function_of_the_app_gets_the_basic_execution_role(example_app: SynthesizedApp) -> None:

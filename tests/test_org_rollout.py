@@ -24,6 +24,7 @@ from guardrails import (
     StackSetAdminSynthesizer,
     StackSetTemplate,
 )
+from guardrails.rollout.code_packages import published_key
 from guardrails.rollout.template import _retarget, required_capabilities
 from guardrails.rollout.version_pins import condition_name, parameter_name
 from stacks.build import (
@@ -145,15 +146,18 @@ def test_wave_stacks_live_in_the_stack_set_account_and_the_organization_follows_
 def test_stack_set_template_is_the_member_template_with_organization_buckets(
     example_app: SynthesizedApp, member: str
 ) -> None:
-    """Same resources, same logical ids, same properties; only the asset bucket, the pinned object
-    version (with its parameters and Region conditions) and the bootstrap check differ."""
+    """Same resources, same logical ids, same properties; only the asset bucket, the code's key (the
+    synth-zipped copy, same hash), the pinned object version (with its parameters and Region
+    conditions) and the bootstrap check differ."""
     standalone = example_app.template_json(member)
     stack_set = json.loads(stack_set_template_path(example_app, member).read_text())
     assert "BootstrapVersion" in standalone["Parameters"]
     assert "Rules" not in stack_set
     regions = ["eu-west-1"] if member == MEMBER_GLOBAL_STACK_NAME else ["eu-west-1", "eu-central-1"]
     keys = {r["Properties"]["Code"]["S3Key"] for r in resources_of(standalone, "AWS::Lambda::Function").values()}
-    assert set(stack_set["Parameters"]) == {parameter_name(key, region) for key in keys for region in regions}
+    assert set(stack_set["Parameters"]) == {
+        parameter_name(published_key(key), region) for key in keys for region in regions
+    }
     assert stack_set["Conditions"] == {
         condition_name(region): {"Fn::Equals": [{"Ref": "AWS::Region"}, region]} for region in regions
     }
@@ -165,6 +169,9 @@ def test_stack_set_template_is_the_member_template_with_organization_buckets(
     for path, before, after in differences:
         if path.endswith("/Code/S3ObjectVersion"):
             assert before is None and "Fn::If" in after, path
+            continue
+        if path.endswith("/Code/S3Key"):
+            assert after == published_key(before), path
             continue
         assert path.endswith("/Code/S3Bucket/Fn::Sub"), path
         assert (before, after) == (
@@ -293,6 +300,15 @@ def _organization(**changes: Any) -> OrganizationConfig:
 def test_waves_never_overlap(changes: dict, expected: list) -> None:
     waves = rollout_waves(_organization(**changes))
     assert [(w.name, w.accounts, w.account_filter, w.auto_deployment) for w in waves] == expected
+
+
+def test_auto_deployment_off_turns_it_off_for_the_organization_wave_only(tmp_path: Path) -> None:
+    """rollout.auto_deployment: false (required with only_accounts or exclude_accounts, whose filters
+    auto-deployment ignores). CloudFormation takes RetainStacksOnAccountRemoval only with Enabled."""
+    app = _variant(tmp_path, {"exclude_accounts": ["555555555555"]}, rollout={"auto_deployment": False})
+    for name in (ROLLOUT_STACK_NAME, CANARY_STACK_NAME):
+        for props in stack_sets(app.template_json(name)).values():
+            assert props["AutoDeployment"] == {"Enabled": False}
 
 
 # --- variants of the organization layout --------------------------------------------------------
@@ -440,6 +456,33 @@ def test_pipeline_tests_then_delivers_central_canary_approval_organization(examp
     ]
     approval = next(a for a in stages[5]["Actions"] if a["Name"].endswith("ApproveOrganization"))
     assert approval["ActionTypeId"]["Category"] == "Approval"
+
+
+def test_the_preflight_may_read_the_organizations_trails_and_nothing_more_of_cloudtrail(
+    example_app: SynthesizedApp,
+) -> None:
+    """The pre-flight checks the organization trail (issue 23 item 14): DescribeTrails has no resource
+    type; the trail reads are scoped to the management account, which owns an organization trail."""
+    template = example_app.template_json(PIPELINE_STACK_NAME)
+    preflight = next(
+        p for p in resources_of(template, "AWS::CodeBuild::Project").values()
+        if "make preflight" in json.dumps(p["Properties"]["Source"])
+    )  # fmt: skip
+    role = preflight["Properties"]["ServiceRole"]["Fn::GetAtt"][0]
+    granted = [
+        statement
+        for policy in resources_of(template, "AWS::IAM::Policy").values()
+        if {"Ref": role} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    trail_reads = [s for s in granted if "cloudtrail:" in json.dumps(s["Action"])]
+    assert [(s["Action"], flatten(s["Resource"])) for s in trail_reads] == [
+        ("cloudtrail:DescribeTrails", "*"),
+        (
+            ["cloudtrail:GetEventSelectors", "cloudtrail:GetTrailStatus"],
+            f"arn:aws:cloudtrail:*:{MANAGEMENT}:trail/*",
+        ),
+    ]
 
 
 def test_pipeline_deploys_into_each_account_with_its_bootstrap_roles(example_app: SynthesizedApp) -> None:

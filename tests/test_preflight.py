@@ -135,3 +135,141 @@ def test_a_separate_pipeline_account_reads_through_the_stack_set_accounts_role()
         identity = assumed.client("sts", region_name=ORG.home_region).get_caller_identity()
     assert identity["Account"] == ORG.stack_set_account
     assert identity["Arn"].endswith("/ssm-guardrails-preflight")
+
+
+def test_preflight_says_what_auto_deployment_does_with_canaries_and_when_it_is_off() -> None:
+    """Automatic deployments do not consider account level targeting filters:
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/stacksets-orgs-manage-auto-deployment.html"""
+    (note,) = preflight.notes(CONFIG)
+    assert "do not consider account level targeting filters" in note and "canary account moved" in note
+    off = CONFIG.model_copy(update={"rollout": CONFIG.rollout.model_copy(update={"auto_deployment": False})})
+    (note,) = preflight.notes(off)
+    assert note.startswith("note: rollout.auto_deployment is false: an account that joins a target OU later")
+    no_canary = CONFIG.model_copy(update={"organization": ORG.model_copy(update={"canary_accounts": []})})
+    assert preflight.notes(no_canary) == []
+
+
+# --- CloudTrail -------------------------------------------------------------------------------
+# Shapes: DescribeTrails(includeShadowTrails) lists the trails that apply in the Region, organization
+# trails included; GetTrailStatus and GetEventSelectors take the trail's ARN (an organization trail
+# seen from a member account needs it):
+# https://docs.aws.amazon.com/awscloudtrail/latest/APIReference/API_DescribeTrails.html
+# https://docs.aws.amazon.com/awscloudtrail/latest/APIReference/API_GetTrailStatus.html
+# https://docs.aws.amazon.com/awscloudtrail/latest/APIReference/API_GetEventSelectors.html
+
+ORG_TRAIL = f"arn:aws:cloudtrail:{ORG.home_region}:{ORG.management_account}:trail/{ORG.id}/org-trail"
+ALL_MANAGEMENT = {"EventSelectors": [{"ReadWriteType": "All", "IncludeManagementEvents": True}]}
+
+
+def _trail(**changes: Any) -> dict[str, Any]:
+    return {
+        "Name": "org-trail",
+        "TrailARN": ORG_TRAIL,
+        "HomeRegion": ORG.home_region,
+        "IsMultiRegionTrail": True,
+        "IsOrganizationTrail": True,
+        **changes,
+    }
+
+
+def _cloudtrail(trails: list[dict[str, Any]], logging: bool = True, selectors: dict | None = None) -> Any:
+    """The same answers in every Region (a multi-Region trail applies to each)."""
+    clients = {}
+    for region in ORG.regions:
+        client = boto3.client("cloudtrail", region_name=region)
+        stubber = Stubber(client)
+        stubber.add_response("describe_trails", {"trailList": trails}, {"includeShadowTrails": True})
+        applying = [t for t in trails if t["IsOrganizationTrail"]]
+        if applying and (applying[0]["IsMultiRegionTrail"] or applying[0]["HomeRegion"] == region):
+            stubber.add_response("get_trail_status", {"IsLogging": logging}, {"Name": applying[0]["TrailARN"]})
+            if logging:
+                stubber.add_response(
+                    "get_event_selectors",
+                    {"TrailARN": applying[0]["TrailARN"], **(selectors or ALL_MANAGEMENT)},
+                    {"TrailName": applying[0]["TrailARN"]},
+                )
+        stubber.activate()
+        clients[region] = client
+    return clients.__getitem__
+
+
+def test_a_logging_multi_region_organization_trail_with_management_events_passes() -> None:
+    assert preflight.trail_problems(CONFIG, _cloudtrail([_trail()])) == []
+
+
+@pytest.mark.parametrize(
+    ("trails", "logging", "selectors", "reason"),
+    [
+        ([], True, None, "no organization trail applies to"),
+        ([_trail(IsOrganizationTrail=False)], True, None, "no organization trail applies to"),
+        ([_trail()], False, None, "is not logging"),
+        (
+            [_trail()],
+            True,
+            {"EventSelectors": [{"ReadWriteType": "ReadOnly", "IncludeManagementEvents": True}]},
+            "records no write management events",
+        ),
+        (
+            [_trail()],
+            True,
+            {"EventSelectors": [{"ReadWriteType": "All", "ExcludeManagementEventSources": ["kms.amazonaws.com"]}]},
+            "records no write management events (or excludes kms.amazonaws.com",
+        ),
+        (
+            [_trail()],
+            True,
+            {"AdvancedEventSelectors": [{"FieldSelectors": [{"Field": "eventCategory", "Equals": ["Data"]}]}]},
+            "records no write management events",
+        ),
+    ],
+    ids=["no trail", "an account's own trail", "stopped", "read-only", "KMS excluded", "data events only"],
+)
+def test_a_region_without_a_usable_organization_trail_is_a_problem(
+    trails: list, logging: bool, selectors: dict | None, reason: str
+) -> None:
+    problems = preflight.trail_problems(CONFIG, _cloudtrail(trails, logging, selectors))
+    assert [p.split(":")[0] for p in problems] == [f"CloudTrail in {r}" for r in ORG.regions]
+    assert all(reason in p and "organization.cloudtrail: account_trails" in p for p in problems), problems
+
+
+def test_a_single_region_organization_trail_covers_its_home_region_only() -> None:
+    problems = preflight.trail_problems(CONFIG, _cloudtrail([_trail(IsMultiRegionTrail=False)]))
+    other = [r for r in ORG.regions if r != ORG.home_region]
+    assert [p.split(":")[0] for p in problems] == [f"CloudTrail in {r}" for r in other]
+    assert f"applies to {ORG.home_region} only" in problems[0]
+
+
+def test_advanced_selectors_of_write_management_events_pass() -> None:
+    selectors = {
+        "AdvancedEventSelectors": [
+            {
+                "FieldSelectors": [
+                    {"Field": "eventCategory", "Equals": ["Management"]},
+                    {"Field": "readOnly", "Equals": ["false"]},
+                ]
+            }
+        ]
+    }
+    assert preflight.trail_problems(CONFIG, _cloudtrail([_trail()], selectors=selectors)) == []
+
+
+def test_credentials_without_cloudtrail_reads_are_told_what_they_need() -> None:
+    def denied(region: str) -> Any:
+        client = boto3.client("cloudtrail", region_name=region)
+        stubber = Stubber(client)
+        stubber.add_client_error("describe_trails", "AccessDeniedException", http_status_code=400)
+        stubber.activate()
+        return client
+
+    problems = preflight.trail_problems(CONFIG, denied)
+    assert problems == [
+        f"cannot check CloudTrail in {r}: these credentials need cloudtrail:DescribeTrails, "
+        "cloudtrail:GetTrailStatus and cloudtrail:GetEventSelectors"
+        for r in ORG.regions
+    ]
+
+
+def test_account_trails_are_left_to_doctor() -> None:
+    accounts = CONFIG.model_copy(update={"organization": ORG.model_copy(update={"cloudtrail": "account_trails"})})
+    assert preflight.trail_problems(accounts, lambda region: pytest.fail("no CloudTrail call")) == []
+    assert preflight.notes(accounts)[0].startswith("note: organization.cloudtrail is account_trails")

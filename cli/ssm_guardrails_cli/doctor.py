@@ -9,6 +9,7 @@ from rich.table import Table
 from ssm_guardrails_cli.permissions import COMMANDS, RUNNERS
 from ssm_guardrails_cli.runtime import Exit, Runtime
 from ssm_guardrails_cli.settings import ControlMissing, Settings, load_settings
+from ssm_guardrails_cli.trails import covering_trail
 
 EXAMPLE_NODE = "i-0123456789abcdef0"
 EXAMPLE_EXECUTION = "4f9b0c1e-1111-2222-3333-444455556666"
@@ -18,7 +19,8 @@ def run_doctor(rt: Runtime) -> Exit:
     identity = rt.client("sts").get_caller_identity()
     settings = load_settings(rt)
     checks = {command: _may_run(rt, identity, settings, command) for command in COMMANDS}
-    report = {"caller": identity["Arn"], "region": rt.region, "controls": settings.deployed(), "commands": checks}
+    report = {"caller": identity["Arn"], "region": rt.region, "controls": settings.deployed(), "commands": checks,
+              "cloudtrail": trail_check(rt)}  # fmt: skip
     rt.emit(report, lambda: _print(rt, report))
     return Exit.OK
 
@@ -58,6 +60,22 @@ def _may_run(rt: Runtime, identity: dict[str, Any], settings: Settings, command:
     return f"allowed (without {', '.join(skipped)}: a check is skipped)" if skipped else "allowed"
 
 
+def trail_check(rt: Runtime) -> str:
+    """Whether a trail records, in this account and Region, the management events the controls'
+    CloudTrail alerts read (README "Prerequisite: CloudTrail"; :mod:`ssm_guardrails_cli.trails`)."""
+    from botocore.exceptions import ClientError
+
+    try:
+        arn, reasons = covering_trail(rt.client("cloudtrail"), rt.region)
+    except ClientError as error:
+        if error.response["Error"]["Code"] in ("AccessDenied", "AccessDeniedException"):
+            return "unknown (cloudtrail:DescribeTrails, GetTrailStatus and GetEventSelectors are not allowed)"
+        raise
+    if arn:
+        return f"recorded by {arn}"
+    return f"missing: {'; '.join(reasons)} (the CloudTrail-based alerts never fire)"
+
+
 def _context_entry(key: str, value: str | list[str], values: dict[str, str]) -> dict[str, Any]:
     many = isinstance(value, list)
     filled = [v.format_map(values) for v in (value if many else [value])]
@@ -95,3 +113,4 @@ def _print(rt: Runtime, report: dict[str, Any]) -> None:
     for command, verdict in report["commands"].items():
         commands.add_row(command, verdict)
     rt.console.print(commands)
+    rt.console.print(f"CloudTrail: {report['cloudtrail']}")

@@ -33,6 +33,10 @@ OTHER_REGION = next(region for region in ORG.regions if region != ORG.home_regio
 CENTRAL = Environment(account=ORG.security_account, region=ORG.home_region)
 ROLLOUT = Environment(account=ORG.delegated_admin_account, region=ORG.home_region)
 OUTSIDER_ACCOUNT, OUTSIDER_ORG = "999999999999", "o-outsider000"
+#: aws:PrincipalOrgPaths of a member account: organization, root, a target OU and a child OU of it
+#: (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-principalorgpaths)
+MEMBER_ORG_PATH = f"{ORG.id}/r-ab12/{ORG.target_ous[0]}/ou-ab12-55555555/"
+OUTSIDE_TARGETS_ORG_PATH = f"{ORG.id}/r-ab12/ou-ab12-99999999/"
 INSTANCE_ID, OTHER_INSTANCE_ID = "i-0123456789abcdef0", "i-0fedcba9876543210"
 ADMINISTRATOR_ACCESS = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
 SOURCES = ("stage", "stackset")

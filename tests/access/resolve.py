@@ -101,6 +101,7 @@ class ResolvedTemplate:
         "LogGroupName",
         "StateMachineName",
         "AliasName",
+        "BucketName",
     )
 
     def physical_name(self, logical_id: str) -> str:
@@ -127,6 +128,7 @@ class ResolvedTemplate:
             "AWS::Events::Rule": lambda: env.arn("events", f"rule/{name}"),
             "AWS::StepFunctions::StateMachine": lambda: env.arn("states", f"stateMachine:{name}"),
             "AWS::SSM::Document": lambda: env.arn("ssm", f"document/{name}"),
+            "AWS::S3::Bucket": lambda: f"arn:aws:s3:::{name}",
         }
         return arns[resource_type]()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from access_settings import (
@@ -14,9 +14,11 @@ from access_settings import (
     INSTANCE_ID,
     JUST_IN_TIME_SESSION_POLICY,
     MEMBER,
+    MEMBER_ORG_PATH,
     ORG,
     OTHER_INSTANCE_ID,
     OTHER_REGION,
+    OUTSIDE_TARGETS_ORG_PATH,
     OUTSIDER_ACCOUNT,
     OUTSIDER_ORG,
     ROLLOUT,
@@ -42,6 +44,7 @@ class Principal:
     path: str = "/"  # an IAM Identity Center role's is /aws-reserved/sso.amazonaws.com/<region>/
     account: str = MEMBER.account
     org_id: str = ORG.id
+    org_path: str = MEMBER_ORG_PATH
     tags: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -65,6 +68,7 @@ class Principal:
             "aws:PrincipalArn": self.role_arn,
             "aws:PrincipalAccount": self.account,
             "aws:PrincipalOrgID": self.org_id,
+            "aws:PrincipalOrgPaths": [self.org_path],
             "aws:PrincipalType": "AssumedRole",
             "aws:userid": self.userid,
             "aws:SecureTransport": "true",
@@ -147,8 +151,22 @@ class World:
             # a just-in-time session: the access token's credentials, within AWS's session policy
             "just_in_time_session": Principal("SSM-JustInTimeAccessTokenRole", [JUST_IN_TIME_SESSION_POLICY]),
             "access_key_remediation": self.created_role(g, "AccessKeyRemediationAutomationRole"),
+            # the same role, created by an administrator of an organization account outside the target OUs
+            "access_key_remediation_outside_targets": replace(
+                self.created_role(g, "AccessKeyRemediationAutomationRole"),
+                account="123412341234",
+                org_path=OUTSIDE_TARGETS_ORG_PATH,
+            ),
             # administrators with every IAM permission, in a member account and in the topic's account
             "security_administrator": Principal("Administrator", [ADMINISTRATOR_ACCESS], account=CENTRAL.account),
+            # ... and one who creates a role of the remediation role's name (the security account
+            # sits outside the target OUs in the example)
+            "security_administrator_as_remediation_role": Principal(
+                "SsmGuardrailsAccessKeyRemediation",
+                [ADMINISTRATOR_ACCESS],
+                account=CENTRAL.account,
+                org_path=f"{ORG.id}/r-ab12/ou-ab12-77777777/",
+            ),
             "outsider": Principal(
                 "Administrator", [ADMINISTRATOR_ACCESS], account=OUTSIDER_ACCOUNT, org_id=OUTSIDER_ORG
             ),
@@ -158,7 +176,7 @@ class World:
         """The rollout stack's code version reader (StackSet administrator account)."""
         if self.rollout is None:
             return {}
-        name = self.rollout.name_of("AWS::IAM::Role", "CodeVersionReaderRole")
+        name = self.rollout.name_of("AWS::IAM::Role", "CodeVersionReaderHandlerRole")
         return {"code_version_reader": Principal(name, self.rollout.policies_of_role(name), account=ROLLOUT.account)}
 
     def identity_center_principals(self) -> dict[str, Principal]:
@@ -224,7 +242,7 @@ class World:
         """One Lambda code object the rollout stack reads the version of (its reader's first resource)."""
         if self.rollout is None:
             return "arn:aws:s3:::no-rollout/none"
-        policies = self.rollout.policies_of_role(self.rollout.name_of("AWS::IAM::Role", "CodeVersionReaderRole"))
+        policies = self.rollout.policies_of_role(self.rollout.name_of("AWS::IAM::Role", "CodeVersionReaderHandlerRole"))
         resources = [r for p in policies for s in p["Statement"] for r in as_list(s["Resource"])]
         return next(r for r in resources if r.startswith("arn:aws:s3:::"))
 

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 from aws_helpers import fail_first
 from botocore.stub import Stubber
@@ -35,6 +36,7 @@ from cli_helpers import (
     runtime,
 )
 
+from ssm_guardrails_cli import doctor
 from ssm_guardrails_cli.runtime import Exit
 from ssm_guardrails_cli.sessions import person_of
 from ssm_guardrails_cli.settings import SETTINGS_PARAMETER
@@ -435,3 +437,39 @@ def test_request_session_on_the_change_manager_path_prints_its_steps_with_the_re
         "AllowSsmSessionStartTemplate with InstanceId=i-0123456789abcdef0 and the tag SsmGuardrailsRequest=AllowStartSsmSession"
         in steps[0]
     )
+
+
+def _trail(cloudtrail: Any, selectors: list[dict[str, Any]], logging: bool = True) -> str:
+    boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="org-trail-logs")
+    arn = cloudtrail.create_trail(Name="org-trail", S3BucketName="org-trail-logs", IsMultiRegionTrail=True)["TrailARN"]
+    cloudtrail.put_event_selectors(TrailName="org-trail", EventSelectors=selectors)
+    if logging:
+        cloudtrail.start_logging(Name="org-trail")
+    return arn
+
+
+def test_doctor_names_the_trail_that_feeds_the_cloudtrail_alerts(aws: Any) -> None:
+    """A multi-Region trail, logging, write management events: what EventBridge needs to receive
+    "AWS API Call via CloudTrail" events (https://docs.aws.amazon.com/eventbridge/latest/userguide/event-types.html)."""
+    rt = runtime()
+    arn = _trail(rt.client("cloudtrail"), [{"ReadWriteType": "WriteOnly", "IncludeManagementEvents": True}])
+    assert doctor.trail_check(rt) == f"recorded by {arn}"
+
+
+@pytest.mark.parametrize(
+    ("selectors", "logging", "reason"),
+    [
+        (None, True, "no trail applies to eu-west-1"),
+        ([{"ReadWriteType": "All", "IncludeManagementEvents": True}], False, "is not logging"),
+        ([{"ReadWriteType": "ReadOnly", "IncludeManagementEvents": True}], True, "records no write management events"),
+    ],
+    ids=["no trail", "stopped", "read-only"],
+)
+def test_doctor_says_when_no_trail_feeds_the_cloudtrail_alerts(
+    aws: Any, selectors: list | None, logging: bool, reason: str
+) -> None:
+    rt = runtime()
+    if selectors is not None:
+        _trail(rt.client("cloudtrail"), selectors, logging)
+    verdict = doctor.trail_check(rt)
+    assert verdict.startswith("missing: ") and reason in verdict and "alerts never fire" in verdict

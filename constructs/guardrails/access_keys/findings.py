@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -13,7 +15,7 @@ from constructs import Construct
 from guardrails.access_keys.props import AccessKeyFindingsSettings
 from guardrails.access_keys.remediation import REMEDIATION_ROLE_NAME
 from guardrails.shared.nag import acknowledge
-from guardrails.shared.validation import ORGANIZATION_ID, check_pattern
+from guardrails.shared.validation import ORGANIZATION_ID, ORGANIZATIONAL_UNIT, check_pattern
 
 
 class AccessKeyFindings(Construct):
@@ -21,11 +23,14 @@ class AccessKeyFindings(Construct):
 
     Only the remediation role of member accounts publishes: a role named
     ``SsmGuardrailsAccessKeyRemediation`` (:data:`REMEDIATION_ROLE_NAME`, ``aws:PrincipalArn``) in
-    an account of the organization (``aws:PrincipalOrgID``), over TLS only, and it may use the
-    topic's key for that through SNS only. Other principals of the organization, administrators
-    included, cannot publish findings; nobody outside the organization can.
+    an account of the organization (``aws:PrincipalOrgID``) under one of the target OUs
+    (``aws:PrincipalOrgPaths``), over TLS only, and it may use the topic's key for that through SNS
+    only. Other principals of the organization, administrators included, cannot publish findings;
+    nobody outside the organization or the target OUs can.
 
     :param organization_id: the AWS Organizations id, ``o-...``.
+    :param organizational_unit_ids: the OUs (``ou-...``, child OUs included) or the root (``r-...``)
+        whose accounts run the remediation. Default: none (every account of the organization).
     :param settings: topic name (a contract: member accounts build the topic ARN from it), email
         subscribers (each confirms by email) and an optional encrypted SQS queue with its own dead-letter
         queue (:class:`AccessKeyFindingsSettings`). Default: all defaults.
@@ -37,10 +42,13 @@ class AccessKeyFindings(Construct):
         id: str,
         *,
         organization_id: str,
+        organizational_unit_ids: Sequence[str] = (),
         settings: AccessKeyFindingsSettings | None = None,
     ) -> None:
         super().__init__(scope, id)
         check_pattern("AccessKeyFindings.organization_id", organization_id, ORGANIZATION_ID, "o- and 10-32 a-z0-9")
+        for unit in organizational_unit_ids:
+            check_pattern("AccessKeyFindings.organizational_unit_ids", unit, ORGANIZATIONAL_UNIT, "ou-... or r-...")
         settings = settings or AccessKeyFindingsSettings()
         self.settings = settings
         region = cdk.Stack.of(self).region
@@ -49,6 +57,7 @@ class AccessKeyFindings(Construct):
         remediation_in_org = {
             "StringEquals": {"aws:PrincipalOrgID": organization_id},
             "ArnLike": {"aws:PrincipalArn": remediation_role},
+            **org_paths_condition(organization_id, organizational_unit_ids),
         }
         self.key = kms.Key(
             self,
@@ -64,11 +73,11 @@ class AccessKeyFindings(Construct):
                 actions=["kms:GenerateDataKey*", "kms:Decrypt"],
                 resources=["*"],
                 conditions={
+                    **remediation_in_org,
                     "StringEquals": {
                         "aws:PrincipalOrgID": organization_id,
                         "kms:ViaService": f"sns.{region}.amazonaws.com",
                     },
-                    "ArnLike": {"aws:PrincipalArn": remediation_role},
                 },
             )
         )
@@ -94,6 +103,24 @@ class AccessKeyFindings(Construct):
                 conditions={"ArnNotLike": {"aws:PrincipalArn": remediation_role}},
             )
         )
+        if organizational_unit_ids:
+            # The same for the OUs: a role of that name created in the security account (outside the
+            # target OUs) is refused too. A principal without the key (outside any organization) is
+            # refused as well: ForAllValues is true on an absent key.
+            self.topic.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid="NobodyOutsideTheTargetOusPublishes",
+                    effect=iam.Effect.DENY,
+                    principals=[iam.AnyPrincipal()],
+                    actions=["sns:Publish"],
+                    resources=[self.topic.topic_arn],
+                    conditions={
+                        "ForAllValues:StringNotLike": org_paths_condition(organization_id, organizational_unit_ids)[
+                            "ForAnyValue:StringLike"
+                        ]
+                    },
+                )
+            )
         self.topic_arn = self.topic.topic_arn
         for address in settings.email_subscribers:
             self.topic.add_subscription(subscriptions.EmailSubscription(address))
@@ -122,3 +149,18 @@ class AccessKeyFindings(Construct):
         )
         self.topic.add_subscription(subscriptions.SqsSubscription(queue))
         return queue
+
+
+def org_paths_condition(organization_id: str, units: Sequence[str]) -> dict[str, dict[str, list[str]]]:
+    """``aws:PrincipalOrgPaths`` of the principal's account under one of ``units``, child OUs included.
+
+    The key is multivalued, each value ``o-.../r-.../ou-.../`` down to the account's OU, so it takes
+    ``ForAnyValue:StringLike`` (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-principalorgpaths).
+    An OU id is unique in its organization, so ``o-x/*/ou-y/*`` matches it at any depth; the root is
+    always right after the organization id. No units: no condition (the organization id decides)."""
+    if not units:
+        return {}
+    paths = [
+        f"{organization_id}/{unit}/*" if unit.startswith("r-") else f"{organization_id}/*/{unit}/*" for unit in units
+    ]
+    return {"ForAnyValue:StringLike": {"aws:PrincipalOrgPaths": paths}}

@@ -32,6 +32,21 @@ PUBLISHER_BUCKET_ACTIONS = ["s3:GetBucketLocation", "s3:ListBucket", "s3:GetEncr
 PUBLISHER_OBJECT_ACTIONS = ["s3:PutObject"]
 #: Every way to change or remove an object; denied to everyone but the publisher.
 OBJECT_WRITE_ACTIONS = ["s3:PutObject*", "s3:DeleteObject*", "s3:ReplicateObject", "s3:RestoreObject"]
+#: The bucket settings that keep its content and its audit trail (policy, versioning, noncurrent
+#: version expiry, access logs, ownership, public access, encryption, object lock, replication);
+#: denied to everyone but the CloudFormation execution role that deploys the bucket stack.
+BUCKET_CONFIGURATION_ACTIONS = [
+    "s3:PutBucketPolicy",
+    "s3:DeleteBucketPolicy",
+    "s3:PutBucketVersioning",
+    "s3:PutLifecycleConfiguration",
+    "s3:PutBucketLogging",
+    "s3:PutBucketOwnershipControls",
+    "s3:PutBucketPublicAccessBlock",
+    "s3:PutEncryptionConfiguration",
+    "s3:PutBucketObjectLockConfiguration",
+    "s3:PutReplicationConfiguration",
+]
 
 
 @dataclass(frozen=True)
@@ -136,14 +151,16 @@ class OrgAssetBucket(Construct):
         )
         publisher = cdk.Fn.sub(location.publishing_role_arn(stack.region))
         self._add_policy(organization_id, publisher)
-        # Only the stack changes the bucket policy. The account's root user can still delete a policy
-        # that denies everyone (https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteBucketPolicy.html).
+        # Only the stack changes the bucket's policy and settings (suspending versioning or expiring
+        # versions would undo the pinned code versions; switching logging off, the audit trail). The
+        # account's root user can still delete a policy that denies everyone
+        # (https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteBucketPolicy.html).
         self.bucket.add_to_resource_policy(
             iam.PolicyStatement(
-                sid="OnlyCloudFormationChangesThePolicy",
+                sid="OnlyCloudFormationChangesTheBucket",
                 effect=iam.Effect.DENY,
                 principals=[iam.AnyPrincipal()],
-                actions=["s3:PutBucketPolicy", "s3:DeleteBucketPolicy"],
+                actions=BUCKET_CONFIGURATION_ACTIONS,
                 resources=[self.bucket.bucket_arn],
                 conditions={
                     "ArnNotEquals": {"aws:PrincipalArn": cdk.Fn.sub(location.execution_role_arn(stack.region))}

@@ -121,7 +121,9 @@ class OrganizationStackSet(Construct):
         if pins := template.version_parameters():
             reader = CodeVersionReader.of(self, template.location)
             parameters = [
-                cloudformation.CfnStackSet.ParameterProperty(parameter_key=name, parameter_value=reader.version(key, r))
+                cloudformation.CfnStackSet.ParameterProperty(
+                    parameter_key=name, parameter_value=reader.version(key, r, template.checksum(key))
+                )
                 for name, key, r in pins
             ]
         self.stack_set_name = stack_set_name

@@ -8,7 +8,7 @@ their Lambda code (one destination per Region), so ``cdk deploy`` and CDK Pipeli
 before they deploy the stack: an ordinary CDK asset dependency.
 
 It writes what ``DefaultStackSynthesizer`` writes for an environment-specific stack, the stack's
-own file assets included (in the bootstrap bucket, e.g. the ``AwsCustomResource`` function that
+own file assets included (in the bootstrap bucket, e.g. the function that
 reads the code versions); it exists because that synthesizer offers no way to add destinations
 outside its bootstrap bucket.
 """

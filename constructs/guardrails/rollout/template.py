@@ -14,6 +14,9 @@ asset manifest, after the member stack's stage is synthesized:
 - the ``BootstrapVersion`` parameter and its rule go (target accounts have no CDK bootstrap);
 - every function pins ``Code.S3ObjectVersion`` through a parameter per code object and Region
   (:mod:`guardrails.rollout.version_pins`), which the StackSet fills in;
+- every function's code is zipped at synth, reproducibly, under its own key ``<hash>.synth.zip``,
+  and its SHA-256 is kept (:meth:`StackSetTemplate.checksum`) for the version reader to check
+  (:mod:`guardrails.rollout.code_packages`);
 - every file asset gets one destination per Region's organization bucket, and the template one
   in the home Region's bucket, where the StackSet reads it (:attr:`StackSetTemplate.template_url`).
 
@@ -42,6 +45,7 @@ import jsii
 from aws_cdk import cloud_assembly_schema as cx
 
 from guardrails.rollout.asset_bucket import OrgAssetLocation
+from guardrails.rollout.code_packages import published_key, sha256_base64, write_zip
 from guardrails.rollout.version_pins import (
     check_distinct_prefixes,
     check_parameter_count,
@@ -104,6 +108,7 @@ class StackSetTemplate:
         self._files: dict[str, cx.FileAsset] | None = None
         self._template_url: str | None = None
         self._capabilities: list[str] | None = None
+        self._checksums: dict[str, str] = {}
 
     @property
     def template_url(self) -> str:
@@ -120,12 +125,17 @@ class StackSetTemplate:
         """The object keys of the Lambda code, read from the member stack's constructs (so the
         deploying stack can build its version readers before synthesis; :meth:`write` checks them)."""
         if self._code_keys is None:
-            keys = predicted_code_keys(self.stack)
+            keys = sorted(published_key(key) for key in predicted_code_keys(self.stack))
             where = f"StackSetTemplate of {self.stack.node.path}"
             check_parameter_count(where, 0, keys, self.regions)
             check_distinct_prefixes(where, keys)
             self._code_keys = keys
         return self._code_keys
+
+    def checksum(self, key: str) -> str:
+        """The base64 SHA-256 of the file published at code object ``key`` (a token, known once the
+        template is written)."""
+        return cdk.Lazy.uncached_string(_StringAfterWrite(lambda: self._checksums.get(key)))
 
     def version_parameters(self) -> list[tuple[str, str, str]]:
         """``(parameter name, object key, Region)`` for every version parameter of the template."""
@@ -146,6 +156,7 @@ class StackSetTemplate:
         bootstrap_bucket = _bootstrap_bucket(manifest, artifact.template_file)
         org_bucket = self.location.bucket_name("${AWS::Region}")
         template = _retarget(artifact.template, bootstrap_bucket, org_bucket)
+        _rename_code_keys(template, org_bucket)
         where = f"StackSetTemplate of {self.stack.node.path}"
         pinned = pin_code_versions(template, org_bucket, self.regions, where)
         if pinned != self.code_keys:
@@ -163,15 +174,29 @@ class StackSetTemplate:
         }
         for asset_id, entry in manifest["files"].items():
             if entry["source"]["path"] != artifact.template_file:
-                path = os.path.relpath(member_dir / entry["source"]["path"], outdir)
+                source, packaging = member_dir / entry["source"]["path"], entry["source"]["packaging"]
                 key = next(iter(entry["destinations"].values()))["objectKey"]
-                files[asset_id] = self._entry(
-                    entry.get("displayName", asset_id), path, entry["source"]["packaging"], key, self.location.regions
-                )
+                if published_key(key) in pinned:  # Lambda code: zipped here, its checksum kept
+                    key = published_key(key)
+                    source = self._package(source, packaging, Path(outdir) / f"{asset_id}.synth.zip")
+                    packaging = "file"
+                    self._checksums[key] = sha256_base64(source)
+                path = os.path.relpath(source, outdir)
+                name = entry.get("displayName", asset_id)
+                # its own id: the wave stack may publish the same asset (same hash) to its bootstrap bucket
+                files[f"{asset_id}-stackset"] = self._entry(name, path, packaging, key, self.location.regions)
         self._capabilities = required_capabilities(template)
         self._template_url = f"https://{self.location.bucket_name(home)}.s3.{home}.{cdk.Aws.URL_SUFFIX}/{digest}.json"
         self._files = files
         return files
+
+    @staticmethod
+    def _package(source: Path, packaging: str, target: Path) -> Path:
+        """The file to publish: a directory zipped into ``target``, a file as it is."""
+        if packaging == "zip":
+            write_zip(source, target)
+            return target
+        return source
 
     def _entry(self, name: str, path: str, packaging: str, key: str, regions: Any) -> cx.FileAsset:
         return cx.FileAsset(
@@ -187,6 +212,14 @@ class StackSetTemplate:
                 for region in regions
             },
         )
+
+
+def _rename_code_keys(template: Mapping[str, Any], org_bucket: str) -> None:
+    """Point every function that reads its code from the organization bucket at the synth-zipped key."""
+    for resource in template.get("Resources", {}).values():
+        code = resource.get("Properties", {}).get("Code", {}) if resource["Type"] == "AWS::Lambda::Function" else {}
+        if code.get("S3Bucket") == {"Fn::Sub": org_bucket}:
+            code["S3Key"] = published_key(code["S3Key"])
 
 
 def _bootstrap_bucket(manifest: Mapping[str, Any], template_file: str) -> str:
