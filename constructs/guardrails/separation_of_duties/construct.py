@@ -272,8 +272,7 @@ class SeparationOfDuties(Construct):
         ]
 
     def _operator_policy(self, statements: list[iam.PolicyStatement], description: str) -> iam.ManagedPolicy:
-        # Path / (not /ssm-guardrails/): a named policy cannot be replaced by CloudFormation, and this
-        # name is deployed already; permission sets reference it at path / too.
+        # Path / (deployed already; CloudFormation cannot replace a named policy): permission sets use it.
         return iam.ManagedPolicy(
             self, "OperatorPolicy", managed_policy_name=self.policy_name, description=description,
             statements=statements, roles=self._operators, users=self._operator_users,
