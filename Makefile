@@ -69,13 +69,16 @@ $(VENV_STAMP): requirements.lock pyproject.toml cli/pyproject.toml cli/typer-low
 # upgrades: LOCK_ARGS=--upgrade, or LOCK_ARGS="--upgrade-package NAME"). Pins that still satisfy
 # the ranges are kept. Review the diff and commit it with the requirement change.
 LOCK_ARGS ?=
-# cli/requirements.lock is what operators install with pipx (README "Operator CLI"): every platform
-# (--universal), the same versions as requirements.lock where both have a package.
+# cli/pylock.toml (for `pipx install --lock`) and cli/requirements.lock (for a plain venv) are what
+# operators install (README "Operator CLI"): every platform (--universal), hashes, and the same
+# versions as requirements.lock where both have a package.
 lock: $(VENV_STAMP)
 	$(VENV)/bin/uv pip compile --quiet --generate-hashes --python-version 3.11 --python-platform linux \
 		--no-header $(LOCK_ARGS) requirements-dev.txt -o requirements.lock
 	$(VENV)/bin/uv pip compile --quiet --generate-hashes --python-version 3.11 --universal --no-header \
 		-c requirements.lock cli/pyproject.toml -o cli/requirements.lock
+	$(VENV)/bin/uv pip compile --quiet --python-version 3.11 --universal --format pylock.toml \
+		-c requirements.lock cli/pyproject.toml -o cli/pylock.toml
 
 $(LOCAL_NODE):
 	npm install --prefix .node --no-save --no-package-lock --no-audit --no-fund --loglevel=error node@$(LOCAL_NODE_VERSION)

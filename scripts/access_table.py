@@ -25,6 +25,7 @@ SCENARIOS = ROOT / "tests" / "access" / "scenarios.yaml"
 README = ROOT / "README.md"
 START, END = "<!-- who-can-do-what:start -->", "<!-- who-can-do-what:end -->"
 ADVERSARIES = ("<!-- adversaries:start -->", "<!-- adversaries:end -->")
+PRIVILEGED_ROLES = ("<!-- privileged-roles:start -->", "<!-- privileged-roles:end -->")
 
 
 def table(data: dict[str, Any]) -> str:
@@ -62,6 +63,27 @@ def adversary_table() -> str:
     return "\n".join(rows)
 
 
+def privileged_roles_table(data: dict[str, Any]) -> str:
+    """One row per privileged role: what it holds, who may pass it, who may change what it runs."""
+    sys.path.insert(0, str(ROOT / "tests" / "access"))  # privileged_roles imports its siblings
+    adversaries, roles = _access_module("adversaries"), _access_module("privileged_roles")
+    labels = {**data["principals"], **{k: a.label for k, a in adversaries.ADVERSARIES.items()}}  # type: ignore[attr-defined]
+
+    def who(role: str, way: str) -> str:
+        reach = roles.REACH[role, way]  # type: ignore[attr-defined]
+        boundaries = set(adversaries.BOUNDARIES.values())  # type: ignore[attr-defined]
+        named = [f"{labels[p]} ({'a boundary above' if why in boundaries else why})" for p, why in reach.items()]
+        return "; ".join(named) or "nobody"
+
+    rows = ["| role | trusted by | holds | may pass it to its service | may change its code or permissions |",
+            "|---|---|---|---|---|"]  # fmt: skip
+    for key, role in roles.ROLES.items():  # type: ignore[attr-defined]
+        rows.append(
+            f"| {role.label} | `{role.service}` only | {role.holds} | {who(key, 'pass')} | {who(key, 'change')} |"
+        )
+    return "\n".join(rows)
+
+
 def readme_with_table(readme: str, rendered: str, markers: tuple[str, str] = (START, END)) -> str:
     start, end = markers
     before, found, rest = readme.partition(start)
@@ -73,8 +95,10 @@ def readme_with_table(readme: str, rendered: str, markers: tuple[str, str] = (ST
 
 def rendered_readme(readme: str) -> str:
     """The README with every generated table rewritten."""
-    readme = readme_with_table(readme, table(yaml.safe_load(SCENARIOS.read_text())))
-    return readme_with_table(readme, adversary_table(), ADVERSARIES)
+    data = yaml.safe_load(SCENARIOS.read_text())
+    readme = readme_with_table(readme, table(data))
+    readme = readme_with_table(readme, adversary_table(), ADVERSARIES)
+    return readme_with_table(readme, privileged_roles_table(data), PRIVILEGED_ROLES)
 
 
 def main() -> int:

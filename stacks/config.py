@@ -130,6 +130,11 @@ class OrganizationConfig(_Strict):
         description="How member accounts record the management events the alert rules read: one organization "
         "trail (`make preflight` checks it) or each account's own trails (only `ssm-guardrails doctor` checks them).",
     )
+    guard_policy: bool = Field(
+        False,
+        description='Deploy the separation-of-duties organization guard SCP to `target_ous` (README "The '
+        'organization guard").',
+    )
 
     @property
     def stack_set_account(self) -> str:
@@ -303,6 +308,11 @@ class SessionPrefsConfig(SessionPrefsSettings):
     instance_roles: list[InstanceRoleEntry] = Field(
         default_factory=list, description="Instance-profile roles that get the instance policy."
     )
+    log_reader_roles: list[RoleEntry] = Field(
+        default_factory=list,
+        description="Roles that may read session transcripts (decrypt the created log group's key through CloudWatch "
+        "Logs); nobody else may decrypt. Only for a log group the stack creates.",
+    )
     vpc: VpcConfig | None = Field(None, description="Create the Session Manager interface endpoints in this VPC.")
 
 
@@ -341,7 +351,7 @@ class SeparationOfDutiesConfig(_Strict):
         10, description="The longest window an approval grants (a request may ask for less)."
     )
     terminate_sessions_at_end: bool = Field(
-        False, description="End the operator's sessions on that instance when the window closes."
+        True, description="End the operator's sessions on that instance when the window closes."
     )
     sweep_interval_minutes: Annotated[int, in_range(*sod.SWEEP_INTERVAL_RANGE_MINUTES, "minutes")] = Field(
         5, description="How often expired session grants are deleted."
@@ -380,6 +390,7 @@ class ControlsConfig(_Strict):
         ("password_rotation", "instance_roles"),
         ("session_prefs", "operator_roles"),
         ("session_prefs", "instance_roles"),
+        ("session_prefs", "log_reader_roles"),
         ("separation_of_duties", "operator_roles"),
         ("separation_of_duties", "approver_roles"),
     )
@@ -488,6 +499,8 @@ def _cross_checks(config: GuardrailsConfig) -> Iterator[str]:
     """Rules that span several keys."""
     yield from _settings_problems(config, "")
     org = config.organization
+    if org.guard_policy and not config.controls.separation_of_duties.enabled:
+        yield "organization.guard_policy: got True; allowed: true only with controls.separation_of_duties enabled"
     if org.home_region not in org.regions:
         yield f"organization.home_region: got {org.home_region!r}; allowed: one of organization.regions {org.regions}"
     if len(set(org.regions)) != len(org.regions):
@@ -574,6 +587,12 @@ def _session_prefs_checks(settings: SessionPrefsConfig) -> Iterator[str]:
     where = "controls.session_prefs"
     if settings.enabled and settings.vpc and settings.s3_logging and not settings.vpc.private_subnet_route_table_ids:
         yield f"{where}.vpc.private_subnet_route_table_ids: got []; allowed: the subnets' route tables (for S3)"
+    if settings.enabled and settings.log_reader_roles and (settings.log_group_name or not settings.cloudwatch_logging):
+        yield (
+            f"{where}.log_reader_roles: got {[str(p) for p in settings.log_reader_roles]!r}; allowed: [] unless "
+            "the stack creates "
+            "the session log group (cloudwatch_logging: true, log_group_name: null); an existing group's key is yours"
+        )
 
 
 def _separation_of_duties_checks(settings: SeparationOfDutiesConfig) -> Iterator[str]:

@@ -95,6 +95,7 @@ class MemberRegionalStack(cdk.Stack):
             self,
             "SessionPrefs",
             settings=settings,
+            log_readers=[self._principal("SessionLogReader", p) for p in settings.log_reader_roles],
             vpc=vpc,
             notification_topic=self.notifications,
         )

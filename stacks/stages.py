@@ -13,9 +13,11 @@ from stacks.config import GuardrailsConfig
 from stacks.member_global_stack import MemberGlobalStack
 from stacks.member_regional_stack import MemberRegionalStack
 from stacks.org_rollout_stack import MemberTemplate, OrgRolloutStack, rollout_waves
+from stacks.organization_guard_stack import GUARD_POLICY_NAME, OrganizationGuardStack
 
 CENTRAL_STACK_NAME = "SsmGuardrails-Central"
 ROLLOUT_STACK_NAME = "SsmGuardrails-Rollout"
+GUARD_STACK_NAME = GUARD_POLICY_NAME
 MEMBER_GLOBAL_STACK_NAME = "SsmGuardrails-MemberGlobal"
 MEMBER_REGIONAL_STACK_NAME = "SsmGuardrails-MemberRegional"
 
@@ -68,12 +70,19 @@ class RolloutStage(cdk.Stage):
         templates.append(
             MemberTemplate("MemberRegional", StackSetTemplate(members.member_regional, location, regional), regional)
         )
+        self.guard = None
+        sod = members.member_global and getattr(members.member_global, "separation_of_duties", None)
+        if org.guard_policy and sod is not None:  # the SCP first: it guards what the waves deploy
+            self.guard = OrganizationGuardStack(self, GUARD_STACK_NAME, stack_name=GUARD_STACK_NAME, config=config,
+                                                control=sod)  # fmt: skip
         self.waves: list[OrgRolloutStack] = []
         for wave in rollout_waves(org, config.rollout.auto_deployment):
             name = f"{ROLLOUT_STACK_NAME}{wave.suffix}"
             stack = OrgRolloutStack(self, name, stack_name=name, config=config, wave=wave, templates=templates)
             if self.waves:
                 stack.add_stack_dependency(self.waves[-1], "the previous wave must succeed first")
+            elif self.guard is not None:
+                stack.add_stack_dependency(self.guard, "the organization guard applies before the rollout")
             self.waves.append(stack)
 
 

@@ -6,9 +6,11 @@ CloudWatch facts relied on:
 - A period of one hour or more may be evaluated over at most 7 days ("Period multiplied by
   EvaluationPeriods can't be more than 604,800 seconds"):
   https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html
-- An hour in which a function was not invoked has no Invocations data point; with
-  TreatMissingData "breaching" such an hour counts as breaching, so an alarm that needs every one of
-  26 hourly data points below 1 fires exactly when no invocation happened in 26 hours:
+- An hour in which a function was not invoked has no Invocations data point. With TreatMissingData
+  "missing", "if all data points in the alarm evaluation range are missing, the alarm transitions to
+  INSUFFICIENT_DATA"; a new alarm starts in INSUFFICIENT_DATA, and actions run on state changes only.
+  So the did-not-run alarms notify on INSUFFICIENT_DATA: silent on a fresh deploy before the first
+  scheduled run (issue 23 item 15), notified once a job that ran stops for 26 hours:
   https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html#alarms-and-missing-data
 - Throttled invocations are counted in Throttles, not in Errors:
   https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html
@@ -107,7 +109,9 @@ def test_every_daily_job_has_a_did_not_run_alarm(example_app: SynthesizedApp) ->
                 assert (missed["Statistic"], missed["ComparisonOperator"], missed["Threshold"]) == (
                     "Sum", "LessThanThreshold", 1,
                 )  # fmt: skip
-                assert missed["TreatMissingData"] == "breaching"
+                # No ALARM on a fresh deploy (no data yet); INSUFFICIENT_DATA after a job stops notifies.
+                assert missed["TreatMissingData"] == "missing"
+                assert missed["InsufficientDataActions"] == missed["AlarmActions"]
                 assert missed["Period"] * missed["EvaluationPeriods"] <= 604_800
                 assert _notifies_a_topic(template, missed)
                 daily_jobs += 1
@@ -131,3 +135,20 @@ def test_a_missed_run_window_longer_than_cloudwatch_evaluates_fails_at_synth(tmp
             stack, "Job", handler="session_prefs", description="d", alarm_topic=topic, runs_every=cdk.Duration.days(7)
         )
     assert "\n" not in str(caught.value)
+
+
+def test_a_healthy_fresh_deploy_raises_no_alarm(example_app: SynthesizedApp) -> None:
+    """Issue 23 item 15: before any data exists, an alarm treating missing data as breaching goes to
+    ALARM at once (and notifies); none may. Errors-like alarms treat it as not breaching, did-not-run
+    alarms as missing (a new alarm starts in INSUFFICIENT_DATA, and actions run on state changes only:
+    https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html)."""
+    checked = 0
+    for name in example_app.stack_names:
+        for logical_id, alarm in resources_of(example_app.template_json(name), "AWS::CloudWatch::Alarm").items():
+            properties = alarm["Properties"]
+            assert properties.get("TreatMissingData", "missing") != "breaching", f"{name}: {logical_id}"
+            if properties["ComparisonOperator"] == "LessThanThreshold":  # a did-not-run alarm
+                assert properties["TreatMissingData"] == "missing", f"{name}: {logical_id}"
+                assert properties["InsufficientDataActions"], f"{name}: {logical_id} would never notify"
+            checked += 1
+    assert checked >= 10

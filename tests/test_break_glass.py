@@ -25,10 +25,14 @@ from cdk_helpers import (
 
 from guardrails import BreakGlass, PropsError
 from guardrails.break_glass import BreakGlassSettings
-from guardrails.break_glass.construct import AUTOMATIC_RESET_COMMENT
 from stacks.build import MEMBER_REGIONAL_STACK_NAME
 
 PASSWORD_ARN = "arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter/BreakGlass/pwd-*"
+NODE_PASSWORD_ARNS = [
+    "arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter/BreakGlass/pwd-i-*",
+    "arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter/BreakGlass/pwd-mi-*",
+]
+RESET_DOCUMENT = "SsmGuardrails-BreakGlass-AutomaticReset"
 VIA_SSM = "ssm.<AWS::Region>.amazonaws.com"
 
 
@@ -70,7 +74,9 @@ def test_key_policy_lets_only_operators_decrypt_and_nodes_only_encrypt_via_ssm(m
         "NoGrantsForAnyone",
     }
     for sid, action in [
-        ("EncryptPasswordsThroughParameterStore", "kms:Encrypt"),
+        # Standard tier: Encrypt; Advanced tier: envelope encryption, GenerateDataKey (issue 23 item 4):
+        # https://docs.aws.amazon.com/kms/latest/developerguide/services-parameter-store.html
+        ("EncryptPasswordsThroughParameterStore", ["kms:Encrypt", "kms:GenerateDataKey"]),
         ("NamedReadersDecryptPasswordsThroughParameterStore", "kms:Decrypt"),
     ]:
         statement = by_sid[sid]
@@ -114,6 +120,29 @@ def test_key_policy_denies_decrypt_to_everyone_but_the_readers_and_grants_to_eve
     assert denied == {"kms:Decrypt", "kms:ReEncrypt*", "kms:CreateGrant"}
 
 
+def test_alias_and_reader_role_changes_reach_the_audit_topic(member: dict[str, Any]) -> None:
+    """Issue 23 item 5: what the key policy cannot refuse is reported: the alias moved or deleted, and
+    IAM changes to a reader role (in us-east-1 only, where IAM's events arrive:
+    https://repost.aws/knowledge-center/eventbridge-rule-triggers-iam-single-region)."""
+    alias = only_resource(member, "AWS::Events::Rule", "BreakGlassVaultKeyAliasChangedRule")["Properties"]
+    assert alias["EventPattern"]["detail"]["eventName"] == ["UpdateAlias", "DeleteAlias"]
+    assert alias["EventPattern"]["detail"]["requestParameters"] == {"aliasName": ["alias/ssm-guardrails/break-glass"]}
+    readers = only_resource(member, "AWS::Events::Rule", "BreakGlassVaultReaderRolesChangedRule")
+    detail = readers["Properties"]["EventPattern"]["detail"]
+    assert detail["eventSource"] == ["iam.amazonaws.com"]
+    assert set(detail["eventName"]) == {
+        "UpdateAssumeRolePolicy", "PutRolePolicy", "DeleteRolePolicy", "AttachRolePolicy", "DetachRolePolicy",
+        "PutRolePermissionsBoundary", "DeleteRolePermissionsBoundary",
+    }  # fmt: skip
+    assert detail["requestParameters"] == {"roleName": ["BreakGlassOperator"]}
+    condition = member["Conditions"][readers["Condition"]]
+    assert condition == {"Fn::Equals": [{"Ref": "AWS::Region"}, "us-east-1"]}
+    # nothing unconditional refers to it (the deploy would fail outside us-east-1)
+    [rule_id] = [i for i in resources_of(member, "AWS::Events::Rule") if i.startswith("BreakGlassVaultReaderRoles")]
+    unconditional = {i: r for i, r in member["Resources"].items() if "Condition" not in r}
+    assert rule_id not in json.dumps(unconditional)
+
+
 def test_key_policy_changes_grants_and_deletion_reach_the_audit_topic(member: dict[str, Any]) -> None:
     rule = only_resource(member, "AWS::Events::Rule", "BreakGlassVaultKeyChangedRule")["Properties"]
     key_id = next(k for k in resources_of(member, "AWS::KMS::Key") if k.startswith("BreakGlassVaultKey"))
@@ -122,7 +151,7 @@ def test_key_policy_changes_grants_and_deletion_reach_the_audit_topic(member: di
         "detail-type": ["AWS API Call via CloudTrail"],
         "detail": {
             "eventSource": ["kms.amazonaws.com"],
-            "eventName": ["PutKeyPolicy", "CreateGrant", "ScheduleKeyDeletion"],
+            "eventName": ["PutKeyPolicy", "CreateGrant", "ScheduleKeyDeletion", "DisableKey"],
             "requestParameters": {"keyId": [{"Ref": key_id}, {"Fn::GetAtt": [key_id, "Arn"]}]},
         },
     }
@@ -160,26 +189,36 @@ def test_document_pins_key_and_prefix_so_operators_cannot_redirect_the_password(
 # ------------------------------------------------------------------------------------------ IAM
 
 
-def test_instance_policy_writes_its_password_and_reads_nothing(member: dict[str, Any]) -> None:
+def test_instance_policy_writes_node_id_names_one_level_deep_and_reads_nothing(member: dict[str, Any]) -> None:
+    """Issue 23 items 3 and 4: pwd-i-* and pwd-mi-* only, nothing deeper (an IAM ``*`` also matches
+    ``/``), and both tiers' key calls: Encrypt for Standard, GenerateDataKey for Advanced
+    (https://docs.aws.amazon.com/kms/latest/developerguide/services-parameter-store.html)."""
     policy = _policy(member, "BreakGlassInstancePolicy")
-    assert _actions(policy) == {"ssm:PutParameter", "kms:Encrypt"}
-    put = next(s for s in policy if s["Action"] == "ssm:PutParameter")
-    assert put["Resource"] == PASSWORD_ARN
-    encrypt = next(s for s in policy if s["Action"] == "kms:Encrypt")
+    assert _actions(policy) == {"ssm:PutParameter", "kms:Encrypt", "kms:GenerateDataKey"}
+    put = next(s for s in policy if s["Action"] == "ssm:PutParameter" and s["Effect"] == "Allow")
+    assert sorted(put["Resource"]) == NODE_PASSWORD_ARNS
+    deeper = next(s for s in policy if s["Action"] == "ssm:PutParameter" and s["Effect"] == "Deny")
+    assert sorted(deeper["Resource"]) == [f"{arn}/*" for arn in NODE_PASSWORD_ARNS]
+    encrypt = next(s for s in policy if "kms:Encrypt" in as_list(s["Action"]))
+    assert sorted(encrypt["Action"]) == ["kms:Encrypt", "kms:GenerateDataKey"]
     assert encrypt["Condition"]["StringEquals"] == {"kms:ViaService": VIA_SSM}
-    assert encrypt["Condition"]["ArnLike"] == {"kms:EncryptionContext:PARAMETER_ARN": PASSWORD_ARN}
+    assert sorted(encrypt["Condition"]["ArnLike"]["kms:EncryptionContext:PARAMETER_ARN"]) == NODE_PASSWORD_ARNS
 
 
 def test_operator_policy_is_attached_to_the_configured_roles(member: dict[str, Any]) -> None:
     resource = only_resource(member, "AWS::IAM::ManagedPolicy", "BreakGlassOperatorPolicy")
     assert resource["Properties"]["Roles"] == ["BreakGlassOperator"]
     policy = _policy(member, "BreakGlassOperatorPolicy")
-    send = next(s for s in policy if s["Action"] == "ssm:SendCommand")
+    send = next(s for s in policy if s["Action"] == "ssm:SendCommand" and s["Effect"] == "Allow")
     assert sorted(send["Resource"]) == [
         "arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:instance/*",
         "arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:document/SsmGuardrails-BreakGlass",
         "arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:managed-instance/*",
     ]
+    never_reset = next(s for s in policy if s.get("Sid") == "NeverRunTheAutomaticResetDocument")
+    assert (never_reset["Effect"], never_reset["Action"], never_reset["Resource"]) == (
+        "Deny", "ssm:SendCommand", f"arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:document/{RESET_DOCUMENT}",
+    )  # fmt: skip
     read = next(s for s in policy if s["Action"] == "ssm:GetParameter")
     assert read["Resource"] == PASSWORD_ARN
     decrypt = next(s for s in policy if s["Action"] == "kms:Decrypt")
@@ -211,7 +250,7 @@ def test_command_end_event_starts_cleanup_and_audit(member: dict[str, Any]) -> N
     rule = only_resource(member, "AWS::Events::Rule", "CommandFinishedRule")["Properties"]
     pattern = rule["EventPattern"]
     assert pattern["detail-type"] == ["EC2 Command Invocation Status-change Notification"]
-    assert pattern["detail"]["document-name"] == ["SsmGuardrails-BreakGlass"]
+    assert pattern["detail"]["document-name"] == ["SsmGuardrails-BreakGlass", RESET_DOCUMENT]
     excluded = pattern["detail"]["status"][0]["anything-but"]
     assert {"Success", "Failed", "TimedOut", "Cancelled"}.isdisjoint(excluded)
     assert set(excluded) == {"Pending", "InProgress", "Delayed", "Cancelling"}
@@ -228,8 +267,13 @@ def test_command_end_event_starts_cleanup_and_audit(member: dict[str, Any]) -> N
 def test_caller_is_audited_from_cloudtrail(member: dict[str, Any]) -> None:
     rule = only_resource(member, "AWS::Events::Rule", "CommandStartedRule")["Properties"]
     assert rule["EventPattern"]["detail"]["eventName"] == ["SendCommand"]
+    names = rule["EventPattern"]["detail"]["requestParameters"]["documentName"]
+    assert names[:2] == ["SsmGuardrails-BreakGlass", RESET_DOCUMENT]
     transformer = rule["Targets"][0]["InputTransformer"]
-    assert "$.detail.userIdentity.arn" in transformer["InputPathsMap"].values()
+    # who, and the operator's reason (the SendCommand Comment the CLI fills with --reason)
+    assert {"$.detail.userIdentity.arn", "$.detail.requestParameters.comment"} <= set(
+        transformer["InputPathsMap"].values()
+    )
 
 
 def test_sweeper_runs_on_schedule(member: dict[str, Any]) -> None:
@@ -282,15 +326,33 @@ def test_state_machine_waits_ttl_then_deletes_then_resets_after_success(member: 
     delete = states["DeletePasswordAfterTtl"]
     assert delete["Parameters"] == {"instance_id.$": "$.detail['instance-id']"}
     assert any("States.ALL" in retry["ErrorEquals"] for retry in delete["Retry"])
+    assert delete["Next"] == "ResetNeeded"  # no look-up of the command: its comment proves nothing
     choices = states["ResetNeeded"]["Choices"]
-    assert choices[0]["Next"] == "AutomaticResetCleanedUp"
-    assert AUTOMATIC_RESET_COMMENT in json.dumps(choices[0])
+    # A run of the reset document ends here, recognised by the document name (issue 23 item 1).
+    assert choices[0] == {
+        "Variable": "$.detail['document-name']", "StringEquals": RESET_DOCUMENT, "Next": "AutomaticResetCleanedUp",
+    }  # fmt: skip
     assert choices[1] == {"Variable": "$.detail.status", "StringEquals": "Success", "Next": "WaitBeforeReset"}
     assert states["WaitBeforeReset"]["Seconds"] == 8 * 3600
     reset = states["ResetPasswordAgain"]
     assert reset["Resource"].endswith(":states:::aws-sdk:ssm:sendCommand")
-    assert reset["Parameters"]["Comment"] == AUTOMATIC_RESET_COMMENT
-    assert reset["Parameters"]["DocumentName"] == "SsmGuardrails-BreakGlass"
+    assert reset["Parameters"]["DocumentName"] == RESET_DOCUMENT
+
+
+def test_only_the_state_machine_may_run_the_reset_document(member: dict[str, Any]) -> None:
+    documents = {d["Properties"]["Name"]: d["Properties"] for d in resources_of(member, "AWS::SSM::Document").values()}
+    assert documents["SsmGuardrails-BreakGlass"]["Content"] == documents[RESET_DOCUMENT]["Content"]
+    reset_arn = f"arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:document/{RESET_DOCUMENT}"
+    machine = rendered(
+        statements(
+            only_resource(member, "AWS::IAM::Policy", "BreakGlassCleanupStateMachineRoleDefaultPolicy")["Properties"][
+                "PolicyDocument"
+            ]
+        )
+    )
+    send = next(s for s in machine if s["Action"] == "ssm:SendCommand")
+    assert reset_arn in as_list(send["Resource"])
+    assert not any(r.endswith("document/SsmGuardrails-BreakGlass") for r in as_list(send["Resource"]))
 
 
 def test_state_machine_logs_and_traces(member: dict[str, Any]) -> None:
@@ -302,10 +364,19 @@ def test_state_machine_logs_and_traces(member: dict[str, Any]) -> None:
 def test_every_cleanup_failure_raises_an_alarm_to_the_audit_topic(member: dict[str, Any]) -> None:
     alarms = resources_of(member, "AWS::CloudWatch::Alarm")
     alarms = {i: a for i, a in alarms.items() if i.startswith("BreakGlass")}
-    assert len(alarms) == 4
+    assert len(alarms) == 5
     for alarm in alarms.values():
         assert next(a["Ref"] for a in alarm["Properties"]["AlarmActions"]).startswith("NotificationsTopic")
     metrics = json.dumps(list(alarms.values()))
+    # The sweep is watched on its own rule (issue 23 item 2): a disabled SweepRule stops its invocations.
+    sweep = next(a["Properties"] for i, a in alarms.items() if i.startswith("BreakGlassSweepNotRunAlarm"))
+    assert (sweep["Namespace"], sweep["MetricName"]) == ("AWS/Events", "Invocations")
+    assert sweep["Dimensions"] == [{"Name": "RuleName", "Value": {"Ref": next(
+        i for i in resources_of(member, "AWS::Events::Rule") if i.startswith("BreakGlassSweepRule")
+    )}}]  # fmt: skip
+    # 1-minute sweep: 5-minute periods over the interval + 15 minutes
+    assert (sweep["Period"], sweep["EvaluationPeriods"], sweep["TreatMissingData"]) == (300, 4, "missing")
+    assert sweep["InsufficientDataActions"] == sweep["AlarmActions"]
     for metric in (
         "ExecutionsFailed",
         "ExecutionsTimedOut",
@@ -386,8 +457,9 @@ def test_bring_your_own_key_and_topic_creates_neither(variants: SynthesizedApp) 
         k for k in resources_of(template, "AWS::KMS::Key") if k.startswith("MyKey")
     ]
     assert len(resources_of(template, "AWS::SNS::Topic")) == 1
-    content = only_resource(template, "AWS::SSM::Document")["Properties"]["Content"]
-    assert content["parameters"]["ParameterPrefix"]["allowedValues"] == ["/Team/Emergency"]
+    for document in resources_of(template, "AWS::SSM::Document").values():  # the operators' and the reset one
+        content = document["Properties"]["Content"]
+        assert content["parameters"]["ParameterPrefix"]["allowedValues"] == ["/Team/Emergency"]
     function = only_resource(template, "AWS::Lambda::Function")["Properties"]
     assert function["Environment"]["Variables"]["TTL_SECONDS"] == "300"
 
@@ -397,7 +469,7 @@ def test_grant_methods_and_instance_role_attachment(variants: SynthesizedApp) ->
     auditor_policy = rendered(
         statements(only_resource(template, "AWS::IAM::Policy", "Auditor")["Properties"]["PolicyDocument"])
     )
-    assert _actions(auditor_policy) == {
+    assert _actions([s for s in auditor_policy if s["Effect"] == "Allow"]) == {
         "ssm:GetParameter",
         "kms:Decrypt",
         "ssm:SendCommand",
@@ -405,6 +477,9 @@ def test_grant_methods_and_instance_role_attachment(variants: SynthesizedApp) ->
         "ssm:ListCommandInvocations",
         "ssm:GetCommandInvocation",
     }
+    # like the operators: never the reset document, never a change to the clean-up (issue 23 items 1, 2)
+    denied = _actions([s for s in auditor_policy if s["Effect"] == "Deny"])
+    assert {"ssm:SendCommand", "events:DisableRule", "states:StopExecution", "lambda:UpdateFunctionCode"} <= denied
     instance_policy = only_resource(template, "AWS::IAM::ManagedPolicy", "InstancePolicy")["Properties"]
     assert instance_policy["Roles"] == [
         {"Ref": next(iter(k for k in resources_of(template, "AWS::IAM::Role") if k.startswith("InstanceRole")))}
@@ -458,8 +533,10 @@ def test_break_glass_needs_an_operator(tmp_path: Path) -> None:
         ),
         (
             {"document_name": "AWS-Mine"},
-            "BreakGlass.document_name: got 'AWS-Mine'; allowed: 3-128 letters, digits, _ . -, not starting with aws",
+            "BreakGlass.document_name: got 'AWS-Mine'; allowed: 3-113 letters, digits, _ . - "
+            "(the reset document adds '-AutomaticReset'), not starting with aws",
         ),
+        ({"document_name": "D" * 114}, "BreakGlass.document_name: got 'DDD"),
         ({"document_name": "x"}, "BreakGlass.document_name: got 'x'"),
         ({"ttl": 60}, "BreakGlass.ttl: got 60; allowed: one of document_name, key_alias,"),
         ({"ttl_seconds": "60"}, "BreakGlass.ttl_seconds: got '60'; allowed: Input should be a valid integer"),
@@ -477,3 +554,26 @@ def test_grant_read_password_refuses_a_principal_without_arn(tmp_path: Path) -> 
     glass = BreakGlass(stack, "BreakGlass", operators=[iam.Role.from_role_name(stack, "Operator", "Ops")])
     with pytest.raises(PropsError, match="reader: got"):
         glass.grant_read_password(iam.ServicePrincipal("lambda.amazonaws.com"))
+
+
+def test_operators_may_not_switch_off_the_cleanup_and_changes_are_alerted(member: dict[str, Any]) -> None:
+    """Issue 23 item 2: the operator policy denies every change to the clean-up's rules, state machine
+    (and its executions) and function; CloudTrail alerts reach the audit topic for each."""
+    policy = _policy(member, "BreakGlassOperatorPolicy")
+    denies = {s["Sid"]: s for s in policy if s["Effect"] == "Deny"}
+    rules = denies["NeverSwitchOffTheBreakGlassCleanupRules"]
+    assert {"events:DisableRule", "events:DeleteRule", "events:PutRule", "events:RemoveTargets"} <= set(rules["Action"])
+    watched = {r.strip("<>").split(".")[0].rstrip("0123456789ABCDEF") for r in as_list(rules["Resource"])}
+    assert {"BreakGlassCommandFinishedRule", "BreakGlassCommandStartedRule", "BreakGlassSweepRule"} <= watched
+    machine = denies["NeverStopOrChangeTheBreakGlassCleanup"]
+    assert {"states:StopExecution", "states:UpdateStateMachine", "states:DeleteStateMachine"} == set(machine["Action"])
+    function = denies["NeverChangeTheBreakGlassCleanupFunction"]
+    assert {"lambda:PutFunctionConcurrency", "lambda:UpdateFunctionCode"} <= set(function["Action"])
+    for rule_id in (
+        "CleanupRulesChanged",
+        "CleanupTargetsChanged",
+        "CleanupStateMachineChanged",
+        "CleanupFunctionChanged",
+    ):
+        rule = only_resource(member, "AWS::Events::Rule", f"BreakGlass{rule_id}Rule")["Properties"]
+        assert rule["Targets"][0]["Arn"]["Ref"].startswith("NotificationsTopic")

@@ -168,6 +168,7 @@ def test_sweep_deletes_only_expired_break_glass_passwords(ssm: Any, cleanup: Mod
         "/Other/pwd-i-0123456789abcdef0",  # another prefix
         "/BreakGlassy/pwd-i-0123456789abcdef0",  # a prefix that merely starts the same way
         "/BreakGlass/keep-me",  # under the prefix, not a password
+        "/BreakGlass/pwd-admin",  # pwd-, but no node id: instances may not write it (issue 23 item 3)
         "/BreakGlass/nested/pwd-i-0123456789abcdef0",  # deeper than the passwords live
     ]
     for name in old + fresh + untouched:

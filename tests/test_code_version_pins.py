@@ -127,7 +127,7 @@ def test_the_version_reader_may_only_get_the_objects_it_reads_and_write_its_own_
     stack = example_app.template_json(ROLLOUT_STACK_NAME)
     readers = resources_of(stack, "Custom::CodeObjectVersion").values()
     objects = {f"arn:<AWS::Partition>:s3:::{r['Properties']['Bucket']}/{r['Properties']['Key']}" for r in readers}
-    assert len(objects) == len(readers) == 1 + 4 * 2  # global: 1 function x 1 Region; regional: 4 x 2
+    assert len(objects) == len(readers) == 2 + 4 * 2  # global: 2 functions (sweeper, grant) x 1 Region; regional: 4 x 2
     (policy,) = [
         p
         for p in resources_of(stack, "AWS::IAM::Policy").values()

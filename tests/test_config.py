@@ -89,7 +89,7 @@ def test_example_config_loads_with_its_values() -> None:
             "with any path (arn:aws:iam::111122223333:role/ops/BreakGlassOperator) or an IAM Identity Center "
             "permission set ({permission_set: BreakGlass})",
         ),
-        ("controls.break_glass.document_name", "a b", "document_name: got 'a b'; allowed: 3-128 letters"),
+        ("controls.break_glass.document_name", "a b", "document_name: got 'a b'; allowed: 3-113 letters"),
         (
             "controls.break_glass.colour",
             "blue",
@@ -619,3 +619,19 @@ def test_permission_sets_need_the_just_in_time_path_for_separation_of_duties(tmp
         f"controls.separation_of_duties.{key}: got ['permission set Sessions'] on approval_path approval_runbook; "
         "allowed: role names or ARNs on this path (permission sets: approval_path just_in_time)"
     ) in str(caught.value)
+
+
+def test_log_readers_need_the_created_log_group(tmp_path: Path) -> None:
+    """Issue 23 item 6: the reader list goes into the key of the group the stack creates."""
+    data = _with("controls.session_prefs.log_group_name", "/existing/sessions")
+    with pytest.raises(ConfigError, match=r"log_reader_roles: got \['SessionLogReader'\]; allowed: \[\] unless"):
+        load_config(_write(tmp_path, data))
+
+
+def test_break_glass_document_name_leaves_room_for_the_reset_document(tmp_path: Path) -> None:
+    """Issue 23 item 1: the reset document is <name>-AutomaticReset, at most 128 characters."""
+    data = _with("controls.break_glass.document_name", "D" * 114)
+    expected = r"document_name: got 'D{114}'; allowed: 3-113 letters, digits, _ . - \(the reset document adds"
+    with pytest.raises(ConfigError, match=expected):
+        load_config(_write(tmp_path, data))
+    load_config(_write(tmp_path, _with("controls.break_glass.document_name", "D" * 113)))

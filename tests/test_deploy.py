@@ -10,7 +10,7 @@ What this really covers: moto creates and checks the IAM roles, managed and inli
 keys and aliases, SNS topics, SSM documents (content parsed, type and format checked), the SSM
 parameter (name rules), log groups, Lambda functions (code fetched from the asset bucket),
 EventBridge rules, and the state machine. moto accepts and skips without creating anything:
-``AWS::Config::ConfigRule``, ``AWS::Config::RemediationConfiguration``, ``AWS::CloudWatch::Alarm``,
+``AWS::Config::ConfigRule``, ``AWS::Config::RemediationConfiguration``, ``AWS::CloudWatch::Alarm``, ``AWS::Logs::MetricFilter``,
 ``AWS::SSM::MaintenanceWindow*`` and ``AWS::SNS::TopicPolicy`` (``SKIPPED_TYPES``; a test checks
 that exactly these are skipped, so this list stays true when moto changes). The Provider-framework custom resource
 (``Custom::SessionManagerPreferences``) is left out of the regional template: moto would have to
@@ -19,9 +19,11 @@ invoke its Lambda, which needs Docker. tests/test_session_prefs_handler.py cover
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
 import os
+import sys
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -32,7 +34,7 @@ from unittest import mock
 import boto3
 import botocore.exceptions
 import pytest
-from cdk_helpers import SynthesizedApp, resources_of
+from cdk_helpers import ROOT, SynthesizedApp, resources_of
 from moto import mock_aws
 
 from ssm_guardrails_cli.settings import SETTINGS_PARAMETER, SUPPORTED_VERSION
@@ -48,6 +50,7 @@ BOOTSTRAP_QUALIFIER = "hnb659fds"
 #: says nothing about them; cfn-lint and the template tests do.
 SKIPPED_TYPES = {
     "AWS::CloudWatch::Alarm",
+    "AWS::Logs::MetricFilter",
     "AWS::SNS::TopicPolicy",
     "AWS::Config::ConfigRule",
     "AWS::Config::RemediationConfiguration",
@@ -212,7 +215,10 @@ def test_moto_skips_only_the_listed_resource_types(deployed: dict[str, Deployed]
     the types of SKIPPED_TYPES that the template has."""
     stack = deployed[stack_name]
     created = {i for i, t in stack.resource_types.items() if i and t}
-    skipped = {r["Type"] for i, r in stack.template["Resources"].items() if i not in created}
+    resources = stack.template["Resources"]
+    skipped = {r["Type"] for i, r in resources.items() if i not in created and "Condition" not in r}
+    # The IAM reader-role alerts exist only where IAM's events arrive (us-east-1), not in REGION.
+    assert not {i for i, r in resources.items() if r.get("Condition") == "InIamEventsRegion"} & created
     present = {r["Type"] for r in stack.template["Resources"].values()}
     assert skipped == SKIPPED_TYPES & present
     assert len(created) > len(stack.template["Resources"]) / 2
@@ -221,7 +227,7 @@ def test_moto_skips_only_the_listed_resource_types(deployed: dict[str, Deployed]
 def test_documents_are_created_with_their_type_and_content(deployed: dict[str, Deployed]) -> None:
     ssm = boto3.client("ssm", region_name=REGION)
     found = list(resources(deployed, "AWS::SSM::Document"))
-    assert len(found) == 3  # break-glass, access-key remediation, session request runbook
+    assert len(found) == 4  # break-glass and its reset, access-key remediation, session request runbook
     for _stack, name, properties in found:
         if "Name" in properties:
             assert name == properties["Name"]
@@ -231,6 +237,26 @@ def test_documents_are_created_with_their_type_and_content(deployed: dict[str, D
         content = document["Content"]
         # moto hands back the object CloudFormation gave it as is; AWS returns a JSON string
         assert_resolved(json.loads(content) if isinstance(content, str) else content, properties["Content"])
+
+
+def test_the_grant_function_recognizes_the_deployed_runbook(deployed: dict[str, Deployed]) -> None:
+    """The fingerprint in the grant function's configuration (computed at synth) is what the function
+    computes from the stored runbook (GetDocument as JSON) in the member account: the runbook that
+    CloudFormation deployed grants, and nothing else does."""
+    spec = importlib.util.spec_from_file_location("persons_for_deploy", ROOT / "lambdas/session_grant/persons.py")
+    persons = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = persons
+    spec.loader.exec_module(persons)
+    ((_, _, properties),) = [r for r in resources(deployed, "AWS::Lambda::Function")
+                                     if "RUNBOOK_SHA256" in json.dumps(r[2].get("Environment", {}))]  # fmt: skip
+    variables = properties["Environment"]["Variables"]
+    content = boto3.client("ssm", region_name=REGION).get_document(
+        Name=variables["RUNBOOK_NAME"], DocumentFormat="JSON"
+    )
+    stored = json.loads(content["Content"]) if isinstance(content["Content"], str) else content["Content"]
+    where = {"partition": "aws", "region": REGION, "account": MEMBER_ACCOUNT}
+    assert persons.content_sha256(stored, **where) == variables["RUNBOOK_SHA256"]
+    assert persons.content_sha256({**stored, "description": "changed"}, **where) != variables["RUNBOOK_SHA256"]
 
 
 def assert_resolved(deployed: Any, template: Any, where: str = "Content") -> None:
@@ -343,7 +369,7 @@ def test_topics_are_encrypted(deployed: dict[str, Deployed]) -> None:
 def test_functions_run_the_published_code(deployed: dict[str, Deployed]) -> None:
     awslambda = boto3.client("lambda", region_name=REGION)
     functions = list(resources(deployed, "AWS::Lambda::Function"))
-    assert len(functions) == 5
+    assert len(functions) == 6  # the session grant function included
     for _, name, properties in functions:
         configuration = awslambda.get_function(FunctionName=name)["Configuration"]
         assert configuration["Handler"] == properties["Handler"]

@@ -44,6 +44,10 @@ KMS_CLOUDTRAIL = "kms_api_call_via_cloudtrail.json"
 WINDOW_TASK = "maintenance_window_task_execution_state_change.json"
 WINDOW_TARGET = "maintenance_window_task_target_invocation_state_change.json"
 WINDOW_EXECUTION = "maintenance_window_execution_state_change.json"
+EVENTS_CLOUDTRAIL = "events_api_call_via_cloudtrail.json"
+STATES_CLOUDTRAIL = "states_api_call_via_cloudtrail.json"
+LAMBDA_CLOUDTRAIL = "lambda_api_call_via_cloudtrail.json"
+IAM_CLOUDTRAIL = "iam_api_call_via_cloudtrail.json"
 
 Value = Any | Callable[[dict[str, Any]], Any]
 
@@ -139,6 +143,13 @@ CASES: dict[str, list[Case]] = {
         Case(
             KMS_CLOUDTRAIL,
             True,
+            "DisableKey of our password key (issue 23 item 5)",
+            ("detail.requestParameters.keyId",),
+            {"detail.eventName": "DisableKey"},
+        ),
+        Case(
+            KMS_CLOUDTRAIL,
+            True,
             "ScheduleKeyDeletion on our password key",
             ("detail.requestParameters.keyId",),
             {"detail.eventName": "ScheduleKeyDeletion"},
@@ -157,6 +168,119 @@ CASES: dict[str, list[Case]] = {
             "PutKeyPolicy on our key, but an SSM event",
             ("detail.requestParameters.keyId",),
             {"source": "aws.ssm"},
+        ),
+    ],
+    "BreakGlassCleanupRulesChangedRule*": [
+        Case(EVENTS_CLOUDTRAIL, True, "DisableRule of a clean-up rule", fill=("detail.requestParameters.name",)),
+        Case(
+            EVENTS_CLOUDTRAIL,
+            True,
+            "DeleteRule of a clean-up rule",
+            ("detail.requestParameters.name",),
+            {"detail.eventName": "DeleteRule"},
+        ),
+        Case(EVENTS_CLOUDTRAIL, False, "DisableRule of another rule"),
+        Case(
+            EVENTS_CLOUDTRAIL,
+            False,
+            "EnableRule of a clean-up rule (turning it back on is no threat)",
+            ("detail.requestParameters.name",),
+            {"detail.eventName": "EnableRule"},
+        ),
+    ],
+    "BreakGlassCleanupTargetsChangedRule*": [
+        Case(
+            EVENTS_CLOUDTRAIL,
+            True,
+            "RemoveTargets from a clean-up rule (the rule is in requestParameters.rule)",
+            change={
+                "detail.eventName": "RemoveTargets",
+                "detail.requestParameters": lambda p: {"rule": literal(p, "detail.requestParameters.rule")},
+            },
+        ),
+        Case(
+            EVENTS_CLOUDTRAIL,
+            False,
+            "RemoveTargets from another rule",
+            change={"detail.eventName": "RemoveTargets", "detail.requestParameters": {"rule": "other"}},
+        ),
+    ],
+    "BreakGlassCleanupStateMachineChangedRule*": [
+        Case(
+            STATES_CLOUDTRAIL, True, "UpdateStateMachine of the clean-up", ("detail.requestParameters.stateMachineArn",)
+        ),
+        Case(STATES_CLOUDTRAIL, False, "UpdateStateMachine of another state machine"),
+        Case(
+            STATES_CLOUDTRAIL,
+            False,
+            "a read of the clean-up state machine",
+            ("detail.requestParameters.stateMachineArn",),
+            {"detail.eventName": "DescribeStateMachine"},
+        ),
+    ],
+    "BreakGlassCleanupFunctionChangedRule*": [
+        Case(
+            LAMBDA_CLOUDTRAIL,
+            True,
+            "UpdateFunctionConfiguration (versioned event name) of the clean-up function",
+            ("detail.requestParameters.functionName",),
+        ),
+        Case(
+            LAMBDA_CLOUDTRAIL,
+            True,
+            "PutFunctionConcurrency (throttling it to zero) by function ARN",
+            change={
+                "detail.eventName": "PutFunctionConcurrency20171031",
+                "detail.requestParameters.functionName": lambda p: next(
+                    v for v in _at(p, "detail.requestParameters.functionName") if v.startswith("arn:")
+                ),
+            },
+        ),
+        Case(LAMBDA_CLOUDTRAIL, False, "UpdateFunctionConfiguration of another function"),
+        Case(
+            LAMBDA_CLOUDTRAIL,
+            False,
+            "a read of the clean-up function",
+            ("detail.requestParameters.functionName",),
+            {"detail.eventName": "GetFunction20150331v2"},
+        ),
+    ],
+    "*VaultKeyAliasChangedRule*": [
+        Case(
+            KMS_CLOUDTRAIL,
+            True,
+            "UpdateAlias moving our alias to another key",
+            change={
+                "detail.eventName": "UpdateAlias",
+                "detail.requestParameters": lambda p: {
+                    "aliasName": literal(p, "detail.requestParameters.aliasName"),
+                    "targetKeyId": "another-key",
+                },
+            },
+        ),
+        Case(
+            KMS_CLOUDTRAIL,
+            False,
+            "UpdateAlias of another alias",
+            change={"detail.eventName": "UpdateAlias", "detail.requestParameters": {"aliasName": "alias/other"}},
+        ),
+    ],
+    "*VaultReaderRolesChangedRule*": [
+        Case(IAM_CLOUDTRAIL, True, "AttachRolePolicy on a reader role", ("detail.requestParameters.roleName",)),
+        Case(
+            IAM_CLOUDTRAIL,
+            True,
+            "UpdateAssumeRolePolicy of a reader role (who may assume it)",
+            ("detail.requestParameters.roleName",),
+            {"detail.eventName": "UpdateAssumeRolePolicy"},
+        ),
+        Case(IAM_CLOUDTRAIL, False, "AttachRolePolicy on another role"),
+        Case(
+            IAM_CLOUDTRAIL,
+            False,
+            "a read of a reader role",
+            ("detail.requestParameters.roleName",),
+            {"detail.eventName": "GetRole"},
         ),
     ],
     "PasswordRotation*InstanceFailedRule*": [
@@ -277,11 +401,17 @@ def _render(value: Any, resources: dict[str, Any]) -> Any:
             return "mw-" + hashlib.sha256(value["Ref"].encode()).hexdigest()[:17]
         if target == "AWS::KMS::Key":  # key ids are UUIDs
             return _key_id(value["Ref"])
+        if target in ("AWS::Events::Rule", "AWS::Lambda::Function"):  # Ref: the name
+            return f"SsmGuardrails-{value['Ref']}"[:64]
+        if target == "AWS::StepFunctions::StateMachine":  # Ref: the ARN
+            return f"arn:aws:states:us-west-2:111122223333:stateMachine:{value['Ref']}"
         raise ValueError(f"no concrete value for a Ref to {target}: teach _render")
     if isinstance(value, dict) and set(value) == {"Fn::GetAtt"}:
         logical_id, attribute = value["Fn::GetAtt"]
         if resources[logical_id]["Type"] == "AWS::KMS::Key" and attribute == "Arn":
             return f"arn:aws:kms:us-west-2:111122223333:key/{_key_id(logical_id)}"
+        if resources[logical_id]["Type"] == "AWS::Lambda::Function" and attribute == "Arn":
+            return f"arn:aws:lambda:us-west-2:111122223333:function:SsmGuardrails-{logical_id}"[:140]
         raise ValueError(f"no concrete value for {value}: teach _render")
     if isinstance(value, dict):
         if any(key.startswith("Fn::") for key in value):

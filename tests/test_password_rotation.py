@@ -50,7 +50,9 @@ def test_dedicated_key_rotates_has_the_published_alias_and_admits_only_administr
     assert alias["AliasName"] == "alias/WindowsPasswordRotation-EncryptionKey"
     policy = {s["Sid"]: s for s in rendered(statements(key["Properties"]["KeyPolicy"]))}
     encrypt = policy["EncryptPasswordsThroughParameterStore"]
-    assert encrypt["Action"] == "kms:Encrypt"
+    # EC2Rescue writes with the account's default tier; an Advanced SecureString is envelope-encrypted
+    # (GenerateDataKey): https://docs.aws.amazon.com/kms/latest/developerguide/services-parameter-store.html
+    assert encrypt["Action"] == ["kms:Encrypt", "kms:GenerateDataKey"]
     assert encrypt["Condition"]["StringEquals"] == {"kms:ViaService": VIA_SSM}
     assert encrypt["Condition"]["ArnLike"] == {"kms:EncryptionContext:PARAMETER_ARN": PASSWORD_ARN}
     decrypt = policy["NamedReadersDecryptPasswordsThroughParameterStore"]
@@ -77,7 +79,8 @@ def test_target_is_the_tag_filter_with_owner_information(member: dict[str, Any])
 def test_task_runs_ec2rescue_reset_access_with_the_key_and_logs_to_the_encrypted_group(member: dict[str, Any]) -> None:
     task = only_resource(member, "AWS::SSM::MaintenanceWindowTask")["Properties"]
     assert (task["TaskType"], task["TaskArn"]) == ("RUN_COMMAND", "AWSSupport-RunEC2RescueForWindowsTool")
-    assert (task["MaxConcurrency"], task["MaxErrors"], task["Priority"]) == ("5", "1", 1)
+    # a percentage: the same number of rounds whatever the fleet size (issue 23 item 16)
+    assert (task["MaxConcurrency"], task["MaxErrors"], task["Priority"]) == ("10%", "1", 1)
     run = task["TaskInvocationParameters"]["MaintenanceWindowRunCommandParameters"]
     key_id = next(k for k in resources_of(member, "AWS::KMS::Key") if k.startswith(f"{WINDOW}VaultKey"))
     assert run["Parameters"] == {"Command": ["ResetAccess"], "Parameters": [{"Ref": key_id}]}
@@ -106,7 +109,7 @@ def test_window_role_is_scoped_to_this_account_the_document_and_tagged_instances
 def test_instance_policy_writes_only_and_never_reads(member: dict[str, Any]) -> None:
     policy = _policy_statements(member, "AWS::IAM::ManagedPolicy", f"{WINDOW}InstancePolicy")
     actions = _actions(policy)
-    assert {"ssm:PutParameter", "kms:Encrypt"} <= actions
+    assert {"ssm:PutParameter", "kms:Encrypt", "kms:GenerateDataKey"} <= actions
     assert not {a for a in actions if a.startswith(("ssm:Get", "kms:Decrypt"))}
     assert "ssm:GetParameterHistory" not in actions
     put = next(s for s in policy if s["Action"] == "ssm:PutParameter")
@@ -144,7 +147,9 @@ def test_administrators_may_not_retag_instances_out_of_the_rotation(member: dict
 
 def test_password_key_changes_reach_the_alert_topic(member: dict[str, Any]) -> None:
     rule = only_resource(member, "AWS::Events::Rule", f"{WINDOW}VaultKeyChangedRule")["Properties"]
-    assert rule["EventPattern"]["detail"]["eventName"] == ["PutKeyPolicy", "CreateGrant", "ScheduleKeyDeletion"]
+    assert rule["EventPattern"]["detail"]["eventName"] == [
+        "PutKeyPolicy", "CreateGrant", "ScheduleKeyDeletion", "DisableKey",
+    ]  # fmt: skip
     key_id = next(k for k in resources_of(member, "AWS::KMS::Key") if k.startswith(f"{WINDOW}VaultKey"))
     assert rule["EventPattern"]["detail"]["requestParameters"]["keyId"][0] == {"Ref": key_id}
     assert rule["Targets"][0]["Arn"]["Ref"].startswith("NotificationsTopic")
@@ -183,6 +188,14 @@ def test_freshness_report_runs_daily_with_the_window_settings(member: dict[str, 
     assert rule["ScheduleExpression"] == "rate(1 day)"
     policy = _policy_statements(member, "AWS::IAM::Policy", f"{WINDOW}FreshnessReportRoleDefaultPolicy")
     assert "ssm:GetParameter" not in _actions(policy) and "kms:Decrypt" in _actions(policy)  # decrypt: topic key
+    # the window's last run: which instances it never reached (issue 23 item 16)
+    [window] = resources_of(member, "AWS::SSM::MaintenanceWindow")
+    assert variables["WINDOW_ID"] == {"Ref": window}
+    assert variables["MAX_CONCURRENCY"] == "10%"
+    history = next(s for s in policy if s.get("Sid") == "ReadTheWindowsLastRun")
+    assert (
+        history["Resource"] == f"arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:maintenancewindow/<{window}>"
+    )
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,7 @@ from typing import Any
 import boto3
 import pytest
 from aws_helpers import ParameterWriters, instance_session, topic_with_inbox
+from botocore.stub import Stubber
 from moto import mock_aws
 
 HANDLER = Path(__file__).resolve().parents[1] / "lambdas" / "rotation_freshness" / "index.py"
@@ -84,7 +85,10 @@ def test_fresh_passwords_publish_nothing(aws: Any, report: ModuleType) -> None:
     instances = _instances(2)
     _store_passwords(instances)
     summary = report.handler(SCHEDULED_EVENT, None)
-    assert summary == {"window": "production-window", "checked": 2, "missing": [], "stale": [], "reasons": {}}
+    assert summary == {
+        "window": "production-window", "checked": 2, "missing": [], "stale": [], "reasons": {}, "skipped": [],
+        "max_concurrency": "",
+    }  # fmt: skip
     assert _messages(aws) == []
 
 
@@ -250,3 +254,86 @@ def test_password_written_by_a_person_is_stale_until_the_instance_rotates_again(
     # The next rotation window: EC2Rescue on the instance writes a new password with its own credentials.
     ssm.put_parameter(Name=f"/EC2Rescue/Passwords/{instance}", Value="y", Type="SecureString", Overwrite=True)
     assert report.handler(SCHEDULED_EVENT, None)["stale"] == []
+
+
+# ----------------------------------------------------------------------------- the window ran out (issue 23 item 16)
+
+WINDOW_ID = "mw-0123456789abcdef0"
+RUN = "1a2b3c4d-1234-5678-90ab-1a2b3c4d5e6f"
+TASK = "6417e808-7f35-4d1a-843f-123456789012"
+COMMAND = "e5f6a7b8-1234-5678-90ab-0123456789ab"
+
+
+def _window_history(client: Any, invocations: list[dict[str, str]]) -> Stubber:
+    """The window's last execution as the API answers it (shapes from botocore's model of
+    DescribeMaintenanceWindowExecutions, ...ExecutionTasks, ...ExecutionTaskInvocations, ListCommandInvocations)."""
+    stubber = Stubber(client)
+    older = datetime(2026, 11, 22, 5, tzinfo=UTC)
+    stubber.add_response(
+        "describe_maintenance_window_executions",
+        {"WindowExecutions": [
+            {"WindowId": WINDOW_ID, "WindowExecutionId": "0" * 8 + RUN[8:], "Status": "SUCCESS", "StartTime": older},
+            {"WindowId": WINDOW_ID, "WindowExecutionId": RUN, "Status": "SUCCESS",
+             "StartTime": older + timedelta(days=7)},
+        ]},
+        {"WindowId": WINDOW_ID, "MaxResults": 10},
+    )  # fmt: skip
+    stubber.add_response(
+        "describe_maintenance_window_execution_tasks",
+        {"WindowExecutionTaskIdentities": [{"WindowExecutionId": RUN, "TaskExecutionId": TASK, "TaskType": "RUN_COMMAND"}]},
+        {"WindowExecutionId": RUN},
+    )  # fmt: skip
+    stubber.add_response(
+        "describe_maintenance_window_execution_task_invocations",
+        {"WindowExecutionTaskInvocationIdentities": [
+            {"WindowExecutionId": RUN, "TaskExecutionId": TASK, "InvocationId": "0f1e2d3c-1234-5678-90ab-0123456789ab", "ExecutionId": COMMAND,
+             "TaskType": "RUN_COMMAND", "Status": "TIMED_OUT"},
+        ]},
+        {"WindowExecutionId": RUN, "TaskId": TASK},
+    )  # fmt: skip
+    stubber.add_response(
+        "list_command_invocations",
+        {"CommandInvocations": [{"CommandId": COMMAND, **invocation} for invocation in invocations]},
+        {"CommandId": COMMAND},
+    )
+    return stubber
+
+
+def test_instances_the_window_never_reached_are_found_in_its_last_run(report: ModuleType) -> None:
+    # StatusDetails values of a command invocation:
+    # https://docs.aws.amazon.com/systems-manager/latest/userguide/monitor-commands.html
+    client = report._client("ssm")
+    history = [
+        {"InstanceId": "i-00000000000000001", "Status": "Success", "StatusDetails": "Success"},
+        {"InstanceId": "i-00000000000000002", "Status": "TimedOut", "StatusDetails": "Delivery Timed Out"},
+        {"InstanceId": "i-00000000000000003", "Status": "Cancelled", "StatusDetails": "Cancelled"},
+        {"InstanceId": "i-00000000000000004", "Status": "TimedOut", "StatusDetails": "Execution Timed Out"},
+        {"InstanceId": "i-00000000000000005", "Status": "Failed", "StatusDetails": "Failed"},
+    ]
+    with _window_history(client, history) as stubber:
+        assert report.skipped_instances(WINDOW_ID) == {"i-00000000000000002", "i-00000000000000003"}
+        stubber.assert_no_pending_responses()
+
+
+def test_without_the_window_id_or_history_nothing_is_called_skipped(report: ModuleType) -> None:
+    assert report.skipped_instances("") == set()
+    client = report._client("ssm")
+    with Stubber(client) as stubber:
+        stubber.add_client_error("describe_maintenance_window_executions", "AccessDeniedException")
+        assert report.skipped_instances(WINDOW_ID) == set()  # the report still goes out
+
+
+def test_the_report_names_skipped_instances_and_the_setting_to_raise(
+    aws: Any, report: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reached, skipped = _instances(1), _instances(1)
+    monkeypatch.setenv("WINDOW_ID", WINDOW_ID)
+    monkeypatch.setenv("MAX_CONCURRENCY", "5")
+    monkeypatch.setattr(
+        report, "skipped_instances", lambda window_id: set(skipped) if window_id == WINDOW_ID else set()
+    )
+    summary = report.handler(SCHEDULED_EVENT, None)
+    assert summary["missing"] == sorted(reached + skipped) and summary["skipped"] == skipped
+    [message] = _messages(aws)
+    assert f"SKIPPED  {skipped[0]}" in message and f"SKIPPED  {reached[0]}" not in message
+    assert "max_concurrency (now 5)" in message

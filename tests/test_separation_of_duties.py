@@ -20,7 +20,7 @@ from aws_cdk import aws_iam as iam
 from botocore.stub import Stubber
 from cdk_helpers import ROOT, as_list, nag_findings, new_app, only_resource, rendered, resources_of, statements
 from moto import mock_aws
-from ssm_docs import references, render
+from ssm_docs import references
 
 from guardrails import PropsError
 from guardrails.separation_of_duties import SeparationOfDuties
@@ -34,6 +34,7 @@ ACCOUNT = "111111111111"
 APPROVER = f"arn:aws:iam::{ACCOUNT}:role/Approver"
 SECOND_APPROVER = f"arn:aws:iam::{ACCOUNT}:user/alice"
 SCRIPT = ROOT / "ssm_documents" / "scripts" / "session_window.py"
+PERSONS = ROOT / "lambdas" / "session_grant" / "persons.py"
 SWEEPER = ROOT / "lambdas" / "session_tag_sweeper" / "index.py"
 CEDAR = (
     "// development nodes need no manual approval\n"
@@ -108,6 +109,14 @@ def _document(template: dict[str, Any], document_type: str) -> dict[str, Any]:
     matches = [p for p in found if p["DocumentType"] == document_type]
     assert len(matches) == 1, f"expected one {document_type} document"
     return matches[0]
+
+
+def _deployed(value: Any) -> Any:
+    """``value`` as CloudFormation would deploy it in the test stack's account and Region."""
+    text = json.dumps(rendered(value))
+    for pseudo, actual in (("AWS::Partition", "aws"), ("AWS::Region", "eu-west-1"), ("AWS::AccountId", ACCOUNT)):
+        text = text.replace(f"<{pseudo}>", actual)
+    return json.loads(text)
 
 
 def _arns(statement: dict[str, Any], key: str = "Resource") -> list[str]:
@@ -199,6 +208,26 @@ def test_operators_cannot_touch_the_sweeper_or_the_control(runbook_stack: dict) 
         assert name in control
 
 
+def test_operators_cannot_touch_the_grant_function_or_what_the_control_alerts_with(runbook_stack: dict) -> None:
+    """Issue 21 item 6: the log groups, alarms, approvals topic and its key are the control's too."""
+    policy = _statements(runbook_stack, "AWS::IAM::ManagedPolicy", "SodOperatorPolicy")
+    grant = policy["NoTouchingTheGrantFunction"]
+    assert {"lambda:Invoke*", "lambda:Update*"} <= set(grant["Action"])
+    assert any("function:SsmGuardrailsSessionGrant" in arn for arn in rendered(_arns(grant)))
+    expected = {
+        "NoChangingTheControlsLogs": ("logs:DeleteLogGroup", 2, "LogGroup"),
+        "NoChangingTheControlsAlarms": ("cloudwatch:DeleteAlarms", 5, "Alarm"),
+        "NoChangingTheControlsTopic": ("sns:DeleteTopic", 1, "Topic"),
+        "NoChangingTheControlsKeys": ("kms:ScheduleKeyDeletion", 1, "ApprovalsKey"),
+    }
+    for sid, (action, count, resource) in expected.items():
+        statement = policy[sid]
+        assert statement["Effect"] == "Deny" and action in statement["Action"], sid
+        assert len(as_list(statement["Resource"])) == count and resource in json.dumps(statement["Resource"]), sid
+    alarms = resources_of(runbook_stack, "AWS::CloudWatch::Alarm")
+    assert len(alarms) == 5  # grant function errors, throttles; sweeper errors, did-not-run, latest-not-default
+
+
 def test_change_manager_operators_start_no_automation_and_only_the_template(synthesized: dict[str, Any]) -> None:
     policy = _statements(synthesized["ChangeManager"], "AWS::IAM::ManagedPolicy", "SodOperatorPolicy")
     assert policy["NoAutomationButTheChangeTemplate"]["Resource"] == "*"
@@ -216,21 +245,67 @@ def test_approvers_signal_only_executions_tagged_as_requests(runbook_stack: dict
 # ------------------------------------------------------------------------------------------ runbook role
 
 
-def test_runbook_role_writes_grants_on_the_operators_only(runbook_stack: dict) -> None:
+def test_runbook_role_may_only_invoke_the_grant_function(runbook_stack: dict) -> None:
+    """Grant power sits in fixed code: the runbook role writes nothing, it invokes the function."""
     role = only_resource(runbook_stack, "AWS::IAM::Role", "SodRunbookRole")["Properties"]
     assert role["RoleName"] == "SsmSessionControlChangeMangerRole"
     assert role["AssumeRolePolicyDocument"]["Statement"][0]["Condition"] == {
         "StringEquals": {"aws:SourceAccount": ACCOUNT}
     }
     policy = _statements(runbook_stack, "AWS::IAM::Policy", "SodRunbookRoleDefaultPolicy")
+    actions = {a for s in policy.values() for a in as_list(s["Action"])}
+    assert not {a for a in actions if a.startswith(("iam:", "ssm:"))}
+    invoke = policy["InvokeTheGrantFunctionOnly"]
+    assert invoke["Action"] == "lambda:InvokeFunction"
+    assert rendered(_arns(invoke)) == ["arn:aws:lambda:eu-west-1:111111111111:function:SsmGuardrailsSessionGrant"]
+    assert actions - {"lambda:InvokeFunction"} <= {"sns:Publish", "kms:Decrypt", "kms:GenerateDataKey*"}  # notify
+
+
+def test_only_the_grant_function_writes_grants_and_only_on_operators(runbook_stack: dict) -> None:
+    function = only_resource(runbook_stack, "AWS::Lambda::Function", "SodGrantFunction")["Properties"]
+    assert function["FunctionName"] == "SsmGuardrailsSessionGrant"
+    role = only_resource(runbook_stack, "AWS::IAM::Role", "SodGrantFunctionRole")["Properties"]
+    assert role["RoleName"] == "SsmGuardrailsSessionGrantRole"
+    policy = _statements(runbook_stack, "AWS::IAM::Policy", "SodGrantFunctionRoleDefaultPolicy")
     roles, users = policy["WriteSessionGrantsOnRoleOperatorsOnly"], policy["WriteSessionGrantsOnUserOperatorsOnly"]
     assert set(roles["Action"]) == {"iam:GetRole", "iam:PutRolePolicy", "iam:DeleteRolePolicy",
                                     "iam:ListRolePolicies", "iam:GetRolePolicy"}  # fmt: skip
     assert _arns(roles) == ["arn:aws:iam::111111111111:role/Operator"]
     assert _arns(users) == ["arn:aws:iam::111111111111:user/bob"]
+    assert policy["ReadTheApproversTrustPolicies"]["Action"] == "iam:GetRole"
+    assert _arns(policy["ReadTheApproversTrustPolicies"]) == [APPROVER]
     actions = {a for s in policy.values() for a in as_list(s["Action"])}
     assert not {a for a in actions if a.startswith(("iam:Tag", "iam:Untag", "iam:Attach", "iam:PassRole"))}
-    assert policy["ReadTheRunbooksDefaultVersion"]["Action"] == "ssm:DescribeDocument"
+    assert set(policy["ReadTheDeployedDocuments"]["Action"]) == {"ssm:DescribeDocument", "ssm:GetDocument"}
+    # IAM writes on operators by no other role of the stack
+    for logical_id, resource in resources_of(runbook_stack, "AWS::IAM::Policy").items():
+        written = {a for s in statements(resource["Properties"]["PolicyDocument"]) for a in as_list(s["Action"])}
+        if "iam:PutRolePolicy" in written or "iam:PutUserPolicy" in written:
+            assert logical_id.startswith("SodGrantFunctionRole"), logical_id
+
+
+def test_grant_function_checks_the_deployed_content_of_both_documents(synthesized: dict[str, Any]) -> None:
+    """The fingerprints in the function's configuration are those of the documents in the template,
+    as the function computes them from GetDocument (lambdas/session_grant/persons.py)."""
+    persons = _load(PERSONS, "session_grant_persons_for_templates")
+    for stack_name in ("Runbook", "ChangeManager"):
+        template = synthesized[stack_name]
+        variables = only_resource(template, "AWS::Lambda::Function", "SodGrantFunction")["Properties"]["Environment"]
+        variables = variables["Variables"]
+        for document_type, key in (("Automation", "RUNBOOK_SHA256"), ("Automation.ChangeTemplate", "TEMPLATE_SHA256")):
+            if key not in variables:
+                assert stack_name == "Runbook" and document_type == "Automation.ChangeTemplate"
+                continue
+            content = _deployed(_document(template, document_type)["Content"])
+            assert (
+                persons.content_sha256(content, partition="aws", region="eu-west-1", account=ACCOUNT) == variables[key]
+            )
+            changed = {**content, "mainSteps": content["mainSteps"][:-1]}  # one step less
+            assert (
+                persons.content_sha256(changed, partition="aws", region="eu-west-1", account=ACCOUNT) != variables[key]
+            )
+    assert only_resource(synthesized["Runbook"], "AWS::Lambda::Function", "SodGrantFunction")["Properties"][
+        "Environment"]["Variables"]["APPROVE_STEP"] == "Approve"  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------------ topic
@@ -266,22 +341,19 @@ def test_runbook_pins_role_approvers_topic_validity_and_the_grants_inputs(runboo
     assert reason.match("INC-42 disk full") and reason.match(content["parameters"]["Reason"]["default"])
     assert not reason.match("x" * 201) and not reason.match("a\nb") and not reason.match("{{ InstanceId }}")
     assert "{{ Reason }}" in content["mainSteps"][0]["inputs"]["Message"]
-    assert content["parameters"]["AutomationAssumeRole"]["allowedValues"][0]["Fn::GetAtt"][0].startswith(
-        "SodRunbookRole"
-    )
+    assert rendered(content["parameters"]["AutomationAssumeRole"]["allowedValues"]) == [
+        "arn:aws:iam::111111111111:role/SsmSessionControlChangeMangerRole"
+    ]
     assert content["parameters"]["ValidityMinutes"]["allowedValues"] == [str(m) for m in range(1, 11)]
     approve, grant = content["mainSteps"][:2]
     assert approve["action"] == "aws:approve" and approve["inputs"]["Approvers"] == [APPROVER, SECOND_APPROVER]
     assert approve["inputs"]["MinRequiredApprovals"] == 2
-    payload = grant["inputs"]["InputPayload"]
-    assert (grant["name"], grant["inputs"]["Handler"]) == ("GrantSession", "grant")
-    assert payload | {"ExecutionId": "", "InstanceId": "", "ValidityMinutes": ""} == {
-        "ExecutionId": "", "InstanceId": "", "ValidityMinutes": "", "RunbookName": "AllowStartSsmSession",
-        "ChangeTemplateName": "", "ApproveStepName": "Approve", "MaxValidityMinutes": "10",
-        "OperatorRoles": ["Operator"], "OperatorUsers": ["bob"], "Regions": ["eu-west-1", "us-east-1"],
-        "SessionDocument": "SSM-SessionManagerRunShell", "KeyAlias": "alias/session-manager/data",
-    }  # fmt: skip
+    assert (grant["name"], grant["inputs"]["Handler"]) == ("GrantSession", "invoke")
     scripts = [s for s in content["mainSteps"] if s["action"] == "aws:executeScript"]
+    for step in scripts:  # nothing but the execution id, to the grant function
+        assert step["inputs"]["InputPayload"] == {
+            "ExecutionId": "{{ automation:EXECUTION_ID }}", "FunctionName": "SsmGuardrailsSessionGrant"
+        }  # fmt: skip
     assert [s["name"] for s in scripts] == ["GrantSession", "Revoke", "TerminateSessions"]
     assert all(s["inputs"]["Script"] == SCRIPT.read_text() for s in scripts)
 
@@ -290,9 +362,9 @@ def test_change_manager_runbook_grants_on_the_change_requests_approval(synthesiz
     template = synthesized["ChangeManager"]
     runbook = _document(template, "Automation")["Content"]
     names = [step["name"] for step in runbook["mainSteps"]]
-    assert names == ["GrantSession", "WaitForWindow", "Revoke"]
-    payload = runbook["mainSteps"][0]["inputs"]["InputPayload"]
-    assert (payload["ChangeTemplateName"], payload["ApproveStepName"]) == (
+    assert names == ["GrantSession", "WaitForWindow", "Revoke", "TerminateSessions"]  # terminate: default true
+    variables = only_resource(template, "AWS::Lambda::Function", "SodGrantFunction")["Properties"]["Environment"]
+    assert (variables["Variables"]["CHANGE_TEMPLATE_NAME"], variables["Variables"]["APPROVE_STEP"]) == (
         "AllowSsmSessionStartTemplate", "ApproveSessionAccess"
     )  # fmt: skip
     change = _document(template, "Automation.ChangeTemplate")
@@ -320,8 +392,10 @@ def test_just_in_time_deploys_approval_policies_and_no_start_session(synthesized
     assert manual["mainSteps"][0]["inputs"]["EnhancedApprovals"]["Approvers"] == [
         {"approver": "e8c17310-e011-7089-d989-10da1example", "type": "SSOGroup"}
     ]
+    # The auto-approval policy is Cedar policy text (TEXT document):
+    # https://docs.aws.amazon.com/systems-manager/latest/userguide/systems-manager-just-in-time-node-access-create-auto-approval-policies.html
     auto = _document(template, "AutoApprovalPolicy")
-    assert auto["Content"]["AutoApprovalPolicyDocuments"] == [{"type": "Cedar", "content": CEDAR}]
+    assert (auto["DocumentFormat"], auto["Content"]) == ("TEXT", CEDAR)
     policy = _statements(template, "AWS::IAM::ManagedPolicy", "SodOperatorPolicy")
     allowed = {a for s in policy.values() if s["Effect"] == "Allow" for a in as_list(s["Action"])}
     assert "ssm:StartSession" not in allowed and "ssm:StartAccessRequest" in allowed
@@ -347,9 +421,13 @@ def test_sweeper_runs_on_a_schedule_and_reads_only_the_operators(runbook_stack: 
     assert not [s for s in policy.values() if "iam" in json.dumps(s["Action"]) and "*" in json.dumps(s["Resource"])]
 
 
-def test_scp_keeps_the_runbook_role_with_operators_and_nodes_untagged(synthesized: dict[str, Any]) -> None:
+def test_the_organization_guard_keeps_the_runbook_role_with_operators_and_nodes_untagged(
+    synthesized: dict[str, Any],
+) -> None:
     construct = synthesized["constructs"]["Runbook"]
-    pass_role, tagging = construct.scp_document["Statement"]
+    statements_by_sid = {s["Sid"]: s for s in construct.scp_document["Statement"]}
+    pass_role, tagging = statements_by_sid["OnlyOperatorsPassTheSessionRunbookRole"], statements_by_sid[
+        "NoReTaggingNodesAroundTheControls"]  # fmt: skip
     assert pass_role["Action"] == "iam:PassRole"
     assert pass_role["Resource"] == "arn:*:iam::*:role/SsmSessionControlChangeMangerRole"
     assert pass_role["Condition"] == {
@@ -360,16 +438,21 @@ def test_scp_keeps_the_runbook_role_with_operators_and_nodes_untagged(synthesize
         "ArnLike": {"aws:PrincipalArn": ["arn:*:iam::*:role/Operator", "arn:*:iam::*:user/bob",
                                           "arn:*:iam::*:role/PasswordReader"]},
     }  # fmt: skip
+    writers = statements_by_sid["OnlyTheGrantFunctionWritesInlinePoliciesOnOperators"]
+    assert writers["Resource"] == ["arn:*:iam::*:role/Operator", "arn:*:iam::*:user/bob"]
+    assert "arn:*:iam::*:role/SsmGuardrailsSessionGrantRole" in writers["Condition"]["ArnNotLike"]["aws:PrincipalArn"]
     assert json.dumps(construct.scp_document, indent=2) in construct.scp_readme
     assert [s["Sid"] for s in synthesized["constructs"]["JustInTime"].scp_document["Statement"]] == [
-        "NoReTaggingNodesAroundTheControls"
-    ]
+        "NoReTaggingNodesAroundTheControls", "OnlyCloudFormationChangesTheControls",
+        "OnlyCloudFormationChangesTheControlsKeysAndStateMachines",
+    ]  # fmt: skip
 
 
 def test_readme_shows_the_example_configurations_scp(example_app: Any) -> None:
     [control] = [c for c in example_app.app.node.find_all() if isinstance(c, SeparationOfDuties)]
     assert json.dumps(control.scp_document, indent=2) in (ROOT / "README.md").read_text()
-    assert control.scp_document["Statement"][1]["Condition"]["ForAnyValue:StringEqualsIgnoreCase"]["aws:TagKeys"] == [
+    [tagging] = [s for s in control.scp_document["Statement"] if s["Sid"] == "NoReTaggingNodesAroundTheControls"]
+    assert tagging["Condition"]["ForAnyValue:StringEqualsIgnoreCase"]["aws:TagKeys"] == [
         "Environment", "SessionAccess", REQUEST_TAG_KEY
     ]  # fmt: skip
 
@@ -408,24 +491,45 @@ def test_every_step_before_the_revoke_fails_and_cancels_into_it() -> None:
             assert jump.removeprefix("step:") in names or jump == "Abort", f"{step['name']} -> {jump}"
 
 
-def test_sleep_duration_is_iso8601_for_every_allowed_validity() -> None:
+def test_the_runbook_sleeps_until_the_grant_expires() -> None:
+    """aws:sleep takes an ISO 8601 Timestamp (an alternative to Duration) and proceeds at once when it
+    has passed: https://docs.aws.amazon.com/systems-manager/latest/userguide/automation-action-sleep.html"""
     content = load_document("allow_start_ssm_session")
     sleep = next(step for step in content["mainSteps"] if step["action"] == "aws:sleep")
-    pattern = re.compile(content["parameters"]["ValidityMinutes"]["allowedPattern"])
-    assert not pattern.match("0") and not pattern.match("61")
-    for minutes in range(1, 61):
-        assert pattern.match(str(minutes))
-        assert re.fullmatch(
-            r"PT([1-9]|[1-5][0-9]|60)M", render(sleep["inputs"]["Duration"], {"ValidityMinutes": minutes})
-        )
+    assert sleep["inputs"] == {"Timestamp": "{{ GrantSession.ExpiresAt }}"}
+    grant = next(step for step in content["mainSteps"] if step["name"] == "GrantSession")
+    assert {"Name": "ExpiresAt", "Selector": "$.Payload.ExpiresAt", "Type": "String"} in grant["outputs"]
+    persons = _load(PERSONS, "session_grant_persons_for_sleep")
+    expires = "2030-01-01T12:10:00Z"  # the function's EXPIRY_FORMAT: ISO 8601, UTC
+    policy = persons.grant_policy(userid="AROA:alice", node_id=NODE, account=ACCOUNT, regions=["eu-west-1"],
+                                  expires_at=expires)  # fmt: skip
+    assert {s["Condition"]["DateLessThan"]["aws:CurrentTime"] for s in policy["Statement"]} == {expires}
+    assert datetime.fromisoformat(expires) == NOW + timedelta(minutes=10)
 
 
-# ------------------------------------------------------------------------------------------ grant script (moto IAM)
+def test_the_script_steps_fail_when_the_grant_function_refuses(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The runbook's script passes the execution id only and turns a function error into a failed step."""
+    import io
 
-EXECUTION_ID = "4f9b0c1e-1111-2222-3333-444455556666"
+    script = _load(SCRIPT, "session_window_invoke")
+    client = boto3.client("lambda", region_name="eu-west-1")
+    stubber = Stubber(client)
+    monkeypatch.setattr(script, "_lambda", lambda: client)
+    expected = {"FunctionName": "SsmGuardrailsSessionGrant", "Payload": json.dumps({"ExecutionId": "e-1"}).encode()}
+    stubber.add_response("invoke", {"StatusCode": 200, "Payload": io.BytesIO(b'{"ExpiresAt": "x"}')}, expected)
+    error = {"errorMessage": "refused: version 2 is not the default version 3"}
+    stubber.add_response("invoke", {"StatusCode": 200, "FunctionError": "Unhandled",
+                                    "Payload": io.BytesIO(json.dumps(error).encode())}, expected)  # fmt: skip
+    events = {"ExecutionId": "e-1", "FunctionName": "SsmGuardrailsSessionGrant"}
+    with stubber:
+        assert script.invoke(events, None) == {"ExpiresAt": "x"}
+        with pytest.raises(RuntimeError, match="refused: version 2 is not the default"):
+            script.invoke(events, None)
+
+
+# ------------------------------------------------------------------------------------------ sweeper (moto)
+
 NOW = datetime(2030, 1, 1, 12, 0, 0, tzinfo=UTC)
-REQUESTER = f"arn:aws:sts::{ACCOUNT}:assumed-role/Operator/alice"
-CAROL = f"arn:aws:sts::{ACCOUNT}:assumed-role/Approver/carol"
 NODE = "i-0123456789abcdef0"
 
 
@@ -436,185 +540,6 @@ def _load(path: Path, name: str) -> ModuleType:
     spec.loader.exec_module(module)
     return module
 
-
-@pytest.fixture
-def runbook(monkeypatch: pytest.MonkeyPatch) -> Any:
-    """The script with moto's IAM (an operator role and user exist) and a stubbed Automation API."""
-    with mock_aws():
-        module = _load(SCRIPT, "session_window")
-        iam_client = boto3.client("iam", region_name="us-east-1")
-        ssm_client = boto3.client("ssm", region_name="eu-west-1")
-        stubber = Stubber(ssm_client)
-        stubber.activate()
-        monkeypatch.setattr(module, "_ssm", lambda: ssm_client)
-        monkeypatch.setattr(module, "_iam", lambda: iam_client)
-        monkeypatch.setattr(module, "_now", lambda: NOW)
-        iam_client.create_role(RoleName="Operator", AssumeRolePolicyDocument="{}")
-        iam_client.create_user(UserName="bob")
-        yield module, iam_client, stubber
-
-
-def _execution(executed_by: str, approvers: list[str], *, decision: str = "Approve", version: str = "3",
-               document: str = "AllowStartSsmSession", step: str = "Approve", **extra: Any) -> dict[str, Any]:  # fmt: skip
-    decisions = [json.dumps({"Approver": a, "Decision": decision, "Comment": "ok"}) for a in approvers]
-    return {
-        "AutomationExecution": {
-            "AutomationExecutionId": EXECUTION_ID, "DocumentName": document, "DocumentVersion": version,
-            "ExecutedBy": executed_by,
-            "StepExecutions": [{"StepName": step, "Outputs": {"ApproverDecisions": decisions}}], **extra,
-        }
-    }  # fmt: skip
-
-
-def _events(execution_id: str = EXECUTION_ID, **changes: Any) -> dict[str, Any]:
-    return {
-        "ExecutionId": execution_id, "InstanceId": NODE, "ValidityMinutes": "10", "MaxValidityMinutes": "10",
-        "RunbookName": "AllowStartSsmSession", "ChangeTemplateName": "", "ApproveStepName": "Approve",
-        "OperatorRoles": ["Operator"], "OperatorUsers": ["bob"], "Regions": ["eu-west-1", "us-east-1"],
-        "SessionDocument": "SSM-SessionManagerRunShell", "KeyAlias": "alias/session-manager/data", **changes,
-    }  # fmt: skip
-
-
-def _grant(module: ModuleType, stubber: Stubber, execution: dict[str, Any], default: str = "3", **events: Any) -> Any:
-    stubber.add_response("get_automation_execution", execution)
-    stubber.add_response("describe_document", {"Document": {"Name": "AllowStartSsmSession", "DefaultVersion": default}})
-    return module.grant(_events(**events), None)
-
-
-def test_grant_writes_a_policy_for_the_requesting_session_until_the_expiry(runbook: Any) -> None:
-    module, client, stubber = runbook
-    result = _grant(module, stubber, _execution(REQUESTER, [CAROL]))
-    name = GRANT_PREFIX + EXECUTION_ID
-    assert result == {"PolicyName": name, "Principal": "role/Operator", "Session": "alice",
-                      "ExpiresAt": "2030-01-01T12:10:00Z"}  # fmt: skip
-    role_id = client.get_role(RoleName="Operator")["Role"]["RoleId"]
-    written = client.get_role_policy(RoleName="Operator", PolicyName=name)["PolicyDocument"]
-    assert written == module.grant_policy(
-        userid=f"{role_id}:alice", node_id=NODE, account=ACCOUNT, regions=["eu-west-1", "us-east-1"],
-        expires_at="2030-01-01T12:10:00Z", key_alias="alias/session-manager/data",
-    )  # fmt: skip
-    assert module.expiry_of(written) == NOW + timedelta(minutes=10)
-    stubber.add_response("get_automation_execution", _execution(REQUESTER, [CAROL]))
-    assert module.revoke({"ExecutionId": EXECUTION_ID, **_events()}, None)["Removed"] is True
-    assert client.list_role_policies(RoleName="Operator")["PolicyNames"] == []
-    stubber.add_response("get_automation_execution", _execution(REQUESTER, [CAROL]))
-    assert module.revoke(_events(), None)["Removed"] is False  # already gone: no error
-
-
-def test_user_operators_get_a_grant_for_their_user_id(runbook: Any) -> None:
-    module, client, stubber = runbook
-    _grant(module, stubber, _execution(f"arn:aws:iam::{ACCOUNT}:user/bob", [CAROL]))
-    written = client.get_user_policy(UserName="bob", PolicyName=GRANT_PREFIX + EXECUTION_ID)["PolicyDocument"]
-    user_id = client.get_user(UserName="bob")["User"]["UserId"]
-    assert {s["Condition"]["StringEquals"]["aws:userid"] for s in written["Statement"]} == {user_id}
-
-
-@pytest.mark.parametrize(
-    ("requester", "approver"),
-    [
-        (REQUESTER, f"arn:aws:sts::{ACCOUNT}:assumed-role/Approver/alice"),  # a second role, same person
-        (REQUESTER, f"arn:aws:sts::{ACCOUNT}:assumed-role/Approver/ALICE"),
-        (REQUESTER, f"arn:aws:iam::{ACCOUNT}:user/alice"),
-        (f"arn:aws:iam::{ACCOUNT}:user/bob", f"arn:aws:sts::{ACCOUNT}:assumed-role/Approver/bob"),
-    ],
-)
-def test_self_approval_by_another_role_of_the_same_person_is_rejected(
-    runbook: Any, requester: str, approver: str
-) -> None:
-    module, client, stubber = runbook
-    with pytest.raises(module.SelfApprovalError, match="same person as the requester"):
-        _grant(module, stubber, _execution(requester, [CAROL, approver]))
-    assert client.list_role_policies(RoleName="Operator")["PolicyNames"] == []
-    assert client.list_user_policies(UserName="bob")["PolicyNames"] == []
-
-
-@pytest.mark.parametrize(
-    ("execution", "default", "error", "message"),
-    [
-        (_execution(REQUESTER, [CAROL], version="2"), "3", "ExecutionCheckError", "version 2 is not the default version 3"),
-        (_execution(REQUESTER, [CAROL], document="MyOwnRunbook"), "3", "ExecutionCheckError", "not AllowStartSsmSession"),
-        (_execution(f"arn:aws:sts::{ACCOUNT}:assumed-role/Approver/dave", [CAROL]), "3", "ExecutionCheckError",
-         "not an operator"),
-        (_execution(f"arn:aws:sts::{ACCOUNT}:assumed-role/Operator", [CAROL]), "3", "ExecutionCheckError",
-         "not an operator"),
-        (_execution(REQUESTER, [f"arn:aws:iam::{ACCOUNT}:role/Approver"]), "3", "SelfApprovalError", "names no person"),
-        (_execution(REQUESTER, [CAROL], decision="Reject"), "3", "SelfApprovalError", "no approval decision"),
-        (_execution(REQUESTER, [CAROL], step="Other"), "3", "SelfApprovalError", "no step Approve"),
-    ],
-)  # fmt: skip
-def test_the_grant_checks_document_version_requester_and_approvals(
-    runbook: Any, execution: dict[str, Any], default: str, error: str, message: str
-) -> None:
-    module, client, stubber = runbook
-    if "MyOwnRunbook" in json.dumps(execution):
-        stubber.add_response("get_automation_execution", execution)
-        with pytest.raises(module.ExecutionCheckError, match=message):
-            module.grant(_events(), None)
-    else:
-        with pytest.raises(getattr(module, error), match=re.escape(message)):
-            _grant(module, stubber, execution, default)
-    assert client.list_role_policies(RoleName="Operator")["PolicyNames"] == []
-
-
-def test_change_manager_grant_reads_the_parent_change_requests_approval(runbook: Any) -> None:
-    module, _, stubber = runbook
-    parent_id = "0a0a0a0a-1111-2222-3333-444455556666"
-    change = {"ChangeTemplateName": "AllowSsmSessionStartTemplate", "ApproveStepName": "ApproveSessionAccess"}
-    child = _execution(REQUESTER, [], step="GrantSession", ParentAutomationExecutionId=parent_id)
-    parent = _execution(REQUESTER, [f"arn:aws:sts::{ACCOUNT}:assumed-role/Approver/alice"],
-                        document="AllowSsmSessionStartTemplate", step="ApproveSessionAccess")  # fmt: skip
-    stubber.add_response("get_automation_execution", child)
-    stubber.add_response("get_automation_execution", parent)
-    stubber.add_response("describe_document", {"Document": {"DefaultVersion": "3"}})
-    with pytest.raises(module.SelfApprovalError, match="same person"):
-        module.grant(_events(**change), None)
-    stubber.add_response("get_automation_execution", _execution(REQUESTER, [CAROL]))  # started directly
-    with pytest.raises(module.ExecutionCheckError, match="not started by a change request"):
-        module.grant(_events(**change), None)
-    approved = _execution(REQUESTER, [CAROL], document="AllowSsmSessionStartTemplate", step="ApproveSessionAccess")
-    stubber.add_response("get_automation_execution", child)
-    stubber.add_response("get_automation_execution", approved)
-    stubber.add_response("describe_document", {"Document": {"DefaultVersion": "3"}})
-    assert module.grant(_events(**change), None)["Session"] == "alice"
-
-
-def test_concurrent_grants_fit_and_one_more_than_fits_is_a_clear_error(runbook: Any) -> None:
-    module, client, stubber = runbook
-    granted = []
-    with pytest.raises(module.GrantTooLargeError) as caught:
-        for index in range(40):
-            execution_id = f"4f9b0c1e-1111-2222-3333-{index:012d}"
-            _grant(module, stubber, _execution(REQUESTER, [CAROL]), ExecutionId=execution_id)
-            granted.append(GRANT_PREFIX + execution_id)
-    assert len(granted) >= 10  # a role holds many concurrent grants (10,240 characters)
-    message = str(caught.value)
-    assert "IAM role Operator has" in message and "of 10240 characters" in message and "Wait for one" in message
-    assert sorted(client.list_role_policies(RoleName="Operator")["PolicyNames"]) == sorted(granted)
-    used = sum(module.policy_size(client.get_role_policy(RoleName="Operator", PolicyName=n)["PolicyDocument"])
-               for n in granted)  # fmt: skip
-    assert used <= module.INLINE_LIMITS["role"]
-    # once the running grants have expired, the next grant removes them and fits
-    module._now = lambda: NOW + timedelta(minutes=11)
-    _grant(module, stubber, _execution(REQUESTER, [CAROL]), ExecutionId="4f9b0c1e-1111-2222-3333-999999999999")
-    assert client.list_role_policies(RoleName="Operator")["PolicyNames"] == [
-        GRANT_PREFIX + "4f9b0c1e-1111-2222-3333-999999999999"
-    ]
-
-
-def test_terminate_sessions_ends_only_the_requesting_sessions_sessions(runbook: Any) -> None:
-    module, _, stubber = runbook
-    stubber.add_response("get_automation_execution", _execution(REQUESTER, [CAROL]))
-    owner = f"arn:aws:sts::{ACCOUNT}:assumed-role/Operator/"
-    stubber.add_response(
-        "describe_sessions",
-        {"Sessions": [{"SessionId": "alice-1", "Owner": owner + "alice"}, {"SessionId": "bob-1", "Owner": owner + "bob"}]},
-    )  # fmt: skip
-    stubber.add_response("terminate_session", {"SessionId": "alice-1"}, {"SessionId": "alice-1"})
-    assert module.terminate_sessions(_events(), None) == {"Terminated": ["alice-1"]}
-    stubber.assert_no_pending_responses()
-
-
-# ------------------------------------------------------------------------------------------ sweeper (moto)
 
 SCHEDULED = {"source": "aws.events", "detail-type": "Scheduled Event"}
 
@@ -628,7 +553,7 @@ def sweeper(monkeypatch: pytest.MonkeyPatch) -> Any:
     with mock_aws():
         module = _load(SWEEPER, "session_tag_sweeper")
         module._now = lambda: NOW
-        script = _load(SCRIPT, "session_window_for_sweeper")
+        script = _load(PERSONS, "session_grant_persons_for_sweeper")
         yield module, boto3.client("iam", region_name="us-east-1"), script
 
 
@@ -659,24 +584,44 @@ def test_sweeper_removes_expired_grants_only_and_only_of_operators(sweeper: Any)
     assert client.list_role_policies(RoleName="NotAnOperator")["PolicyNames"] == [GRANT_PREFIX + "x"]
 
 
-def test_sweeper_deletes_every_runbook_version_but_the_default(sweeper: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    ("default", "deleted", "latest_is_default"),
+    [("3", ["1", "2"], True), ("2", ["1"], False)],  # 3 never promoted (CloudFormation NewVersion case): kept
+)
+def test_sweeper_deletes_only_versions_older_than_the_default(
+    sweeper: Any, monkeypatch: pytest.MonkeyPatch, default: str, deleted: list[str], latest_is_default: bool
+) -> None:
     """Only the current runbook can run: an old version (other approvers, the Change Manager path
-    without approval) is deleted at the next sweep after an update. moto 5.2 has no
+    without approval) is deleted at the next sweep after an update; a newer version that is not the
+    default is kept and reported (the latest-not-default alarm counts that log field). moto 5.2 has no
     ListDocumentVersions: a Stubber answers with the API reference's shape
     (https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_ListDocumentVersions.html)."""
     module, _, _ = sweeper
     monkeypatch.setenv("RUNBOOK_NAME", "AllowStartSsmSession")
     ssm = boto3.client("ssm", region_name="us-east-1")
     stubber = Stubber(ssm)
-    versions = [{"Name": "AllowStartSsmSession", "DocumentVersion": v, "IsDefaultVersion": v == "3"} for v in "123"]
+    versions = [{"Name": "AllowStartSsmSession", "DocumentVersion": v, "IsDefaultVersion": v == default} for v in "123"]
     stubber.add_response("list_document_versions", {"DocumentVersions": versions}, {"Name": "AllowStartSsmSession"})
-    for version in ("1", "2"):
+    for version in deleted:
         stubber.add_response("delete_document", {}, {"Name": "AllowStartSsmSession", "DocumentVersion": version})
     monkeypatch.setattr(module, "_ssm", lambda: ssm)
     with stubber:
         result = module.handler(SCHEDULED, None)
-    assert result["deleted_runbook_versions"] == ["1", "2"]
+    assert result["deleted_runbook_versions"] == deleted
+    assert result["runbook_latest_is_default"] is latest_is_default
     stubber.assert_no_pending_responses()
+
+
+def test_sweeper_alarms_on_a_latest_version_that_is_not_the_default_and_when_it_did_not_run(
+    runbook_stack: dict,
+) -> None:
+    filters = resources_of(runbook_stack, "AWS::Logs::MetricFilter")
+    [latest] = [f["Properties"] for i, f in filters.items() if i.startswith("SodSweeperLatestNotDefault")]
+    assert latest["FilterPattern"] == "{ $.runbook_latest_is_default IS FALSE }"
+    transformation = latest["MetricTransformations"][0]
+    alarms = [a["Properties"] for a in resources_of(runbook_stack, "AWS::CloudWatch::Alarm").values()]
+    assert any(a.get("MetricName") == transformation["MetricName"] for a in alarms)
+    assert any(a["AlarmDescription"].startswith("Did not run") and "grants" in a["AlarmDescription"] for a in alarms)
 
 
 def test_sweeper_skips_a_deleted_operator_and_rejects_other_events(sweeper: Any) -> None:
@@ -740,6 +685,22 @@ def test_bad_props_fail_at_synth_with_one_line(tmp_path: Path, props: dict[str, 
         SeparationOfDuties(stack, "Sod", **{**defaults, **props})
     assert message in str(caught.value)
     assert "\n" not in str(caught.value)
+
+
+def test_a_topic_known_only_at_deploy_time_cannot_be_fingerprinted(tmp_path: Path) -> None:
+    """The grant function compares the runbook with its synth-time content: every ARN in it must be
+    built from names, so a topic created in the same stack (a Ref) is refused with one line."""
+    from aws_cdk import aws_sns as sns
+
+    stack = cdk.Stack(new_app(tmp_path), "Props")
+    with pytest.raises(PropsError, match=r"SeparationOfDuties\.topic: got .*allowed: ARNs built from names") as caught:
+        SeparationOfDuties(stack, "Sod", operators=[iam.Role.from_role_name(stack, "Operator", "Operator")],
+                           approvers=[APPROVER], topic=sns.Topic(stack, "Mine"))  # fmt: skip
+    assert "\n" not in str(caught.value)
+    imported = sns.Topic.from_topic_arn(stack, "Imported", f"arn:aws:sns:eu-west-1:{ACCOUNT}:Automation-mine")
+    SeparationOfDuties(stack, "Other", operators=[iam.Role.from_role_name(stack, "Operator2", "Operator")],
+                       approvers=[APPROVER], topic=imported, role_name="R2", sweeper_role_name="S2",
+                       grant_role_name="G2", grant_function_name="F2", policy_name="P2")  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -75,6 +75,13 @@ def test_handler_may_touch_the_preferences_document_only(regional: dict[str, Any
         ssm["Resource"] == "arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:document/SSM-SessionManagerRunShell"
     )
     assert "ssm:DeleteDocument" not in as_list(ssm["Action"])
+    # its own state (issue 23 item 7): the version to restore, one parameter
+    state = next(s for s in policy if s.get("Sid") == "KeepWhatToRestoreOnDelete")
+    assert state["Resource"] == (
+        "arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:"
+        "parameter/guardrails/session-manager/preferences-restore-version"
+    )
+    assert sorted(as_list(state["Action"])) == ["ssm:DeleteParameter", "ssm:GetParameter", "ssm:PutParameter"]
 
 
 def _handler_environment(template: dict[str, Any]) -> dict[str, Any]:
@@ -96,6 +103,7 @@ def test_handler_reads_the_preferences_and_its_stack_from_its_own_environment(re
     assert environment["STACK_ID"] == {"Ref": "AWS::StackId"}
     [logical_id] = resources_of(regional, "Custom::SessionManagerPreferences")
     assert environment["RESOURCE_LOGICAL_ID"] == logical_id
+    assert environment["RESTORE_PARAMETER"] == "/guardrails/session-manager/preferences-restore-version"
 
 
 def test_only_the_schedule_may_invoke_the_handler_through_its_resource_policy(regional: dict[str, Any]) -> None:
@@ -238,7 +246,9 @@ def test_both_functions_alarm_on_errors_and_the_reconcile_on_a_missed_day(region
     assert missed["Dimensions"][0]["Value"]["Ref"].startswith("SessionPrefsHandlerFunction")
     assert (missed["Period"], missed["EvaluationPeriods"], missed["DatapointsToAlarm"]) == (3600, 26, 26)
     assert (missed["ComparisonOperator"], missed["Threshold"]) == ("LessThanThreshold", 1)
-    assert missed["TreatMissingData"] == "breaching"
+    # silent before the first run, notified once a reconcile that ran stops (issue 23 item 15)
+    assert missed["TreatMissingData"] == "missing"
+    assert missed["InsufficientDataActions"] == missed["AlarmActions"]
 
 
 @pytest.fixture(scope="module")
@@ -364,3 +374,29 @@ def test_a_reserved_key_id_parameter_name_fails_at_synth(tmp_path: Path) -> None
             stack, "Prefs", settings=SessionPrefsSettings(operator_instance_tag=TAG),
             key_id_parameter_name="/SSM-guardrails/key-id",
         )  # fmt: skip
+
+
+def test_session_log_key_lets_only_the_named_readers_decrypt(regional: dict[str, Any]) -> None:
+    """Issue 23 item 6: the log key denies Decrypt/ReEncrypt to every principal but the readers
+    (AWS services acting as themselves excepted), and readers decrypt through CloudWatch Logs only."""
+    key = only_resource(regional, "AWS::KMS::Key", "SessionPrefsLogsKey")["Properties"]["KeyPolicy"]
+    by_sid = {s.get("Sid"): s for s in rendered(statements(key))}
+    reader = "arn:<AWS::Partition>:iam::<AWS::AccountId>:role/SessionLogReader"
+    deny = by_sid["NoDecryptForAnyoneButNamedReaders"]
+    assert (deny["Effect"], deny["Principal"], sorted(as_list(deny["Action"]))) == (
+        "Deny", {"AWS": "*"}, ["kms:Decrypt", "kms:ReEncrypt*"],
+    )  # fmt: skip
+    assert deny["Condition"] == {
+        "Bool": {"aws:PrincipalIsAWSService": "false"},
+        "ArnNotLike": {"aws:PrincipalArn": [reader]},
+    }
+    allow = by_sid["NamedReadersDecryptThroughCloudWatchLogs"]
+    assert allow["Condition"] == {
+        "StringEquals": {
+            "kms:ViaService": "logs.<AWS::Region>.amazonaws.com",
+            "aws:PrincipalAccount": "<AWS::AccountId>",
+        },
+        "ArnLike": {"aws:PrincipalArn": [reader]},
+    }
+    policy = only_resource(regional, "AWS::IAM::ManagedPolicy", "SessionPrefsLogReaderPolicy")["Properties"]
+    assert policy["Roles"] == ["SessionLogReader"]

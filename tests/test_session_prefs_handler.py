@@ -30,6 +30,7 @@ INPUTS = {
 }
 STACK_ID = "arn:aws:cloudformation:us-east-1:123456789012:stack/SsmGuardrails-MemberRegional/1b2c3d4e"
 LOGICAL_ID = "SessionPrefsPreferences12345678"
+STATE = "/guardrails/session-manager/preferences-restore-version"
 CONSOLE_CONTENT = {
     "schemaVersion": "1.0",
     "description": "Document to hold regional settings for Session Manager",
@@ -50,11 +51,13 @@ def configure(monkeypatch: pytest.MonkeyPatch, inputs: dict[str, Any] = INPUTS) 
     monkeypatch.setenv("INPUTS_JSON", json.dumps(inputs))
     monkeypatch.setenv("STACK_ID", STACK_ID)
     monkeypatch.setenv("RESOURCE_LOGICAL_ID", LOGICAL_ID)
+    monkeypatch.setenv("RESTORE_PARAMETER", STATE)
 
 
 @pytest.fixture
 def prefs(ssm: Any, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     monkeypatch.delenv("TOPIC_ARN", raising=False)
+    monkeypatch.syspath_prepend(str(HANDLER.parent))  # as in Lambda: the code asset's folder is on sys.path
     configure(monkeypatch)
     spec = importlib.util.spec_from_file_location("session_prefs_index", HANDLER)
     module = importlib.util.module_from_spec(spec)
@@ -98,7 +101,11 @@ def test_create_when_missing_creates_a_session_document(ssm: Any, prefs: ModuleT
 def test_create_over_a_console_document_updates_it_and_remembers_what_to_restore(ssm: Any, prefs: ModuleType) -> None:
     ssm.create_document(Name=NAME, Content=json.dumps(CONSOLE_CONTENT), DocumentType="Session", DocumentFormat="JSON")
     result = prefs.handler(_event("Create"), None)
-    assert result == {"PhysicalResourceId": f"{NAME}:restore-version-1"}
+    assert result == {"PhysicalResourceId": NAME}  # what to restore is in the handler's own state
+    assert json.loads(ssm.get_parameter(Name=STATE)["Parameter"]["Value"]) == {
+        "document": NAME,
+        "restore_version": "1",
+    }
     content, version = _default(ssm)
     assert version == "2"
     assert content["inputs"]["idleSessionTimeout"] == "20"
@@ -141,26 +148,30 @@ def _console(ssm: Any, inputs: dict[str, Any]) -> None:
     ssm.create_document(Name=NAME, Content=json.dumps(content), DocumentType="Session", DocumentFormat="JSON")
 
 
-#: An earlier (console) version that logs and encrypts at least as the managed INPUTS do: another
-#: log group, encrypted and streamed, another key, and it adds an S3 bucket.
+#: An earlier (console) version at least as strict as the managed INPUTS on every managed key: the
+#: same log group and key, encrypted and streamed, shorter timeouts, and it adds an S3 bucket.
 AS_GOOD = {
-    "cloudWatchLogGroupName": "/console/sessions",
+    "cloudWatchLogGroupName": "/sessions",
     "cloudWatchEncryptionEnabled": "true",
     "cloudWatchStreamingEnabled": True,
-    "kmsKeyId": "alias/console-key",
+    "kmsKeyId": "key-1",
     "s3BucketName": "console-bucket",
     "s3EncryptionEnabled": False,
-    "idleSessionTimeout": "60",
+    "idleSessionTimeout": "10",
+    "maxSessionDuration": "60",
+    "runAsEnabled": False,
+    "shellProfile": {"linux": "", "windows": ""},
 }
 
 
 def test_delete_restores_an_earlier_version_that_logs_at_least_as_well(ssm: Any, prefs: ModuleType) -> None:
     _console(ssm, AS_GOOD)
     physical_id = prefs.handler(_event("Create"), None)["PhysicalResourceId"]
-    assert physical_id == f"{NAME}:restore-version-1"
     prefs.handler(_event("Delete", physical_id=physical_id), None)
     content, version = _default(ssm)
     assert content == {**CONSOLE_CONTENT, "inputs": AS_GOOD} and version == "1"
+    with pytest.raises(ClientError, match="ParameterNotFound"):  # the state goes with the stack
+        ssm.get_parameter(Name=STATE)
 
 
 @pytest.mark.parametrize(
@@ -172,6 +183,14 @@ def test_delete_restores_an_earlier_version_that_logs_at_least_as_well(ssm: Any,
         ({"cloudWatchEncryptionEnabled": "false"}, "cloudWatchEncryptionEnabled"),
         ({"cloudWatchStreamingEnabled": False}, "cloudWatchStreamingEnabled"),
         ({"kmsKeyId": ""}, "kmsKeyId: the earlier version has no KMS key for session data"),
+        # issue 23 item 7: which group and key, Run As, shell profiles and timeouts count too
+        ({"cloudWatchLogGroupName": "/readable-by-everyone"}, "cloudWatchLogGroupName: the earlier version has"),
+        ({"kmsKeyId": "alias/someone-elses-key"}, "kmsKeyId: the earlier version has alias/someone-elses-key"),
+        ({"runAsEnabled": True, "runAsDefaultUser": "root"}, "runAsEnabled"),
+        ({"shellProfile": {"linux": "unset HISTFILE", "windows": ""}}, "shellProfile"),
+        ({"idleSessionTimeout": "60"}, "idleSessionTimeout"),
+        ({"maxSessionDuration": ""}, "maxSessionDuration"),
+        ({"maxSessionDuration": "1440"}, "maxSessionDuration"),
     ],
 )
 def test_delete_keeps_the_last_applied_preferences_when_the_earlier_version_logs_less(
@@ -220,7 +239,18 @@ def test_the_console_defaults_are_never_restored(ssm: Any, prefs: ModuleType) ->
         ({"s3BucketName": "b", "s3EncryptionEnabled": "true"}, {"s3BucketName": "b", "s3EncryptionEnabled": True}, []),
         ({"kmsKeyId": " "}, {"kmsKeyId": "k"}, ["kmsKeyId"]),
         ({"cloudWatchLogGroupName": "/a", "cloudWatchStreamingEnabled": True},
-         {"cloudWatchLogGroupName": "/b", "cloudWatchStreamingEnabled": False}, []),
+         {"cloudWatchLogGroupName": "/a", "cloudWatchStreamingEnabled": False}, []),
+        # issue 23 item 7: another group is not "at least as good" (it may be readable by others)
+        ({"cloudWatchLogGroupName": "/a"}, {"cloudWatchLogGroupName": "/b"}, ["cloudWatchLogGroupName"]),
+        # an absent idle timeout is Session Manager's default, 20 minutes
+        ({}, {"idleSessionTimeout": "20"}, []),
+        ({}, {"idleSessionTimeout": "15"}, ["idleSessionTimeout"]),
+        ({"maxSessionDuration": "30"}, {"maxSessionDuration": "480"}, []),
+        ({"runAsEnabled": "true", "runAsDefaultUser": "ops"},
+         {"runAsEnabled": True, "runAsDefaultUser": "ops"}, []),
+        ({"runAsEnabled": "true", "runAsDefaultUser": "root"},
+         {"runAsEnabled": True, "runAsDefaultUser": "ops"}, ["runAsDefaultUser"]),
+        ({"shellProfile": {"linux": "x"}}, {"shellProfile": {"linux": "x", "windows": ""}}, []),
     ],
 )  # fmt: skip
 def test_weaker_logging_compares_destinations_and_requirements(
@@ -341,3 +371,39 @@ def test_a_forged_delete_of_another_document_is_left_alone(ssm: Any, prefs: Modu
     before = _default(ssm)
     prefs.handler(_event("Delete", physical_id="Other-Document:restore-version-1"), None)
     assert _default(ssm) == before
+
+
+# ----------------------------------------------------------------------------- forged events (issue 23 item 7)
+
+
+def test_a_forged_delete_cannot_choose_the_version_to_restore(ssm: Any, prefs: ModuleType) -> None:
+    """The version to restore is the handler's own state, written at Create; the physical id of a
+    Delete (which whoever may invoke the function chooses) only names the document."""
+    prefs.handler(_event("Create"), None)  # created here: nothing to restore
+    ssm.update_document(
+        Name=NAME, Content=json.dumps({**CONSOLE_CONTENT, "inputs": AS_GOOD}), DocumentVersion="$LATEST",
+        DocumentFormat="JSON",
+    )  # fmt: skip
+    before = _default(ssm)
+    assert prefs.handler(_event("Delete", physical_id=f"{NAME}:restore-version-2"), None)
+    assert _default(ssm) == before  # version 2 was not made the default
+
+
+def test_a_forged_create_does_not_replace_what_to_restore(ssm: Any, prefs: ModuleType) -> None:
+    _console(ssm, AS_GOOD)
+    prefs.handler(_event("Create"), None)  # adopts version 1, applies version 2
+    prefs.handler(_event("Create"), None)  # forged: the document now exists at version 2
+    assert json.loads(ssm.get_parameter(Name=STATE)["Parameter"]["Value"])["restore_version"] == "1"
+
+
+def test_a_stack_without_state_keeps_the_last_applied_preferences_on_delete(
+    ssm: Any, prefs: ModuleType, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Stacks created by an older release have their version only in the physical id: not trusted."""
+    _console(ssm, AS_GOOD)
+    prefs.handler(_event("Create"), None)
+    ssm.delete_parameter(Name=STATE)
+    applied = _default(ssm)
+    prefs.handler(_event("Delete", physical_id=f"{NAME}:restore-version-1"), None)
+    assert _default(ssm) == applied
+    assert "no earlier version recorded at Create" in caplog.text

@@ -619,8 +619,8 @@ def test_every_path_the_definition_reads_resolves_against_the_documented_event(
             assert run.visited == set(machine.definition["States"]), "the walk must reach every state"
             read = {use.path for use in run.reads}
             # The event fields and the task results the break-glass clean-up and reset depend on.
-            assert {"$.detail['instance-id']", "$.detail['command-id']", "$.detail.status"} <= read
-            assert {"$.Commands", "$.command.commands[0].Comment", "$.Command.CommandId"} <= read
+            assert {"$.detail['instance-id']", "$.detail['document-name']", "$.detail.status"} <= read
+            assert {"$.Command.CommandId"} <= read
 
 
 def test_the_sample_event_is_the_documented_run_command_invocation_event() -> None:

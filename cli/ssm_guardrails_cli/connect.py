@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import signal
 import subprocess
 import sys
 import threading
@@ -66,20 +67,26 @@ def connect(rt: Runtime, node: str, document: str) -> Exit:
 
 def _run_forwarding_stderr(argv: list[str], environment: dict[str, str]) -> tuple[int, bool]:
     """The child keeps the terminal for stdin and stdout; its stderr is shown as it comes and read
-    for the denial."""
-    child = subprocess.Popen(argv, env=environment, stderr=subprocess.PIPE)  # noqa: S603 (fixed argv, no shell)
-    seen: list[bytes] = []
+    for the denial. Ctrl-C inside the session belongs to the session: this process must not die of it
+    and leave the child behind. A Python handler (unlike SIG_IGN) is not inherited across exec, and it
+    is set before the child starts, so no Ctrl-C falls between the two."""
+    previous = signal.signal(signal.SIGINT, lambda *_: None)
+    try:
+        child = subprocess.Popen(argv, env=environment, stderr=subprocess.PIPE)  # noqa: S603 (fixed argv, no shell)
+        seen: list[bytes] = []
 
-    def forward() -> None:
-        assert child.stderr is not None
-        for line in child.stderr:
-            seen.append(line)
-            sys.stderr.buffer.write(line)
-            sys.stderr.flush()
+        def forward() -> None:
+            assert child.stderr is not None
+            for line in child.stderr:
+                seen.append(line)
+                sys.stderr.buffer.write(line)
+                sys.stderr.flush()
 
-    reader = threading.Thread(target=forward, daemon=True)
-    reader.start()
-    returncode = child.wait()
+        reader = threading.Thread(target=forward, daemon=True)
+        reader.start()
+        returncode = child.wait()
+    finally:
+        signal.signal(signal.SIGINT, previous)
     reader.join(timeout=5)
     return returncode, any(DENIED_MARK.encode() in line for line in seen)
 

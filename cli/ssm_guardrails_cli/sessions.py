@@ -111,10 +111,12 @@ def outcome_of(execution: dict[str, Any], grant_step: str) -> dict[str, Any]:
         state = execution["AutomationExecutionStatus"]
         return {"outcome": f"{state.lower()} {execution.get('FailureMessage', '')}".strip(), "approvers": [],
                 "window_ends": None}  # fmt: skip
-    approvers = [d.get("Approver", "") for step in steps.values() for d in _decisions(step)]
+    decisions = [d for step in steps.values() for d in _decisions(step)]
     outputs = {**execution.get("Outputs", {}), **grant.get("Outputs", {})}
     ends = (outputs.get("ExpiresAt") or outputs.get(f"{grant_step}.ExpiresAt") or [None])[0]
-    return {"outcome": "approved", "approvers": approvers, "window_ends": ends}
+    comments = [d["Comment"] for d in decisions if d.get("Comment")]
+    approvers = [d.get("Approver", "") for d in decisions]
+    return {"outcome": "approved", "approvers": approvers, "approver_comments": comments, "window_ends": ends}
 
 
 def _decisions(step: dict[str, Any]) -> list[dict[str, Any]]:
@@ -131,7 +133,8 @@ def _print_outcome(rt: Runtime, outcome: dict[str, Any]) -> None:
         return
     by = ", ".join(person_of(a) + f" ({a})" for a in outcome["approvers"]) or "an approver"
     ends = outcome["window_ends"]
-    rt.say(f"Approved by {by}. " + (f"Start the session before {ends}." if ends else ""))
+    said = "".join(f' "{comment}"' for comment in outcome.get("approver_comments", []))
+    rt.say(f"Approved by {by}{':' + said if said else ''}. " + (f"Start the session before {ends}." if ends else ""))
 
 
 def _explain_other_path(rt: Runtime, settings: dict[str, Any], node: str) -> Exit:

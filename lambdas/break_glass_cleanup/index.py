@@ -6,8 +6,8 @@ A break-glass run stores the node's emergency password as the SecureString
 * Expire: Step Functions waits ``TTL_SECONDS`` after the command ended on a node, then sends
   ``{"instance_id": "i-..."}``. This function deletes that node's parameter.
 * Sweep: an EventBridge schedule sends a "Scheduled Event". This function deletes every
-  ``<PARAMETER_PREFIX>/pwd-*`` parameter, in case an expire call never came (the state machine
-  failed, or the command never reported back).
+  ``<PARAMETER_PREFIX>/pwd-i-*`` and ``pwd-mi-*`` parameter (what nodes may write), in case an
+  expire call never came (the state machine failed, or the command never reported back).
 
 The modification-time rule: either way, a parameter is deleted only if it was last written at
 least ``TTL_SECONDS`` ago. A second break-glass run on the same node inside the TTL rewrites the
@@ -17,7 +17,7 @@ run's own expire call, or the sweeper, removes it when its TTL has passed.
 The writer rule comes first: a parameter whose ``LastModifiedUser`` is not a session of its own
 node (instance-profile credentials, role session name == the instance id in ``pwd-<instance-id>``;
 see ``written_by_node``) is deleted at once, whatever its age, and raises an alert. The instance
-policy lets every node write every ``pwd-*`` (IAM has no instance-id variable for parameter ARNs),
+policy lets every node write every ``pwd-i-*``/``pwd-mi-*`` (IAM has no instance-id variable for parameter ARNs),
 so without this rule one node could keep rewriting another's parameter and keep it, with the real
 password as an older version, alive for ever. Deleting the parameter deletes every version.
 Alerts are logged at ERROR level as ``{"alert": ...}`` JSON, listed in the result, and published
@@ -175,7 +175,8 @@ def sweep(prefix: str, ttl: int) -> dict[str, Any]:
 
 def _break_glass_parameters(prefix: str) -> Iterator[dict[str, Any]]:
     # The Path filter keeps the search to one level under the prefix (not "/BreakGlassy", not
-    # deeper folders); the name check then leaves anything that is not a password alone.
+    # deeper folders); the name check keeps exactly what the instance policy lets nodes write
+    # (pwd-i-*, pwd-mi-*, one level) and leaves anything else alone.
     pages = (
         _ssm()
         .get_paginator("describe_parameters")
@@ -186,7 +187,7 @@ def _break_glass_parameters(prefix: str) -> Iterator[dict[str, Any]]:
     )
     for page in pages:
         for parameter in page["Parameters"]:
-            if parameter["Name"].startswith(f"{prefix}/pwd-"):
+            if parameter["Name"].startswith((f"{prefix}/pwd-i-", f"{prefix}/pwd-mi-")):
                 yield parameter
 
 

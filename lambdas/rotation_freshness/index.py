@@ -14,8 +14,13 @@ refresh another's date and hide a missed rotation. A password last written by an
 reported STALE with the writer, whatever its date. Runs on a schedule; invoke it by hand with any
 JSON object (for example ``{}``) for an immediate report. It reads metadata only: never a password value.
 
+Instances the window never reached are named apart (SKIPPED), with the setting to raise: in the
+window's last execution, their EC2Rescue invocation was cancelled at the cutoff or timed out before
+delivery ("Delivery Timed Out": the command did not start on the node within its timeout), which is
+what a fleet too large for the window's concurrency looks like (README "Rotation at fleet scale").
+
 Environment: TAG_FILTERS (JSON object tag key -> list of values), PASSWORD_PATH,
-MAX_AGE_SECONDS, TOPIC_ARN, WINDOW_NAME.
+MAX_AGE_SECONDS, TOPIC_ARN, WINDOW_NAME, optional WINDOW_ID and MAX_CONCURRENCY.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 LOGGER = logging.getLogger()
 LOGGER.setLevel(logging.INFO)
@@ -67,12 +73,15 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     cutoff = _now() - timedelta(seconds=settings["max_age"])
     missing = sorted(i for i in instances if i not in passwords)
     reasons = {i: reason for i in instances if i in passwords and (reason := stale_reason(i, passwords[i], cutoff))}
+    not_rotated = set(missing) | set(reasons)
     summary = {
         "window": settings["window"],
         "checked": len(instances),
         "missing": missing,
         "stale": sorted(reasons),
         "reasons": dict(sorted(reasons.items())),
+        "skipped": sorted(not_rotated & skipped_instances(settings["window_id"])) if not_rotated else [],
+        "max_concurrency": settings["max_concurrency"],
     }
     LOGGER.info(json.dumps(summary))
     # {"notify": false}: `ssm-guardrails report rotation --no-notify` asks without alerting
@@ -92,6 +101,8 @@ def _settings() -> dict[str, Any]:
         "max_age": int(os.environ["MAX_AGE_SECONDS"]),
         "topic_arn": os.environ["TOPIC_ARN"],
         "window": os.environ.get("WINDOW_NAME", ""),
+        "window_id": os.environ.get("WINDOW_ID", ""),
+        "max_concurrency": os.environ.get("MAX_CONCURRENCY", ""),
     }
 
 
@@ -145,6 +156,55 @@ def password_metadata(path: str) -> dict[str, dict[str, Any]]:
     return found
 
 
+#: Run Command results of an instance the window never got to: cancelled at the cutoff, or not
+#: delivered within the command's timeout while it waited for its turn. StatusDetails values:
+#: https://docs.aws.amazon.com/systems-manager/latest/userguide/monitor-commands.html
+NOT_REACHED = {"Cancelled", "Delivery Timed Out"}
+
+
+def skipped_instances(window_id: str) -> set[str]:
+    """Instances whose EC2Rescue run the window's last execution cancelled or never delivered.
+
+    Best effort: the report matters more than this detail, so an error reading the window's history
+    is logged and the instances are reported as missing or stale only."""
+    if not window_id:
+        return set()
+    ssm = _client("ssm")
+    try:
+        executions = ssm.describe_maintenance_window_executions(WindowId=window_id, MaxResults=10)
+        latest = max(executions["WindowExecutions"], key=lambda e: e.get("StartTime", ""), default=None)
+        if latest is None:
+            return set()
+        run = latest["WindowExecutionId"]
+        skipped: set[str] = set()
+        for task in ssm.describe_maintenance_window_execution_tasks(WindowExecutionId=run)[
+            "WindowExecutionTaskIdentities"
+        ]:
+            invocations = ssm.describe_maintenance_window_execution_task_invocations(
+                WindowExecutionId=run, TaskId=task["TaskExecutionId"]
+            )["WindowExecutionTaskInvocationIdentities"]
+            # For a RUN_COMMAND task, ExecutionId "is the command ID":
+            # https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_MaintenanceWindowExecutionTaskInvocationIdentity.html
+            for invocation in invocations:
+                skipped |= _not_reached(invocation.get("ExecutionId", ""))
+        return skipped
+    except ClientError as error:
+        LOGGER.warning(json.dumps({"window_history": window_id, "error": error.response["Error"]["Code"]}))
+        return set()
+
+
+def _not_reached(command_id: str) -> set[str]:
+    """The instances of Run Command ``command_id`` that were cancelled or never delivered."""
+    if not command_id:
+        return set()
+    found = set()
+    for page in _client("ssm").get_paginator("list_command_invocations").paginate(CommandId=command_id):
+        for invocation in page["CommandInvocations"]:
+            if {invocation.get("Status"), invocation.get("StatusDetails")} & NOT_REACHED:
+                found.add(invocation["InstanceId"])
+    return found
+
+
 def _message(summary: dict[str, Any], max_age: int) -> str:
     lines = [
         f"Maintenance window {summary['window']}: {summary['checked']} running Windows instance(s) targeted.",
@@ -155,4 +215,12 @@ def _message(summary: dict[str, Any], max_age: int) -> str:
     ]
     lines += [f"MISSING  {instance}" for instance in summary["missing"]]
     lines += [f"STALE    {instance}  {summary['reasons'][instance]}" for instance in summary["stale"]]
+    if summary["skipped"]:
+        lines += [
+            "",
+            f"The window ran out before it reached {len(summary['skipped'])} of them (cancelled at the cutoff or not",
+            "delivered in time). Raise controls.password_rotation.windows[].max_concurrency (now "
+            f"{summary['max_concurrency'] or 'unknown'}), duration_hours or task_timeout_minutes (README table).",
+            *(f"SKIPPED  {instance}" for instance in summary["skipped"]),
+        ]
     return "\n".join(lines)

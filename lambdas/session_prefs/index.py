@@ -13,15 +13,20 @@ anything else is refused before any call. Whoever may invoke the function can th
 it apply the configured preferences again, or release them as a stack deletion would.
 
 * Create: create the document if missing; if it exists (console-created), remember its default
-  version in the physical id and update it.
+  version and update it. What to restore is kept in the handler's own state, the SSM parameter
+  ``RESTORE_PARAMETER`` (written once, at Create; the stack grants it to this function only), never
+  in the event: whoever may invoke the function chooses the event's ``PhysicalResourceId``.
 * Update / reconcile: merge the managed ``inputs`` keys into the current default version (keys we
   do not manage are preserved); when nothing changes, do nothing; otherwise write a new version
   and make it the default.
-* Delete: never weaken logging. Restore the version that existed before the stack took over only
-  when it logs at least as the configured preferences do (see ``weaker_logging``); otherwise, or
-  if the stack created the document, leave the last applied preferences in place and log why.
+* Delete: never weaken anything. Restore the version recorded in the state only when it is at
+  least as strict as the configured preferences on every managed key (``strictness.weaker_logging``);
+  otherwise, if the stack created the document, or if there is no state (a stack created before
+  the state existed), leave the last applied preferences in place and log why. The state is then
+  deleted, so a later stack starts afresh.
 
-Only boto3 and the standard library.
+Only boto3, the standard library and ``strictness`` (the comparison of two preferences, next to this
+file in the function's code).
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from strictness import weaker_logging
 
 LOGGER = logging.getLogger()
 LOGGER.setLevel(logging.INFO)
@@ -50,6 +56,43 @@ class UnsupportedEvent(ValueError):
 
 class ForeignEvent(UnsupportedEvent):
     """A custom resource request of another stack or resource."""
+
+
+def _state_parameter() -> str:
+    return os.environ["RESTORE_PARAMETER"]
+
+
+def _remember(name: str, version: str | None) -> None:
+    """Record, once, what to restore on Delete: ``version`` of ``name``, or nothing (None)."""
+    state = _recalled()
+    if state is not None and state.get("document") == name:
+        return  # written by the real Create; a second (forged) Create never replaces it
+    _ssm().put_parameter(
+        Name=_state_parameter(),
+        Type="String",
+        Overwrite=state is not None,  # only a state of another document (renamed) is replaced
+        Value=json.dumps({"document": name, "restore_version": version}),
+        Description="SSM Guardrails: the Session Manager preferences version to restore on stack deletion",
+    )
+
+
+def _recalled() -> dict[str, Any] | None:
+    try:
+        value = _ssm().get_parameter(Name=_state_parameter())["Parameter"]["Value"]
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ParameterNotFound":
+            return None
+        raise
+    state = json.loads(value)
+    return state if isinstance(state, dict) else None
+
+
+def _forget() -> None:
+    try:
+        _ssm().delete_parameter(Name=_state_parameter())
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ParameterNotFound":
+            raise
 
 
 def _configured() -> tuple[str, dict[str, Any]]:
@@ -106,21 +149,23 @@ def _document_of(physical_id: str) -> str:
 
 
 def take_over(name: str, inputs: dict[str, Any]) -> str:
-    """Create or adopt the document; the physical id records what to restore on delete."""
+    """Create or adopt the document, and remember (in the state) what to restore on delete."""
     current = _current(name)
     if current is None:
         try:
             _ssm().create_document(
                 Name=name, Content=json.dumps(_with_inputs({}, inputs)), DocumentType="Session", DocumentFormat="JSON"
             )
+            _remember(name, None)
             return name
         except ClientError as error:
             if error.response["Error"]["Code"] != "DocumentAlreadyExists":
                 raise
             current = _current(name)  # created by the console in the meantime
     _, previous_version = current
+    _remember(name, previous_version)
     apply(name, inputs)
-    return f"{name}:restore-version-{previous_version}"
+    return name
 
 
 def apply(name: str, inputs: dict[str, Any]) -> str:
@@ -138,74 +183,44 @@ def apply(name: str, inputs: dict[str, Any]) -> str:
 
 
 def release(physical_id: str, configured_name: str, managed: dict[str, Any]) -> str:
-    """On stack deletion: restore the pre-existing preferences only if they log at least as well as
-    ``managed`` (the configured preferences); otherwise keep the last applied ones.
+    """On stack deletion: restore the version recorded at Create only if it is at least as strict as
+    ``managed`` (the configured preferences) on every key; otherwise keep the last applied ones.
 
-    Returns ``restored``, ``kept`` or ``left`` (not this stack's document: nothing to do)."""
-    restore = _RESTORE.match(physical_id)
+    The event's physical id only says which document the event is about (another one is left
+    alone); the version comes from the state. Returns ``restored``, ``kept`` or ``left``."""
     if _document_of(physical_id) != configured_name:
         LOGGER.warning(json.dumps({"delete": physical_id, "action": "not the configured document; left alone"}))
         return "left"
-    if not restore:
-        LOGGER.info(json.dumps({"delete": physical_id, "action": "kept the last applied preferences (created here)"}))
-        return "kept"
-    name, version = restore["name"], restore["version"]
+    state = _recalled()
+    version = state.get("restore_version") if state and state.get("document") == configured_name else None
+    result = _restore(configured_name, str(version), managed) if version else "kept"
+    if not version:
+        why = "no earlier version recorded at Create (created here, or by an older release)"
+        LOGGER.info(json.dumps({"delete": configured_name, "action": "kept the last applied", "because": why}))
+    _forget()
+    return result
+
+
+def _restore(name: str, version: str, managed: dict[str, Any]) -> str:
     try:
         previous = json.loads(_ssm().get_document(Name=name, DocumentVersion=version)["Content"])
     except ClientError as error:
         if error.response["Error"]["Code"] in ("InvalidDocument", "InvalidDocumentVersion"):
-            LOGGER.warning(
-                json.dumps({"delete": physical_id, "action": "previous version gone; kept the last applied"})
-            )
+            LOGGER.warning(json.dumps({"delete": name, "action": "previous version gone; kept the last applied"}))
             return "kept"
         raise
     reasons = weaker_logging(previous.get("inputs", {}), managed)
     if reasons:
         LOGGER.warning(
-            json.dumps({"delete": physical_id, "action": f"kept the last applied preferences, did not restore "
+            json.dumps({"delete": name, "action": f"kept the last applied preferences, did not restore "
                         f"version {version}", "because": reasons})
         )  # fmt: skip
         return "kept"
     current = _current(name)
     if current is not None and current[0] != previous:
         _set_default(name, previous)
-    LOGGER.info(json.dumps({"delete": physical_id, "action": f"restored version {version}"}))
+    LOGGER.info(json.dumps({"delete": name, "action": f"restored version {version}"}))
     return "restored"
-
-
-def weaker_logging(previous: dict[str, Any], managed: dict[str, Any]) -> list[str]:
-    """Why ``previous`` logs or encrypts less than ``managed``; empty when it does at least as much.
-
-    A destination (log group, bucket, session key) must be present where the managed preferences
-    have one (any group, bucket or key: the point is that sessions stay recorded and encrypted),
-    and every requirement the managed preferences switch on (encrypted group or bucket only,
-    streaming) must be on too."""
-    reasons = []
-    for key, what in (
-        ("cloudWatchLogGroupName", "CloudWatch log group"),
-        ("s3BucketName", "S3 bucket"),
-        ("kmsKeyId", "KMS key for session data"),
-    ):
-        if _present(managed.get(key)) and not _present(previous.get(key)):
-            reasons.append(f"{key}: the earlier version has no {what}")
-    for key, what in (
-        ("cloudWatchEncryptionEnabled", "CloudWatch encryption required"),
-        ("s3EncryptionEnabled", "S3 encryption required"),
-        ("cloudWatchStreamingEnabled", "CloudWatch streaming"),
-    ):
-        destination = "s3BucketName" if key.startswith("s3") else "cloudWatchLogGroupName"
-        if _present(managed.get(destination)) and _on(managed.get(key)) and not _on(previous.get(key)):
-            reasons.append(f"{key}: the earlier version does not have {what}")
-    return reasons
-
-
-def _present(value: Any) -> bool:
-    return isinstance(value, str) and value.strip() != ""
-
-
-def _on(value: Any) -> bool:
-    """Session documents carry booleans as JSON booleans or as the strings true/false."""
-    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
 
 
 def reconcile(event: dict[str, Any]) -> dict[str, Any]:

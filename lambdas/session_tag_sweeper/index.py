@@ -11,11 +11,13 @@ they do not use up the principal's inline-policy quota:
 * one is deleted when its expiry is in the past, missing, unreadable, or further away than
   ``MAX_VALIDITY_MINUTES`` (nobody can be granted more than that); a running grant stays.
 
-It also deletes every version of the runbook ``RUNBOOK_NAME`` but the default one, so that only
-the current runbook can run: an earlier version (other approvers, another ``min_approvals``, the
-Change Manager path without an approval step) stays runnable with ``--document-version`` until it
-is deleted. Until the next run after an update, the runbook's Grant step refuses any version but
-the default itself.
+It also deletes every version of the runbook ``RUNBOOK_NAME`` older than the default one, so that
+only the current runbook can run: an earlier version (other approvers, another ``min_approvals``,
+the Change Manager path without an approval step) stays runnable with ``--document-version`` until
+it is deleted, and the grant function refuses it meanwhile. A version newer than the default is
+never deleted: CloudFormation can end a ``NewVersion`` update without promoting the new version, and
+deleting it would keep the old runbook in force. The run logs ``runbook_latest_is_default: false``
+then, which raises the sweeper's latest-not-default alarm.
 
 A principal deleted while being processed is skipped. Any other event than an EventBridge
 Scheduled Event is rejected before an AWS call is made. Only boto3 and the standard library.
@@ -72,24 +74,29 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         max_validity_minutes=int(os.environ["MAX_VALIDITY_MINUTES"]),
     )
     if runbook := os.environ.get("RUNBOOK_NAME"):
-        result["deleted_runbook_versions"] = prune_superseded_versions(runbook)
+        result.update(prune_superseded_versions(runbook))
     LOGGER.info(json.dumps(result))
     return result
 
 
-def prune_superseded_versions(name: str) -> list[str]:
-    """Delete every version of document ``name`` that is not its default version. DeleteDocument
-    with DocumentVersion deletes that version only:
+def prune_superseded_versions(name: str) -> dict[str, Any]:
+    """Delete every version of document ``name`` older than its default version, and report whether
+    the latest version is the default. DeleteDocument with DocumentVersion deletes that version only:
     https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_DeleteDocument.html"""
-    ssm, deleted = _ssm(), []
+    ssm = _ssm()
     versions = [
         v for page in ssm.get_paginator("list_document_versions").paginate(Name=name) for v in page["DocumentVersions"]
     ]
+    default = max((int(v["DocumentVersion"]) for v in versions if v["IsDefaultVersion"]), default=0)
+    latest = max((int(v["DocumentVersion"]) for v in versions), default=0)
+    deleted = []
     for version in versions:
-        if not version["IsDefaultVersion"]:
+        if int(version["DocumentVersion"]) < default:
             ssm.delete_document(Name=name, DocumentVersion=version["DocumentVersion"])
             deleted.append(version["DocumentVersion"])
-    return deleted
+    if latest != default:
+        LOGGER.warning("%s: latest version %s is not the default version %s; kept", name, latest, default)
+    return {"deleted_runbook_versions": deleted, "runbook_latest_is_default": latest == default}
 
 
 def _names(variable: str) -> list[str]:

@@ -89,7 +89,7 @@ def sources_of(scenario: Mapping[str, Any]) -> tuple[str, ...]:
 
 def _session_window() -> Any:
     """The runbook's grant script: scenarios with ``grant:`` get the policy it would write."""
-    spec = importlib.util.spec_from_file_location("session_window", ROOT / "ssm_documents/scripts/session_window.py")
+    spec = importlib.util.spec_from_file_location("session_window", ROOT / "lambdas/session_grant/persons.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     sys.modules["session_window"] = module  # dataclasses look their module up
@@ -98,6 +98,12 @@ def _session_window() -> Any:
 
 
 SESSION_WINDOW = _session_window()
+#: Broad rights an operator may hold besides the control's policy (PowerUserAccess allows every action
+#: but IAM and Organizations: https://docs.aws.amazon.com/aws-managed-policy/latest/reference/PowerUserAccess.html).
+POWER_USER_ACCESS = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "NotAction": ["iam:*", "organizations:*", "account:*"], "Resource": "*"}],
+}
 TAG_ANY_NODE = {
     "Version": "2012-10-17",
     "Statement": [

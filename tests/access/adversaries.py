@@ -130,20 +130,22 @@ _RETAG = (
     "the tag keys that scope SessionPrefs and the rotation windows: nodes take no resource policy, so only an SCP "
     "can deny it to everyone."
 )
-_CHANGE = (
+CHANGE = (
     "A principal with Systems Manager, Lambda, Step Functions, EventBridge or KMS write rights on every resource "
-    "of the account (`PowerUserAccess`; `AmazonSSMAutomationRole` for documents) can change the controls' "
-    "documents, functions, state machine, rules and key policies, and through a key policy read any password: "
-    "only an SCP that leaves those changes to the CloudFormation execution roles prevents it."
+    "of the account (`PowerUserAccess`; `AmazonSSMAutomationRole` for documents and maintenance window tasks) can "
+    "change the controls' documents, window tasks, functions, state machine, rules and key policies, and through "
+    "a key policy read any password: only an SCP that leaves those changes to the CloudFormation execution roles "
+    "prevents it."
 )
 _SESSION = (
     "`PowerUserAccess` and `AmazonSSMAutomationRole` hold `ssm:StartSession` on every node, so separation of "
     "duties cannot bind them: give them only to people who may open sessions without approval."
 )
-_LEND = (
+LEND = (
     "A principal that may pass any role to Systems Manager and start automations (for example "
-    "`AWSFaultInjectionSimulatorSSMAccess`) can pass `SsmSessionControlChangeMangerRole`: only the optional SCP "
-    "(nobody but the operators passes the runbook role) prevents it."
+    "`AWSFaultInjectionSimulatorSSMAccess`) can pass this project's Systems Manager roles "
+    "(`SsmSessionControlChangeMangerRole`, `SsmGuardrailsAccessKeyRemediation`, the rotation window roles): only "
+    "an SCP prevents it (the optional SCP below covers the runbook role)."
 )
 _TRANSCRIPTS = (
     "`PowerUserAccess` reads session transcripts: it may read the session log group, and the session log key "
@@ -155,10 +157,10 @@ _EVERYTHING = (*_CHANGES, "change-sweeper-code", "change-cleanup-state-machine",
 BOUNDARIES: dict[tuple[str, str], str] = {
     **{(who, abuse): _RETAG for who in ("ec2_full", "automation_role", "power_user") for abuse in ("retag-instance",)},
     **{(who, "retag-managed-node"): _RETAG for who in ("automation_role", "power_user")},
-    **{("automation_role", abuse): _CHANGE for abuse in _CHANGES},
-    **{("power_user", abuse): _CHANGE for abuse in _EVERYTHING},
+    **{("automation_role", abuse): CHANGE for abuse in _CHANGES},
+    **{("power_user", abuse): CHANGE for abuse in _EVERYTHING},
     **{(who, "open-session-without-approval"): _SESSION for who in ("automation_role", "power_user")},
-    ("fis_ssm", "lend-runbook-role"): _LEND,
+    ("fis_ssm", "lend-runbook-role"): LEND,
     ("power_user", "read-transcripts"): _TRANSCRIPTS,
 }
 

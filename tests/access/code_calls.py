@@ -173,15 +173,16 @@ def _method_names(node: ast.AST, file: str, line: int) -> list[str]:
 
 
 def _calls_with_function(tree: ast.Module) -> Iterator[tuple[ast.FunctionDef | None, ast.Call]]:
-    top = [n for n in tree.body if not isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
-    for statement in top:
-        for node in ast.walk(statement):
-            if isinstance(node, ast.Call):
-                yield None, node
-    for function in (n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)):
-        for node in ast.walk(function):
-            if isinstance(node, ast.Call):
-                yield function, node
+    """Every call with its innermost enclosing function (None at module or class level)."""
+
+    def visit(node: ast.AST, function: ast.FunctionDef | None) -> Iterator[tuple[ast.FunctionDef | None, ast.Call]]:
+        for child in ast.iter_child_nodes(node):
+            inner = child if isinstance(child, ast.FunctionDef) else function
+            if isinstance(child, ast.Call):
+                yield function, child
+            yield from visit(child, inner)
+
+    yield from visit(tree, None)
 
 
 def _client_call_service(node: ast.AST) -> str | None:

@@ -88,6 +88,8 @@ class ResolvedTemplate:
             return self.arn(name)
         if attribute == "KeyId":
             return self.key_id(name)
+        if attribute == "Name" and self.resources[name]["Type"] == "AWS::StepFunctions::StateMachine":
+            return self.physical_name(name)
         raise NotImplementedError(f"Fn::GetAtt {name}.{attribute}")
 
     # ---------------------------------------------------------------------------- physical ids
@@ -129,6 +131,9 @@ class ResolvedTemplate:
             "AWS::StepFunctions::StateMachine": lambda: env.arn("states", f"stateMachine:{name}"),
             "AWS::SSM::Document": lambda: env.arn("ssm", f"document/{name}"),
             "AWS::S3::Bucket": lambda: f"arn:aws:s3:::{name}",
+            "AWS::CloudWatch::Alarm": lambda: env.arn("cloudwatch", f"alarm:{name}"),
+            "AWS::SSM::MaintenanceWindow": lambda: env.arn("ssm", f"maintenancewindow/{name}"),
+            "AWS::SSM::MaintenanceWindowTask": lambda: env.arn("ssm", f"windowtask/{name}"),
         }
         return arns[resource_type]()
 

@@ -190,6 +190,15 @@ function isKnownOperator(operator) {
   return BASE_OPERATORS.has(op)
 }
 
+// The same policies recur in many requests of a batch (a principal's policies in each of its
+// scenarios; large AWS managed policies for the adversaries): validate each one once.
+const validated = new Map()
+async function cachedPolicyProblems(label, policy) {
+  const key = `${label}\u0000${JSON.stringify(policy)}`
+  if (!validated.has(key)) validated.set(key, await policyProblems(label, policy))
+  return validated.get(key)
+}
+
 /** Condition keys, operators and policy variables of one policy that AWS would not know. */
 async function policyProblems(label, policy) {
   const problems = []
@@ -408,7 +417,7 @@ async function runOne(item) {
   const ctx = Object.fromEntries(Object.entries(context).map(([k, v]) => [renames.get(k.toLowerCase()) ?? k, v]))
   const rewrite = (policy) => rewritePolicy(policy, renames)
 
-  for (const [label, policy] of labelled) result.errors.push(...(await policyProblems(label, rewrite(policy))))
+  for (const [label, policy] of labelled) result.errors.push(...(await cachedPolicyProblems(label, rewrite(policy))))
   result.errors.push(...(await contextProblems(ctx)))
 
   const simulation = {

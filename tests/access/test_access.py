@@ -25,8 +25,9 @@ from access_settings import (
     path_of,
     sources_of,
 )
-from batch import judged, scenario_problems, worlds
-from cdk_helpers import ROOT, SynthesizedApp
+from adversaries import ADVERSARIES
+from batch import judged, scenario_problems
+from cdk_helpers import ROOT
 from implied import TAG_ON_CREATE, passes_tags
 from simulator import Decision, Result
 
@@ -35,11 +36,11 @@ def _expected(scenario: dict[str, Any]) -> Callable[[Decision], bool]:
     return {"allowed": lambda d: d.allowed, "denied": lambda d: d.denied}[scenario["expect"]]
 
 
-def test_every_scenario_names_every_required_resource_type(example_app: SynthesizedApp) -> None:
+def test_every_scenario_names_every_required_resource_type(access_worlds: dict[str, Any]) -> None:
     """A scenario is judged on a resource of every type AWS requires for its action (the Service
     Authorization Reference, service_reference.py) and on the implied tagging action's new resource;
     naming fewer would judge fewer resources than AWS does."""
-    world = worlds(example_app)["stage"]
+    world = access_worlds["stage"]
     values = world.values(world.principals())
     problems = [f"{s['id']}: {p}" for s in SCENARIOS for p in scenario_problems(s, values)]
     assert not problems, "\n".join(problems)
@@ -80,7 +81,7 @@ def test_the_table_covers_every_control_both_ways() -> None:
         assert expectations == {"allowed", "denied"}, control
     assert {s["control"] for s in SCENARIOS} == set(CONTROLS)
     for scenario in SCENARIOS:
-        assert scenario["as"] in DATA["principals"], scenario["id"]
+        assert scenario["as"] in DATA["principals"] or scenario["as"] in ADVERSARIES, scenario["id"]
         assert path_of(scenario) in {DEFAULT_PATH, *APPROVAL_PATHS, *CONFIGS}, scenario["id"]
         assert ("may" if scenario["expect"] == "allowed" else "may_not") in scenario, scenario["id"]
 

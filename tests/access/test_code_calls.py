@@ -12,6 +12,7 @@ import json
 import textwrap
 from pathlib import Path
 
+import pytest
 from access_settings import SCENARIOS
 from cdk_helpers import ROOT, SynthesizedApp
 from code_calls import CodeCall, custom_resource_calls, document_calls, iam_actions, python_calls, state_machine_calls
@@ -41,27 +42,30 @@ def allowed_pairs() -> set[tuple[str, str]]:
     return pairs
 
 
-def test_every_code_call_has_an_allowed_scenario_for_its_principal(example_app: SynthesizedApp) -> None:
-    problems = uncovered(code_calls(ROOT, example_app.template_paths), allowed_pairs())
+@pytest.fixture(scope="module")
+def repository_calls(example_app: SynthesizedApp) -> list[CodeCall]:
+    """Every call of the repository's code and of the example's synthesized templates, scanned once."""
+    return code_calls(ROOT, example_app.template_paths)
+
+
+def test_every_code_call_has_an_allowed_scenario_for_its_principal(repository_calls: list[CodeCall]) -> None:
+    problems = uncovered(repository_calls, allowed_pairs())
     assert not problems, "\n".join(problems)
 
 
-def test_the_scan_reads_every_source(example_app: SynthesizedApp) -> None:
+def test_the_scan_reads_every_source(repository_calls: list[CodeCall]) -> None:
     """One known call of each source, so a scanner that finds nothing cannot pass the test above."""
-    found = {
-        (c.file.split(".")[0] if c.line == 0 else c.file, c.operation)
-        for c in code_calls(ROOT, example_app.template_paths)
-    }
+    found = {(c.file.split(".")[0] if c.line == 0 else c.file, c.operation) for c in repository_calls}
     operations = {operation for _, operation in found}
     assert (
         "ssm_documents/scripts/session_window.py",
         "PutRolePolicy",
     ) in found  # getattr(client, f"put_{kind}_policy")
     assert ("lambdas/session_tag_sweeper/index.py", "ListRolePolicies") in found  # paginator, f-string name
-    assert ("cli/ssm_guardrails_cli/passwords.py", "GetParameterHistory") in found  # client passed as a parameter
+    assert ("cli/ssm_guardrails_cli/secret_text.py", "GetParameterHistory") in found  # client passed as a parameter
     assert ("ssm_documents/access_key_remediation.yaml", "ListDiscoveredResources") in found  # aws:executeAwsApi
     assert {"ListCommands", "SendCommand", "HeadObject"} <= operations  # state machine, custom resource
-    assert all(c.function for c in code_calls(ROOT, example_app.template_paths) if c.line == 0)
+    assert all(c.function for c in repository_calls if c.line == 0)
 
 
 def test_a_new_call_without_a_scenario_fails_naming_file_and_line(tmp_path: Path) -> None:
@@ -100,9 +104,9 @@ def test_a_call_from_a_location_without_a_principal_fails(tmp_path: Path) -> Non
     ]
 
 
-def test_every_row_of_the_tables_is_used(example_app: SynthesizedApp) -> None:
+def test_every_row_of_the_tables_is_used(repository_calls: list[CodeCall]) -> None:
     """A row whose code moved or was removed would silently stop applying to the code it meant."""
-    calls = code_calls(ROOT, example_app.template_paths)
+    calls = repository_calls
     used = set()
     for call in calls:
         for location in CALLERS:
@@ -123,3 +127,14 @@ def test_every_row_of_the_tables_is_used(example_app: SynthesizedApp) -> None:
 def principals_made_by(call: CodeCall) -> tuple[str, ...]:
     found = principals_of(call)
     return found if isinstance(found, tuple) else ()
+
+
+def test_a_custom_resource_sdk_call_is_found_and_needs_its_principal() -> None:
+    """AwsCustomResource writes its SDK call as JSON in Create/Update/Delete (a made-up template)."""
+    call = '{"service":"S3","action":"headObject","parameters":{"Bucket":"b","Key":"k"}}'
+    template = {"Resources": {"ReaderAbc123": {"Type": "Custom::Thing", "Properties": {"Create": call}}}}
+    [found] = custom_resource_calls(template, "Made-up.template.json")
+    assert (found.service, found.operation, found.function) == ("s3", "HeadObject", "ReaderAbc123")
+    assert uncovered([found], set(), {"template::Reader": ("code_version_reader",)}) == [
+        "Made-up.template.json:0 (ReaderAbc123): s3:GetObject (s3.HeadObject) has no allowed scenario as code_version_reader"
+    ]

@@ -21,6 +21,7 @@ from access_settings import (
     OUTSIDE_TARGETS_ORG_PATH,
     OUTSIDER_ACCOUNT,
     OUTSIDER_ORG,
+    POWER_USER_ACCESS,
     ROLLOUT,
     TAG_ANY_NODE,
     as_list,
@@ -109,6 +110,11 @@ class World:
             **self.identity_center_principals(),
             "break_glass_operator": self._config_role(CONFIG.controls.break_glass.operator_roles[0].name),
             "password_administrator": self._config_role(administrator),
+            "session_log_reader": self._config_role(CONFIG.controls.session_prefs.log_reader_roles[0].name),
+            "break_glass_power_user": Principal(
+                CONFIG.controls.break_glass.operator_roles[0].name,
+                [*self.role_policies(CONFIG.controls.break_glass.operator_roles[0].name), POWER_USER_ACCESS],
+            ),
             "session_requester": self._config_role(requester),
             "session_approver": self._config_role(sod.approver_roles[0].name),
             # another person (session) in the same requester role; and a requester who may tag nodes
@@ -225,6 +231,7 @@ class World:
         return {
             "session_runbook": self.created_role(g, "SeparationOfDutiesRunbookRole"),
             "session_sweeper": self.created_role(g, "SeparationOfDutiesSweeperFunctionRole"),
+            "session_grant_function": self.created_role(g, "SeparationOfDutiesGrantFunctionRole"),
         }
 
     def _runbook_values(self, principals: Mapping[str, Principal]) -> dict[str, str]:
@@ -234,6 +241,7 @@ class World:
         return {
             "sweeper_function": g.arn_of("AWS::Lambda::Function", "SeparationOfDutiesSweeperFunction"),
             "sweeper_rule": g.arn_of("AWS::Events::Rule", "SeparationOfDutiesSweeperSchedule"),
+            "grant_function": g.arn_of("AWS::Lambda::Function", "SeparationOfDutiesGrantFunction"),
             "runbook_document": g.arn_of("AWS::SSM::Document", "SeparationOfDutiesRunbook"),
             "runbook_role": principals["session_runbook"].role_arn,
         }
@@ -298,6 +306,17 @@ class World:
             "ssm_service": f"ssm.{MEMBER.region}.amazonaws.com",
             "sns_service": f"sns.{CENTRAL.region}.amazonaws.com",
             "break_glass_document": r.arn_of("AWS::SSM::Document", "BreakGlassDocument"),
+            "break_glass_reset_document": r.arn_of("AWS::SSM::Document", "BreakGlassResetDocument"),
+            "break_glass_sweep_rule": r.arn_of("AWS::Events::Rule", "BreakGlassSweepRule"),
+            "break_glass_finished_rule": r.arn_of("AWS::Events::Rule", "BreakGlassCommandFinishedRule"),
+            "break_glass_state_machine": r.arn_of("AWS::StepFunctions::StateMachine", "BreakGlassCleanupStateMachine"),
+            "break_glass_cleanup_function": r.arn_of("AWS::Lambda::Function", "BreakGlassCleanupFunction"),
+            "break_glass_deeper_parameter": arn(
+                "ssm", f"parameter{CONFIG.controls.break_glass.parameter_prefix}/pwd-{INSTANCE_ID}/kept-forever"
+            ),
+            "break_glass_non_node_parameter": arn(
+                "ssm", f"parameter{CONFIG.controls.break_glass.parameter_prefix}/pwd-admin"
+            ),
             "break_glass_parameter": arn(
                 "ssm", f"parameter{CONFIG.controls.break_glass.parameter_prefix}/pwd-{INSTANCE_ID}"
             ),
@@ -315,6 +334,9 @@ class World:
             "session_prefs_function": r.arn_of("AWS::Lambda::Function", "SessionPrefsHandlerFunction"),
             "password_reset_document": arn("ssm", "document/AWS-PasswordReset", account=""),
             "data_key": r.key_with_alias("alias/session-manager/data")[0],
+            "session_log_key": r.key_with_alias("alias/session-manager/logs")[0],
+            "logs_service": f"logs.{MEMBER.region}.amazonaws.com",
+            "session_log_group": r.arn_of("AWS::Logs::LogGroup", "SessionPrefsLogsLogGroup")[:-2],
             "other_region_data_key": self.other_region.key_with_alias("alias/session-manager/data")[0],
             "session_log_stream": f"{r.arn_of('AWS::Logs::LogGroup', 'SessionPrefsLogsLogGroup')[:-2]}:log-stream:{INSTANCE_ID}",
             "other_log_stream": arn("logs", f"log-group:/app/audit:log-stream:{INSTANCE_ID}"),

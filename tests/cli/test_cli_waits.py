@@ -126,7 +126,11 @@ def test_status_of_a_command(aws: Any) -> None:
 
 def _execution(status: str, steps: dict[str, str], **extra: Any) -> dict[str, Any]:
     outputs = {
-        "Approve": {"ApproverDecisions": [json.dumps([{"Approver": APPROVER, "Decision": "Approve"}])]},
+        "Approve": {
+            "ApproverDecisions": [
+                json.dumps([{"Approver": APPROVER, "Decision": "Approve", "Comment": "ticket checked"}])
+            ]
+        },
         "GrantSession": {"ExpiresAt": [WINDOW_ENDS]},
     }
     return {"AutomationExecution": {
@@ -192,7 +196,7 @@ def test_request_shows_the_approver_and_window_end_and_a_one_line_command_with_t
     with stub:
         code, stdout, stderr = invoke(rt, "request-session", NODE, "--reason", "INC-42 disk full", "--profile", "ops")
     assert code == Exit.OK, stderr
-    assert f"Approved by bob ({APPROVER}). Start the session before {WINDOW_ENDS}." in stdout
+    assert f'Approved by bob ({APPROVER}): "ticket checked". Start the session before {WINDOW_ENDS}.' in stdout
     start = f"aws ssm start-session --target {NODE} --document-name SSM-SessionManagerRunShell --region {REGION} --profile ops"
     assert f"Start it with: {start}\n" in stdout  # one line, also at 80 columns
 
@@ -299,3 +303,22 @@ def test_passwords_are_printed_verbatim_on_one_line(aws: Any, stored: str) -> No
     code, stdout, stderr = invoke(runtime(), "password", NODE)
     assert code == Exit.OK, stderr
     assert f"\n{stored}\n" in stdout
+
+
+def test_ctrl_c_inside_the_session_leaves_the_cli_waiting_for_it(aws: Any, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """A Ctrl-C typed in the session reaches the whole foreground process group: the CLI must not die
+    of it and leave the session behind."""
+    script = tmp_path / "aws"
+    script.write_text(f"#!/bin/sh\nkill -INT $PPID\nsleep 0.3\necho done > {tmp_path}/ended\n")
+    script.chmod(0o755)
+    (tmp_path / "session-manager-plugin").write_text("#!/bin/sh\n")
+    (tmp_path / "session-manager-plugin").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{__import__('os').environ['PATH']}")
+    monkeypatch.setattr("sys.stderr", io.TextIOWrapper(io.BytesIO()))
+    rt = runtime(tty=True)
+    stub = _request_stub(rt, _execution("InProgress", {"Approve": "Success", "GrantSession": "Success"}), reason="")
+    with stub:
+        code, _, stderr = invoke(rt, "request-session", NODE)
+    assert code == Exit.OK, stderr
+    assert (tmp_path / "ended").read_text() == "done\n"  # the session ran to its end

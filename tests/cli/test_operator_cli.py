@@ -41,7 +41,7 @@ from ssm_guardrails_cli.runtime import Exit
 from ssm_guardrails_cli.sessions import person_of
 from ssm_guardrails_cli.settings import SETTINGS_PARAMETER
 
-RUNBOOK_SCRIPT = Path(__file__).resolve().parents[2] / "ssm_documents" / "scripts" / "session_window.py"
+RUNBOOK_SCRIPT = Path(__file__).resolve().parents[2] / "lambdas" / "session_grant" / "persons.py"  # the grant function
 
 
 def break_glass_runtime(tty: bool = True, clock: FakeClock | None = None, **kwargs: Any) -> Any:
@@ -158,6 +158,18 @@ def test_password_shows_age_and_writer(aws: Any, all_logs: Any) -> None:
     assert f"Login: Administrator on {NODE}. Written 3 days ago (" in stdout
     assert "by N/A; rotates on its window's schedule." in stdout
     assert_password_only_in("stdout", {"stdout": stdout, "stderr": stderr}, all_logs)
+
+
+def test_password_shows_its_expiry_when_the_stack_publishes_the_maximum_age(aws: Any) -> None:
+    settings = {**SETTINGS, "password_rotation": {**SETTINGS["password_rotation"], "max_age_days": 30}}
+    aws.put_parameter(Name=SETTINGS_PARAMETER, Value=json.dumps(settings), Type="String", Overwrite=True)
+    aws.put_parameter(Name=f"/EC2Rescue/Passwords/{NODE}", Value=PASSWORD, Type="SecureString")
+    written = aws.get_parameter(Name=f"/EC2Rescue/Passwords/{NODE}")["Parameter"]["LastModifiedDate"]
+    code, stdout, stderr = invoke(runtime(tty=False), "--output", "json", "password", NODE)
+    assert code == Exit.OK, stderr
+    shown = json.loads(stdout)
+    assert shown["login"] == "Administrator"
+    assert datetime.fromisoformat(shown["expires"]) == written + timedelta(days=30)
 
 
 def test_password_refuses_a_pipe(aws: Any) -> None:

@@ -5,8 +5,10 @@ and the operators' start statements), ``cleanup`` (the clean-up function and sta
 (rules and alarms), ``construct`` (the construct that composes them).
 """
 
-from guardrails.break_glass.construct import AUTOMATIC_RESET_COMMENT, BreakGlass
+from guardrails.break_glass.construct import BreakGlass
+from guardrails.break_glass.document import RESET_SUFFIX
 from guardrails.break_glass.props import (
+    MAX_DOCUMENT_NAME,
     PASSWORD_LENGTH_RANGE,
     RESET_AFTER_RANGE_HOURS,
     SWEEP_INTERVAL_RANGE_MINUTES,
@@ -15,9 +17,10 @@ from guardrails.break_glass.props import (
 )
 
 __all__ = [
-    "AUTOMATIC_RESET_COMMENT",
+    "MAX_DOCUMENT_NAME",
     "PASSWORD_LENGTH_RANGE",
     "RESET_AFTER_RANGE_HOURS",
+    "RESET_SUFFIX",
     "SWEEP_INTERVAL_RANGE_MINUTES",
     "TTL_RANGE_SECONDS",
     "BreakGlass",

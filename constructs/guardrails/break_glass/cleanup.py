@@ -20,16 +20,12 @@ from constructs import Construct
 from guardrails.break_glass.document import node_arns
 from guardrails.shared.guardrail_function import GuardrailFunction
 
-#: Comment the state machine puts on the commands it sends itself, so that the automatic reset
-#: does not schedule another reset.
-AUTOMATIC_RESET_COMMENT = "SSM Guardrails automatic break-glass reset"
-
 #: State machine paths into the Run Command status event. Its keys have hyphens, and Step Functions
 #: requires bracket notation for any name with characters other than letters, digits and ``_``
 #: (https://docs.aws.amazon.com/step-functions/latest/dg/amazon-states-language-paths.html); inside
 #: ``States.Array(...)`` the dotted form was read as ``$.detail.instance`` (issue 16).
 _INSTANCE_ID_PATH = "$.detail['instance-id']"
-_COMMAND_ID_PATH = "$.detail['command-id']"
+_DOCUMENT_NAME_PATH = "$.detail['document-name']"
 
 
 def create_cleanup_function(
@@ -73,8 +69,8 @@ def create_state_machine(
     cleanup_function: GuardrailFunction,
     ttl: cdk.Duration,
     reset_after: cdk.Duration,
-    document_name: str,
-    document_arn: str,
+    reset_document_name: str,
+    reset_document_arn: str,
 ) -> sfn.StateMachine:
     """Wait the TTL, delete the password, then (unless disabled) reset it after ``reset_after``."""
     delete_password = tasks.LambdaInvoke(
@@ -88,7 +84,7 @@ def create_state_machine(
     delete_password.add_retry(errors=["States.ALL"], interval=cdk.Duration.seconds(2), max_attempts=6, backoff_rate=2)
     definition = sfn.Wait(scope, "WaitForTtl", time=sfn.WaitTime.duration(ttl)).next(delete_password)
     if reset_after.to_seconds() > 0:
-        definition = definition.next(_reset_states(scope, reset_after, document_name, document_arn))
+        definition = definition.next(_reset_states(scope, reset_after, reset_document_name, reset_document_arn))
     log_group = logs.LogGroup(
         scope, "StateMachineLogs", retention=logs.RetentionDays.ONE_YEAR, removal_policy=cdk.RemovalPolicy.RETAIN
     )
@@ -102,46 +98,40 @@ def create_state_machine(
     )
 
 
-def _reset_states(scope: Construct, reset_after: cdk.Duration, document_name: str, document_arn: str) -> sfn.IChainable:
-    """After a successful operator run, wait and run the document again (never after a reset)."""
-    look_up_command = tasks.CallAwsService(
-        scope,
-        "LookUpCommand",
-        service="ssm",
-        action="listCommands",
-        parameters={"CommandId": sfn.JsonPath.string_at(_COMMAND_ID_PATH)},
-        iam_resources=["*"],
-        iam_action="ssm:ListCommands",
-        result_selector={"commands": sfn.JsonPath.list_at("$.Commands")},
-        result_path="$.command",
-    )
+def _reset_states(
+    scope: Construct, reset_after: cdk.Duration, reset_document_name: str, reset_document_arn: str
+) -> sfn.IChainable:
+    """After a successful operator run, wait and run the reset document (never after a reset).
+
+    A run of the reset document is recognised by its document name in the event: only this state
+    machine's role may run that document (operators are denied it), so nobody can make an operator
+    run look like a reset, whatever comment they type.
+    """
     reset = tasks.CallAwsService(
         scope,
         "ResetPasswordAgain",
         service="ssm",
         action="sendCommand",
         parameters={
-            "DocumentName": document_name,
+            "DocumentName": reset_document_name,
             "InstanceIds": sfn.JsonPath.array(sfn.JsonPath.string_at(_INSTANCE_ID_PATH)),
-            "Comment": AUTOMATIC_RESET_COMMENT,
+            "Comment": "SSM Guardrails automatic break-glass reset",
         },
-        iam_resources=[document_arn, *node_arns(scope)],
+        iam_resources=[reset_document_arn, *node_arns(scope)],
         iam_action="ssm:SendCommand",
         result_selector={"command_id": sfn.JsonPath.string_at("$.Command.CommandId")},
         result_path="$.reset",
     )
     reset.add_retry(errors=["States.ALL"], interval=cdk.Duration.seconds(30), max_attempts=5, backoff_rate=2)
-    was_automatic_reset = sfn.Condition.and_(
-        sfn.Condition.is_present("$.command.commands[0].Comment"),
-        sfn.Condition.string_equals("$.command.commands[0].Comment", AUTOMATIC_RESET_COMMENT),
-    )
-    decide = (
+    return (
         sfn.Choice(scope, "ResetNeeded")
-        .when(was_automatic_reset, sfn.Succeed(scope, "AutomaticResetCleanedUp"))
+        .when(
+            sfn.Condition.string_equals(_DOCUMENT_NAME_PATH, reset_document_name),
+            sfn.Succeed(scope, "AutomaticResetCleanedUp"),
+        )
         .when(
             sfn.Condition.string_equals("$.detail.status", "Success"),
             sfn.Wait(scope, "WaitBeforeReset", time=sfn.WaitTime.duration(reset_after)).next(reset),
         )
         .otherwise(sfn.Succeed(scope, "NothingToReset"))
     )
-    return look_up_command.next(decide)

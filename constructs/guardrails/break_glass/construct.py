@@ -39,14 +39,17 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from guardrails.break_glass.cleanup import (  # noqa: F401 (AUTOMATIC_RESET_COMMENT is re-exported)
-    AUTOMATIC_RESET_COMMENT,
-    create_cleanup_function,
-    create_state_machine,
+from guardrails.break_glass.cleanup import create_cleanup_function, create_state_machine
+from guardrails.break_glass.document import (
+    create_document,
+    create_reset_document,
+    node_arns,
+    reset_document_name,
+    start_statements,
 )
-from guardrails.break_glass.document import create_document, node_arns, start_statements
 from guardrails.break_glass.props import BreakGlassSettings
 from guardrails.break_glass.rules import create_alarms, create_rules
+from guardrails.break_glass.tamper import protect_cleanup
 from guardrails.shared.encrypted_topic import EncryptedTopic
 from guardrails.shared.nag import acknowledge_grant, acknowledge_wildcard_action, acknowledge_wildcard_resource
 from guardrails.shared.password_vault import PasswordVault
@@ -114,11 +117,22 @@ class BreakGlass(Construct):
             parameter_prefix=parameter_prefix, key_arn=self.key.key_arn,
         )  # fmt: skip
         self.document_arn = stack.format_arn(service="ssm", resource="document", resource_name=document_name)
+        self.reset_document_name = reset_document_name(document_name)
+        self.reset_document = create_reset_document(
+            self, document_name=document_name, password_length=settings.password_length,
+            parameter_prefix=parameter_prefix, key_arn=self.key.key_arn,
+        )  # fmt: skip
+        self.reset_document_arn = stack.format_arn(
+            service="ssm", resource="document", resource_name=self.reset_document_name
+        )
         self.instance_policy = iam.ManagedPolicy(
             self,
             "InstancePolicy",
             description="Lets a managed node store its own break-glass password (write only, no read).",
-            statements=self.vault.writer_statements(),
+            # Node ids only (i-, mi-), one level under the prefix: what the clean-up sweeps.
+            statements=self.vault.writer_statements(
+                [f"{parameter_prefix[1:]}/pwd-i-*", f"{parameter_prefix[1:]}/pwd-mi-*"]
+            ),
         )
         operator_roles, operator_patterns = roles_and_patterns(self, "Operator", operators)
         self.operator_policy = iam.ManagedPolicy(
@@ -127,9 +141,14 @@ class BreakGlass(Construct):
             managed_policy_name=contract_policy_name("BreakGlassOperator", regional=True),
             path=POLICY_PATH,
             description="Lets a break-glass operator run the document and read the password before it expires.",
-            statements=[*start_statements(self, self.document_arn), *self.vault.reader_statements()],
+            statements=[
+                *start_statements(self, self.document_arn, self.reset_document_arn),
+                *self.vault.reader_statements(),
+            ],
             roles=operator_roles,
         )
+        for role in operator_roles:  # named readers (their IAM changes are alerted), then permission sets
+            self.vault.allow_reader(role)
         self.vault.allow_reader_patterns(operator_patterns)
 
         self.audit_topic = audit_topic or EncryptedTopic(self, "Audit", description="break-glass audit").topic
@@ -140,16 +159,17 @@ class BreakGlass(Construct):
         )  # fmt: skip
         self.state_machine = create_state_machine(
             self, cleanup_function=self.cleanup_function, ttl=ttl, reset_after=reset_after,
-            document_name=document_name, document_arn=self.document_arn,
+            reset_document_name=self.reset_document_name, reset_document_arn=self.reset_document_arn,
         )  # fmt: skip
-        self.command_finished_rule = create_rules(
-            self, document_name=document_name, ttl=ttl, sweep_interval=sweep_interval,
+        self.cleanup_rules = create_rules(
+            self, document_names=[document_name, self.reset_document_name], ttl=ttl, sweep_interval=sweep_interval,
             state_machine=self.state_machine, cleanup_function=self.cleanup_function, audit_topic=self.audit_topic,
         )  # fmt: skip
         create_alarms(
-            self, state_machine=self.state_machine, command_finished_rule=self.command_finished_rule,
-            audit_topic=self.audit_topic,
+            self, state_machine=self.state_machine, command_finished_rule=self.cleanup_rules[0],
+            sweep_rule=self.cleanup_rules[2], sweep_interval=sweep_interval, audit_topic=self.audit_topic,
         )  # fmt: skip
+        self.change_alert_rules = protect_cleanup(self)
         self._acknowledge_reviewed_wildcards()
 
     def _acknowledge_reviewed_wildcards(self) -> None:
@@ -158,12 +178,22 @@ class BreakGlass(Construct):
         instances, managed_instances = node_arns(self)
         cleanup_policy = self.cleanup_function.role.node.find_child("DefaultPolicy")
         state_machine_policy = self.state_machine.role.node.find_child("DefaultPolicy")
+        node_password_names = [
+            cdk.Stack.of(self).format_arn(
+                service="ssm", resource="parameter", resource_name=f"{self.parameter_prefix[1:]}/pwd-{kind}-*"
+            )
+            for kind in ("i", "mi")
+        ]
         reviewed = [
-            (
-                self.instance_policy,
-                password_names,
-                "Write-only (PutParameter) to break-glass names under the prefix: IAM offers no policy "
-                "variable for the caller's instance id in an SSM parameter ARN. No read, no decrypt.",
+            *(
+                (
+                    self.instance_policy,
+                    names,
+                    "Write-only (PutParameter) to node-id names one level under the prefix (deeper names are "
+                    "denied): IAM offers no policy variable for the caller's instance id in an SSM parameter "
+                    "ARN. No read, no decrypt.",
+                )
+                for names in node_password_names
             ),
             (
                 self.operator_policy,
@@ -196,18 +226,18 @@ class BreakGlass(Construct):
             (
                 state_machine_policy,
                 instances,
-                "The automatic reset re-runs this document on the EC2 node that ran break-glass.",
+                "The automatic reset runs the reset document on the EC2 node that ran break-glass.",
             ),
             (
                 state_machine_policy,
                 managed_instances,
-                "The automatic reset re-runs this document on the hybrid node that ran break-glass.",
+                "The automatic reset runs the reset document on the hybrid node that ran break-glass.",
             ),
             (
                 state_machine_policy,
                 "*",
-                "X-Ray, CloudWatch Logs delivery and ssm:ListCommands have no "
-                "resource-level permissions (statements generated by CDK for tracing and logging).",
+                "X-Ray and CloudWatch Logs delivery have no resource-level permissions "
+                "(statements generated by CDK for tracing and logging).",
             ),
             (
                 state_machine_policy,
@@ -230,8 +260,9 @@ class BreakGlass(Construct):
         self.instance_policy.attach_to_role(role)
 
     def grant_start_break_glass(self, grantee: iam.IGrantable) -> None:
-        """Let ``grantee`` run the break-glass document on any managed node and follow its status."""
-        for statement in start_statements(self, self.document_arn):
+        """Let ``grantee`` run the break-glass document on any managed node and follow its status; like
+        the operators, it may not run the reset document or change the clean-up."""
+        for statement in [*start_statements(self, self.document_arn, self.reset_document_arn), *self.cleanup_denies]:
             if grantee.grant_principal.add_to_principal_policy(statement).statement_added:
                 acknowledge_grant(
                     grantee,

@@ -6,6 +6,7 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import Field
 
+from guardrails.break_glass.document import RESET_SUFFIX
 from guardrails.shared.settings import Settings, in_range, rule, zero_or_range
 from guardrails.shared.validation import (
     DOCUMENT_NAME,
@@ -19,12 +20,17 @@ TTL_RANGE_SECONDS = (10, 3600)
 PASSWORD_LENGTH_RANGE = (14, 128)
 RESET_AFTER_RANGE_HOURS = (1, 168)
 SWEEP_INTERVAL_RANGE_MINUTES = (1, 60)
-DOCUMENT_NAME_ALLOWED = "3-128 letters, digits, _ . -, not starting with aws or amazon"
+#: Document names have at most 128 characters, and the reset document's name is ``<name>-AutomaticReset``.
+MAX_DOCUMENT_NAME = 128 - len(RESET_SUFFIX)
+DOCUMENT_NAME_ALLOWED = (
+    f"3-{MAX_DOCUMENT_NAME} letters, digits, _ . - (the reset document adds {RESET_SUFFIX!r}), "
+    "not starting with aws or amazon"
+)
 
 
 def check_document_name(setting: str, value: Any) -> None:
     check_pattern(setting, value, DOCUMENT_NAME, DOCUMENT_NAME_ALLOWED)
-    if value.lower().startswith(("aws", "amazon")):
+    if len(value) > MAX_DOCUMENT_NAME or value.lower().startswith(("aws", "amazon")):
         raise PropsError(setting, value, DOCUMENT_NAME_ALLOWED)
 
 

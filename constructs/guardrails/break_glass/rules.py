@@ -17,7 +17,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from guardrails.shared.guardrail_function import GuardrailFunction
+from guardrails.shared.guardrail_function import GuardrailFunction, watch_missed_runs
 
 #: Run Command invocation statuses that are not final; every other status ends an invocation.
 _NON_TERMINAL_STATUSES = ["Pending", "InProgress", "Delayed", "Cancelling"]
@@ -26,14 +26,14 @@ _NON_TERMINAL_STATUSES = ["Pending", "InProgress", "Delayed", "Cancelling"]
 def create_rules(
     scope: Construct,
     *,
-    document_name: str,
+    document_names: list[str],
     ttl: cdk.Duration,
     sweep_interval: cdk.Duration,
     state_machine: sfn.StateMachine,
     cleanup_function: GuardrailFunction,
     audit_topic: sns.ITopic,
-) -> events.Rule:
-    """The command-finished, command-started and sweep rules; returns the command-finished rule."""
+) -> tuple[events.Rule, events.Rule, events.Rule]:
+    """The command-finished, command-started and sweep rules, for the operators' and the reset document."""
     detail = events.EventField.from_path
     command_finished_rule = events.Rule(
         scope,
@@ -43,7 +43,7 @@ def create_rules(
             source=["aws.ssm"],
             detail_type=["EC2 Command Invocation Status-change Notification"],
             detail={
-                "document-name": [document_name],
+                "document-name": list(document_names),
                 "status": [{"anything-but": _NON_TERMINAL_STATUSES}],
             },
         ),
@@ -69,7 +69,12 @@ def create_rules(
             detail={
                 "eventSource": ["ssm.amazonaws.com"],
                 "eventName": ["SendCommand"],
-                "requestParameters": {"documentName": [document_name, {"suffix": f":document/{document_name}"}]},
+                "requestParameters": {
+                    "documentName": [
+                        *document_names,
+                        *({"suffix": f":document/{name}"} for name in document_names),
+                    ]
+                },
             },
         ),
     )
@@ -77,8 +82,10 @@ def create_rules(
         targets.SnsTopic(
             audit_topic,
             message=events.RuleTargetInput.from_text(
-                f"{detail('$.detail.userIdentity.arn')} started break-glass on "
-                f"{detail('$.detail.requestParameters.instanceIds')} at {detail('$.detail.eventTime')}."
+                f"{detail('$.detail.userIdentity.arn')} started "
+                f"{detail('$.detail.requestParameters.documentName')} on "
+                f"{detail('$.detail.requestParameters.instanceIds')} at {detail('$.detail.eventTime')} "
+                f"with the reason: {detail('$.detail.requestParameters.comment')}"
             ),
         )
     )
@@ -89,13 +96,39 @@ def create_rules(
         schedule=events.Schedule.rate(sweep_interval),
     )
     sweeper.add_target(targets.LambdaFunction(cleanup_function.function, retry_attempts=2))
-    return command_finished_rule
+    return command_finished_rule, started_rule, sweeper
 
 
 def create_alarms(
-    scope: Construct, *, state_machine: sfn.StateMachine, command_finished_rule: events.Rule, audit_topic: sns.ITopic
+    scope: Construct,
+    *,
+    state_machine: sfn.StateMachine,
+    command_finished_rule: events.Rule,
+    sweep_rule: events.Rule,
+    sweep_interval: cdk.Duration,
+    audit_topic: sns.ITopic,
 ) -> None:
-    """Alarm to the audit topic when a clean-up execution fails or EventBridge cannot start one."""
+    """Alarm to the audit topic when a clean-up execution fails, EventBridge cannot start one, or the
+    sweep stopped running (a disabled or deleted rule, for example).
+
+    The sweep is watched on its rule's own ``Invocations`` (AWS/Events, dimension RuleName: "the
+    number of times a target is invoked by a rule in response to an event":
+    https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-monitoring.html), not on the clean-up
+    function's, which the state machine also invokes.
+    """
+    watch_missed_runs(
+        scope,
+        "SweepNotRunAlarm",
+        lambda **options: cloudwatch.Metric(
+            namespace="AWS/Events",
+            metric_name="Invocations",
+            dimensions_map={"RuleName": sweep_rule.rule_name},
+            **options,
+        ),
+        audit_topic,
+        "the break-glass sweep (expired passwords are deleted only by the per-command clean-up meanwhile)",
+        sweep_interval,
+    )
     failed_cleanups = cloudwatch.MathExpression(
         expression="failed + timedOut + aborted",
         using_metrics={

@@ -123,12 +123,13 @@ class PasswordRotationWindow(Construct):
             statements=[*self.vault.reader_statements(), *self.no_retagging_statements()],
             roles=administrator_roles,
         )
+        for role in administrator_roles:  # named readers (their IAM changes are alerted), then permission sets
+            self.vault.allow_reader(role)
         self.vault.allow_reader_patterns(administrator_patterns)
         create_failure_alerts(self, self.window, self.alert_topic)
         self.freshness_function = create_freshness_report(
             self, tag_filters=self.tag_filters, max_password_age=cdk.Duration.days(window.max_password_age_days),
-            window=self.window,
-            alert_topic=self.alert_topic,
+            window=self.window, max_concurrency=window.max_concurrency, alert_topic=self.alert_topic,
         )  # fmt: skip
         self._acknowledge_reviewed_wildcards()
 
@@ -200,8 +201,8 @@ class PasswordRotationWindow(Construct):
              "CancelCommand have no resource-level permissions."),
             (self.administrator_policy, self.vault.parameter_arn_pattern,
              "Administrators read rotated passwords only (/EC2Rescue/Passwords/*), decryptable via SSM only."),
-            (report_policy, "*", "ec2:DescribeInstances and ssm:DescribeParameters have no resource-level "
-             "permissions; they return metadata (tags, dates), never a password."),
+            (report_policy, "*", "ec2:DescribeInstances, ssm:DescribeParameters and ssm:ListCommandInvocations "
+             "have no resource-level permissions; they return metadata (tags, dates, statuses), never a password."),
         ]  # fmt: skip
         for policy, resource, reason in reviewed:
             acknowledge_wildcard_resource(policy, resource, reason)

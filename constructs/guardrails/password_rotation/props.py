@@ -41,7 +41,7 @@ class RotationWindowSettings(Settings):
         None, description="Text attached to the target and its events."
     )
     max_concurrency: Annotated[str, rule(check_threshold, THRESHOLD)] = Field(
-        "5", description="Instances rotated at once."
+        "10%", description="Instances rotated at once (a percentage takes the same rounds at any fleet size)."
     )
     max_errors: Annotated[str, rule(check_threshold, THRESHOLD)] = Field(
         "1", description="Failures after which the task stops."

@@ -82,6 +82,7 @@ def create_freshness_report(
     tag_filters: Mapping[str, Sequence[str]],
     max_password_age: cdk.Duration,
     window: ssm.CfnMaintenanceWindow,
+    max_concurrency: str,
     alert_topic: sns.ITopic,
 ) -> GuardrailFunction:
     """A daily function that names targeted instances whose rotated password is missing or too old."""
@@ -96,6 +97,9 @@ def create_freshness_report(
             "MAX_AGE_SECONDS": str(int(max_password_age.to_seconds())),
             "TOPIC_ARN": alert_topic.topic_arn,
             "WINDOW_NAME": window.name,
+            # the window's last run names the instances it never reached (issue 23 item 16)
+            "WINDOW_ID": window.ref,
+            "MAX_CONCURRENCY": max_concurrency,
         },
         timeout=cdk.Duration.minutes(5),
         alarm_topic=alert_topic,
@@ -108,6 +112,22 @@ def create_freshness_report(
             actions=["ec2:DescribeInstances", "ssm:DescribeParameters"],
             resources=["*"],
         )
+    )
+    stack = cdk.Stack.of(scope)
+    report.role.add_to_policy(
+        iam.PolicyStatement(
+            sid="ReadTheWindowsLastRun",
+            actions=[
+                "ssm:DescribeMaintenanceWindowExecutions",
+                "ssm:DescribeMaintenanceWindowExecutionTasks",
+                "ssm:DescribeMaintenanceWindowExecutionTaskInvocations",
+            ],
+            resources=[stack.format_arn(service="ssm", resource="maintenancewindow", resource_name=window.ref)],
+        )
+    )
+    # ListCommandInvocations has no resource-level permissions; it returns statuses, never a password.
+    report.role.add_to_policy(
+        iam.PolicyStatement(sid="ReadTheRunsStatuses", actions=["ssm:ListCommandInvocations"], resources=["*"])
     )
     alert_topic.grant_publish(report.role)
     events.Rule(

@@ -1,7 +1,9 @@
 """The Change Manager approval path: the change template ``AllowSsmSessionStartTemplate``.
 
 Change Manager is closed to new customers since November 2025; this path is for accounts that
-already use it. The template's ``aws:approve`` step holds the approval and Change Manager then runs
+already use it. Change Manager requires every new template version to be approved by a template
+reviewer before change requests can use it (README "Walkthrough: Change Manager").
+The template's ``aws:approve`` step holds the approval and Change Manager then runs
 the runbook (built without its own approval step by :class:`ApprovalRunbook`), whose Grant step
 reads this change request's approvers.
 """
@@ -11,7 +13,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from aws_cdk import aws_sns as sns
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
@@ -42,7 +43,7 @@ class ChangeTemplate(Construct):
         runbook_name: str,
         approvers: Sequence[str],
         min_approvals: int,
-        topic: sns.ITopic,
+        topic_arn: str,
     ) -> None:
         super().__init__(scope, id)
         content = load_document("allow_ssm_session_start_template")
@@ -52,11 +53,12 @@ class ChangeTemplate(Construct):
         inputs = content["mainSteps"][0]["inputs"]
         inputs["MinRequiredApprovals"] = min_approvals
         approvals = inputs["EnhancedApprovals"]
-        approvals["NotificationArn"] = topic.topic_arn
+        approvals["NotificationArn"] = topic_arn
         approvals["Approvers"] = [
             {"approver": approver, "type": f"Iam{kind.capitalize()}", "minRequiredApprovals": 0}
             for kind, approver in (approver_parts(arn) for arn in approvers)
         ]
+        self.content = content
         self.document = ssm.CfnDocument(
             self, "Document", name=name, document_type="Automation.ChangeTemplate",
             document_format="YAML", content=content, update_method="NewVersion",

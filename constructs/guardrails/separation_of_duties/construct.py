@@ -6,7 +6,7 @@ composes one construct per approval path and the shared grant mechanism:
 
 * ``approval_runbook`` (default, :mod:`guardrails.separation_of_duties.approval_runbook`): the operator starts the
   ``AllowStartSsmSession`` runbook; its ``aws:approve`` step waits for the approvers, then its
-  Grant step checks the execution and writes the session grant (:mod:`guardrails.separation_of_duties.grant`).
+  Grant step asks the grant function (:mod:`.grant_function`), which checks the execution and writes the grant.
 * ``change_manager`` (:mod:`guardrails.separation_of_duties.change_manager`): the change template holds the approval
   and runs the same runbook without its own approval step. Change Manager is closed to new
   customers since November 2025: for accounts that already use it.
@@ -27,40 +27,32 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from guardrails.separation_of_duties.approval_runbook import (
-    REQUEST_TAG_KEY,
-    SESSION_DOCUMENT,
-    ApprovalRunbook,
-    approvals_topic,
-)
-from guardrails.separation_of_duties.change_manager import ChangeTemplate
+from guardrails.separation_of_duties.approval_runbook import REQUEST_TAG_KEY, SESSION_DOCUMENT, ApprovalRunbook
 from guardrails.separation_of_duties.grant import GrantSweeper
-from guardrails.separation_of_duties.just_in_time import (
-    JustInTimeApproval,
-    validate_just_in_time,
-)
+from guardrails.separation_of_duties.grant_function import GrantFunction
+from guardrails.separation_of_duties.grant_path import Names, build_grant_path
+from guardrails.separation_of_duties.just_in_time import JustInTimeApproval, validate_just_in_time
 from guardrails.separation_of_duties.operators import (
     OperatorScope,
     allow_statements,
     approver_statements,
     deny_statements,
-    scp_document,
     scp_readme,
 )
-from guardrails.separation_of_duties.props import permission_sets_on_path, validate
+from guardrails.separation_of_duties.organization_guard import GuardNames, guard_document
+from guardrails.separation_of_duties.props import operator_principals, validate
+from guardrails.separation_of_duties.self_protection import named_alarm_arns
 from guardrails.shared.nag import acknowledge_wildcard_resource
-from guardrails.shared.principals import POLICY_PATH, Principal, organization_arn_patterns, roles_and_patterns
+from guardrails.shared.principals import POLICY_PATH, Principal
 from guardrails.shared.sessions import OPEN_DATA_CHANNEL_REASON, OWN_SESSIONS_REASON, SESSION_DATA_KEY_ALIAS
 
 
 class SeparationOfDuties(Construct):
     """Session Manager access to one node only after another person approved, for a short window.
 
-    :param operators: roles that ask for sessions (``iam.IRole`` or :class:`guardrails.shared.Principal`);
-        roles get the ``operator_policy`` (``SsmGuardrailsSessionRequester``, path ``/``), which an IAM
-        Identity Center permission set references instead (``just_in_time`` path only: the grant of the
-        other paths is an inline policy on the requester's role). At least one (or ``operator_users``).
-        Operators must hold no other ``ssm:StartSession`` permission (README).
+    :param operators: roles that ask for sessions (``iam.IRole`` or :class:`guardrails.shared.Principal`;
+        permission sets on ``just_in_time`` only); roles get ``SsmGuardrailsSessionRequester`` (path ``/``),
+        permission sets reference it. At least one (or ``operator_users``). No other ``ssm:StartSession``.
     :param approvers: IAM user or role ARNs (``change_manager`` also groups) that approve, 1-10;
         none may be an operator. Required for ``approval_runbook`` and ``change_manager``.
     :param operator_users: IAM users that ask for sessions, like ``operators``. Default: none.
@@ -68,19 +60,21 @@ class SeparationOfDuties(Construct):
     :param validity_minutes: the longest window an approval opens (a request may ask for less), 1-60. Default: 10.
     :param approval_path: ``approval_runbook``, ``change_manager`` or ``just_in_time``. Default: ``approval_runbook``.
     :param terminate_sessions_at_end: end the requester's sessions on the node when the window
-        closes (otherwise a session opened in time stays open, as published). Default: false.
+        closes (otherwise a session opened in time stays open). Default: true.
     :param session_regions: Regions where an approved session may start. Default: the stack's Region.
     :param session_data_key_alias: alias of the session data key in every session Region; the grant
         allows ``kms:GenerateDataKey`` on the key with this alias only. ``None`` when sessions are not
         encrypted. Default: ``alias/session-manager/data`` (the key :class:`SessionPrefs` creates).
     :param protected_tag_keys: node tag keys that scope other controls (the SessionPrefs operator tag,
         the rotation windows' target tags): operators may not set or remove them. Default: none.
-    :param scp_principals: further roles (names or :class:`guardrails.shared.Principal`) the optional SCP
+    :param scp_principals: further roles (names or :class:`guardrails.shared.Principal`) the organization guard
         forbids tagging nodes with ``protected_tag_keys`` (other controls' operators and readers). Default: none.
     :param sweep_interval: how often expired grants are deleted, 1-60 minutes. Default: 5 minutes.
     :param policy_name: the operators' managed policy. Default: ``SsmGuardrailsSessionRequester``.
     :param role_name: the runbook role (contract). Default: ``SsmSessionControlChangeMangerRole`` (sic).
     :param sweeper_role_name: the sweeper's role (contract). Default: ``SsmSessionTagSweeperRole``.
+    :param grant_function_name: the only writer of grants (contract). Default: ``SsmGuardrailsSessionGrant``.
+    :param grant_role_name: its role (contract). Default: ``SsmGuardrailsSessionGrantRole``.
     :param runbook_name: Default: ``AllowStartSsmSession``.
     :param change_template_name: Default: ``AllowSsmSessionStartTemplate``.
     :param topic: bring your own approvals topic. Default: a new KMS-encrypted, TLS-only topic.
@@ -104,7 +98,7 @@ class SeparationOfDuties(Construct):
         min_approvals: int = 1,
         validity_minutes: int = 10,
         approval_path: str = "approval_runbook",
-        terminate_sessions_at_end: bool = False,
+        terminate_sessions_at_end: bool = True,
         session_regions: Sequence[str] | None = None,
         session_data_key_alias: str | None = SESSION_DATA_KEY_ALIAS,
         protected_tag_keys: Sequence[str] = (),
@@ -113,6 +107,8 @@ class SeparationOfDuties(Construct):
         policy_name: str = "SsmGuardrailsSessionRequester",
         role_name: str = "SsmSessionControlChangeMangerRole",
         sweeper_role_name: str = "SsmSessionTagSweeperRole",
+        grant_function_name: str = "SsmGuardrailsSessionGrant",
+        grant_role_name: str = "SsmGuardrailsSessionGrantRole",
         runbook_name: str = "AllowStartSsmSession",
         change_template_name: str = "AllowSsmSessionStartTemplate",
         topic: sns.ITopic | None = None,
@@ -130,14 +126,15 @@ class SeparationOfDuties(Construct):
         if topic_name is None:
             change_manager = approval_path == "change_manager"
             topic_name = "change-manager-ssm-approval" if change_manager else "Automation-ssm-session-approval"
-        permission_sets = permission_sets_on_path(operators, approval_path)
-        roles, operator_patterns = roles_and_patterns(self, "Operator", operators)
+        roles, people, operator_patterns, scp_arns, scp_readers = operator_principals(
+            self, operators, operator_users, scp_principals, approval_path
+        )
         validate(
-            operators=roles + permission_sets, approvers=approvers, operator_users=operator_users,
-            min_approvals=min_approvals,
+            operators=people, approvers=approvers, operator_users=operator_users, min_approvals=min_approvals,
             validity_minutes=validity_minutes, approval_path=approval_path, session_regions=session_regions,
             session_data_key_alias=session_data_key_alias, sweep_interval=sweep_interval, policy_name=policy_name,
-            names={"role_name": role_name, "sweeper_role_name": sweeper_role_name},
+            names={"role_name": role_name, "sweeper_role_name": sweeper_role_name,
+                   "grant_function_name": grant_function_name, "grant_role_name": grant_role_name},
             documents={"runbook_name": runbook_name, "change_template_name": change_template_name,
                        "just_in_time_policy_name": just_in_time_policy_name},
             topic_name=topic_name if topic is None else None,
@@ -151,20 +148,20 @@ class SeparationOfDuties(Construct):
         self.validity_minutes = validity_minutes
         self.approvers = list(approvers)
         self.policy_name, self.role_name, self.sweeper_role_name = policy_name, role_name, sweeper_role_name
+        self.grant_role_name, self.grant_function_name = grant_role_name, grant_function_name
         self.runbook_name, self.change_template_name = runbook_name, change_template_name
         self.session_regions = list(session_regions or [stack.region])
         self.session_data_key_alias = session_data_key_alias
         self.protected_tag_keys = JustInTimeApproval.tag_keys(protected_tag_keys, approval_path, just_in_time_node_tags)
         self._operators, self._operator_users = roles, list(operator_users)
-        self._operator_scp_arns = organization_arn_patterns(operators)
-        self._scp_patterns = organization_arn_patterns([Principal.parse(p) for p in scp_principals])
-
+        self._operator_scp_arns, self._scp_patterns = scp_arns, scp_readers
         self.topic: sns.ITopic | None = None
         self.approval_runbook: ApprovalRunbook | None = None
         self.runbook_role: iam.Role | None = None
         self.runbook: ssm.CfnDocument | None = None
         self.change_template: ssm.CfnDocument | None = None
         self.grant_sweeper: GrantSweeper | None = None
+        self.grant_function: GrantFunction | None = None
         self.sweeper = None
         self.approver_policy: iam.ManagedPolicy | None = None
         self.just_in_time: JustInTimeApproval | None = None
@@ -192,27 +189,26 @@ class SeparationOfDuties(Construct):
             )  # fmt: skip
             return
 
-        self.topic = topic or approvals_topic(self, topic_name)
-        self.approval_runbook = ApprovalRunbook(
-            self, "Runbook", operators=self._operators, operator_users=self._operator_users, approvers=approvers,
-            min_approvals=min_approvals, validity_minutes=validity_minutes, topic=self.topic,
+        path = build_grant_path(
+            self, names=Names(runbook_name, change_template_name if approval_path == "change_manager" else None,
+                              role_name, sweeper_role_name, grant_function_name, grant_role_name),
+            operators=self._operators, operator_users=self._operator_users, approvers=approvers,
+            min_approvals=min_approvals, validity_minutes=validity_minutes, topic=topic, topic_name=topic_name,
             session_regions=self.session_regions, session_data_key_alias=session_data_key_alias,
-            terminate_sessions_at_end=terminate_sessions_at_end, role_name=role_name, runbook_name=runbook_name,
-            change_template_name=change_template_name if approval_path == "change_manager" else None,
+            terminate_sessions_at_end=terminate_sessions_at_end, sweep_interval=sweep_interval,
         )  # fmt: skip
-        self.runbook_role, self.runbook = self.approval_runbook.role, self.approval_runbook.document
-        if approval_path == "change_manager":
-            self.change_template = ChangeTemplate(
-                self, "ChangeTemplate", name=change_template_name, runbook_name=runbook_name, approvers=approvers,
-                min_approvals=min_approvals, topic=self.topic,
-            ).document  # fmt: skip
-            self.change_template.node.add_dependency(self.runbook)
-        self.grant_sweeper = GrantSweeper(
-            self, "Sweeper", operators=self._operators, operator_users=self._operator_users,
-            max_validity_minutes=validity_minutes, interval=sweep_interval, role_name=sweeper_role_name,
-            runbook_name=runbook_name, alarm_topic=self.topic,
-        )  # fmt: skip
+        self.topic, self.approval_runbook, self.change_template = path.topic, path.runbook, path.change_template
+        self.runbook_role, self.runbook = path.runbook.role, path.runbook.document
+        self.grant_function, self.grant_sweeper = path.grant_function, path.sweeper
         self.sweeper = self.grant_sweeper.sweeper
+        functions = (self.grant_function.guardrail, self.sweeper)
+        operator_scope.grant_function = self.grant_function.function_arn
+        operator_scope.monitoring = {
+            "logs": [f.log_group.log_group_arn for f in functions],
+            "alarms": named_alarm_arns(self, [*self.grant_function.guardrail.alarms, *self.grant_sweeper.alarms]),
+            "topic": [self.topic.topic_arn],
+            "keys": [path.topic_key.key_arn] if path.topic_key is not None else [],
+        }
         operator_scope.runbook_name = runbook_name
         operator_scope.runbook_definition = self.approval_runbook.definition_arn()
         operator_scope.runbook_document = self.approval_runbook.document_arn()
@@ -239,16 +235,20 @@ class SeparationOfDuties(Construct):
 
     @property
     def scp_document(self) -> dict[str, Any]:
-        """An SCP: only operators pass the runbook role; operators (and ``scp_principals``) never
-        tag nodes with the keys that scope the controls, whatever else their policies allow."""
-        operators = list(self._operator_scp_arns)
-        operators += [f"arn:*:iam::*:user/{u.user_name}" for u in self._operator_users]
-        runbook_role = None if self.approval_path == "just_in_time" else self.role_name
-        return scp_document(operators, self._scp_patterns, self.protected_tag_keys, runbook_role)
+        """The organization guard (``organization.guard_policy``, :mod:`.organization_guard`): what no
+        policy of a member account can enforce, as one SCP for the target OUs."""
+        grants = self.approval_path != "just_in_time"
+        return guard_document(GuardNames(
+            operator_arns=self._operator_scp_arns,
+            readers=self._scp_patterns, tag_keys=self.protected_tag_keys,
+            runbook_role=self.role_name if grants else None, grant_role=self.grant_role_name if grants else None,
+            lambda_roles=[self.grant_role_name, self.sweeper_role_name] if grants else [],
+            documents=sorted({self.runbook_name, self.change_template_name, "SsmGuardrails*"}),
+        ))  # fmt: skip
 
     @property
     def scp_readme(self) -> str:
-        """README-ready text: what the SCP does and the JSON to attach."""
+        """README-ready text: what the organization guard denies and the JSON it attaches."""
         return scp_readme(self.role_name, self.scp_document)
 
     # ----------------------------------------------------------------------------- helpers
@@ -264,6 +264,7 @@ class SeparationOfDuties(Construct):
             self._arn("iam", "policy", self.policy_name, region=""),
             self._arn("iam", "role", self.role_name, region=""),
             self._arn("iam", "role", self.sweeper_role_name, region=""),
+            self._arn("iam", "role", self.grant_role_name, region=""),
             *(
                 self._arn("ssm", "document", name, region=region)
                 for name in (self.runbook_name, self.change_template_name, SESSION_DOCUMENT)
@@ -272,7 +273,6 @@ class SeparationOfDuties(Construct):
         ]
 
     def _operator_policy(self, statements: list[iam.PolicyStatement], description: str) -> iam.ManagedPolicy:
-        # Path / (deployed already; CloudFormation cannot replace a named policy): permission sets use it.
         return iam.ManagedPolicy(
             self, "OperatorPolicy", managed_policy_name=self.policy_name, description=description,
             statements=statements, roles=self._operators, users=self._operator_users,

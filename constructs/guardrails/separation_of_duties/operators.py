@@ -7,13 +7,14 @@ It grants **no** ``ssm:StartSession``: only an approved request's grant policy d
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from aws_cdk import aws_iam as iam
 
 from guardrails.separation_of_duties.approval_runbook import REQUEST_TAG_KEY, SESSION_DOCUMENT
+from guardrails.separation_of_duties.self_protection import monitoring_denies
 from guardrails.shared.sessions import OWN_SESSIONS_CONDITION, open_data_channel_statement
 
 #: Creating or editing anything that runs an Automation runbook with a role the caller passes: the
@@ -53,6 +54,9 @@ class OperatorScope:
     sessions: Sequence[str] = ()
     control_arns: Sequence[str] = ()  # the policy, roles and documents of the control
     sweeper: tuple[str, str] | None = None  # (function ARN, rule ARN)
+    grant_function: str = ""
+    #: what the control watches and alerts with: log groups, alarms, topic and key (issue 21 item 6)
+    monitoring: Mapping[str, Sequence[str]] = field(default_factory=dict)
     operator_arns: Sequence[str] = ()
     protected_tag_keys: Sequence[str] = ()
 
@@ -94,9 +98,10 @@ def allow_statements(scope: OperatorScope) -> list[iam.PolicyStatement]:
         actions=["ssm:GetAutomationExecution", "ssm:DescribeAutomationExecutions", "ssm:DescribeSessions"],
         resources=["*"],
     )
+    # ResumeSession is in the grant only, within its window (issue 21); ending a session is always allowed.
     own = iam.PolicyStatement(
         sid="OwnSessionsOnly",
-        actions=["ssm:TerminateSession", "ssm:ResumeSession"],
+        actions=["ssm:TerminateSession"],
         resources=list(scope.sessions),
         conditions=OWN_SESSIONS_CONDITION,
     )
@@ -190,6 +195,14 @@ def deny_statements(scope: OperatorScope) -> list[iam.PolicyStatement]:
                 resources=[rule_arn],
             )
         )  # fmt: skip
+    if scope.grant_function:
+        found.append(
+            iam.PolicyStatement(
+                sid="NoTouchingTheGrantFunction", effect=iam.Effect.DENY, actions=SWEEPER_FUNCTION_ACTIONS,
+                resources=[scope.grant_function, f"{scope.grant_function}:*"],
+            )
+        )  # fmt: skip
+    found += monitoring_denies(scope.monitoring)
     return found
 
 
@@ -266,12 +279,20 @@ def scp_document(
 
 def scp_readme(role_name: str, document: dict[str, Any]) -> str:
     return (
-        "#### Optional SCP: nobody lends the runbook role, nobody re-tags around the controls\n\n"
-        f"Attached to the OUs that use this control, it denies `iam:PassRole` of `{role_name}` to everyone but "
-        "the operators (so no other principal runs its own automation with that role), and denies the operators "
-        "and the readers of the other controls tagging or untagging nodes with the tag keys that scope the "
-        "controls, in any letter case, whatever else their policies allow. SCPs do not apply to the management "
-        "account.\n\n```json\n" + json.dumps(document, indent=2) + "\n```\n"
+        "### The organization guard (`organization.guard_policy`)\n\n"
+        "The SCP the organization guard stack attaches to the target OUs (this is the example configuration's). "
+        f"It denies passing `{role_name}` to anyone but the operators and to any service but Systems Manager, "
+        "passing the grant function's and sweeper's roles to anything but Lambda or by anyone but CloudFormation, "
+        "changing this project's documents, functions, rules, roles, keys and state machines to anyone but the "
+        "CloudFormation execution roles, writing inline policies on the operators to anyone but the grant "
+        "function, and tagging or untagging nodes with the tag keys that scope the controls (operators and the "
+        "readers of the other controls, in any letter case). SCPs do not apply to the management account.\n\n"
+        "The pipeline deploys it (stack `SsmGuardrails-OrganizationGuard`, `AWS::Organizations::Policy`) into the "
+        "StackSet account before the first wave. When that account is a delegated administrator, the management "
+        "account must also let it manage SCPs with a resource-based delegation policy ([Delegated administrator "
+        "for AWS Organizations](https://docs.aws.amazon.com/organizations/latest/userguide/orgs_delegate_policies"
+        ".html)); otherwise deploy the stack in the management account.\n\n"
+        "```json\n" + json.dumps(document, indent=2) + "\n```\n"
     )
 
 

@@ -7,9 +7,10 @@ from collections.abc import Mapping, Sequence
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
+from constructs import Construct
 
 from guardrails.separation_of_duties.change_manager import APPROVER_ARN
-from guardrails.shared.principals import Principal
+from guardrails.shared.principals import Principal, organization_arn_patterns, roles_and_patterns
 from guardrails.shared.validation import DOCUMENT_NAME, REGION, PropsError, check_kms_alias, check_pattern, check_range
 
 APPROVAL_PATHS = ("approval_runbook", "change_manager", "just_in_time")
@@ -97,3 +98,20 @@ def permission_sets_on_path(operators: Sequence[iam.IRole | Principal], approval
             "Center protects); permission sets on approval_path just_in_time",
         )
     return found
+
+
+def operator_principals(
+    scope: Construct,
+    operators: Sequence[iam.IRole | Principal],
+    users: Sequence[iam.IUser],
+    scp_principals: Sequence[str | Principal],
+    approval_path: str,
+) -> tuple[list[iam.IRole], list[iam.IRole | Principal], list[str], list[str], list[str]]:
+    """The operators as the construct uses them: the roles to attach to, the people to validate (roles
+    and permission sets), every operator's ``aws:PrincipalArn`` pattern, and the organization guard's
+    operator and reader ARNs (any account; a role given by ARN keeps its path)."""
+    sets = permission_sets_on_path(operators, approval_path)
+    roles, patterns = roles_and_patterns(scope, "Operator", operators)
+    guard_operators = [*organization_arn_patterns(operators), *(f"arn:*:iam::*:user/{u.user_name}" for u in users)]
+    guard_readers = organization_arn_patterns([Principal.parse(p) for p in scp_principals])
+    return roles, [*roles, *sets], patterns, guard_operators, guard_readers

@@ -22,6 +22,7 @@ logical ids are those of deployed stacks, so no concern gets a construct level o
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import aws_cdk as cdk
@@ -39,10 +40,15 @@ from guardrails.session_prefs.policies import (  # noqa: F401 (the constants are
 )
 from guardrails.session_prefs.props import SessionPrefsSettings
 from guardrails.session_prefs.resource import create_handler, create_preferences, schedule_reconcile
-from guardrails.session_prefs.storage import JUST_IN_TIME_KEY_TAG, create_data_key, session_log_group  # noqa: F401 (re-exported)
+from guardrails.session_prefs.storage import (  # noqa: F401 (JUST_IN_TIME_KEY_TAG is re-exported)
+    JUST_IN_TIME_KEY_TAG,
+    create_data_key,
+    log_reader_statements,
+    session_log_group,
+)
 from guardrails.shared.encrypted_topic import EncryptedTopic
 from guardrails.shared.nag import acknowledge_wildcard_action, acknowledge_wildcard_resource
-from guardrails.shared.principals import POLICY_PATH, contract_policy_name
+from guardrails.shared.principals import POLICY_PATH, Principal, contract_policy_name, roles_and_patterns
 from guardrails.shared.sessions import OPEN_DATA_CHANNEL_REASON, OWN_SESSIONS_REASON
 from guardrails.shared.validation import check_parameter_path
 
@@ -52,6 +58,10 @@ class SessionPrefs(Construct):
 
     :param settings: the preferences and what operators may do (:class:`SessionPrefsSettings`; the
         README's "controls.session_prefs" table). Required: its ``operator_instance_tag``.
+    :param log_readers: roles that may read the created group's session transcripts (decrypt its
+        key through CloudWatch Logs); the key denies decryption to every other principal, AWS
+        services acting as themselves excepted. Matched on ``aws:PrincipalArn``, so a role that does
+        not exist yet does not break the deployment. Default: none (nobody decrypts).
     :param vpc: create the interface endpoints Session Manager needs in this VPC (private subnets).
         Default: none.
     :param notification_topic: where drift corrections and the functions' alarms (errors, a
@@ -68,6 +78,7 @@ class SessionPrefs(Construct):
         id: str,
         *,
         settings: SessionPrefsSettings,
+        log_readers: Sequence[iam.IRole | Principal] = (),
         vpc: ec2.IVpc | None = None,
         notification_topic: sns.ITopic | None = None,
         document_name: str = "SSM-SessionManagerRunShell",
@@ -79,9 +90,16 @@ class SessionPrefs(Construct):
         stack = cdk.Stack.of(self)
         self.document_name = document_name
         self.data_key = create_data_key(self, key_id_parameter_name) if settings.session_encryption else None
-        self.log_group = session_log_group(
-            self, settings.cloudwatch_logging, settings.log_group_name, settings.log_retention_days
-        )
+        reader_roles, reader_patterns = roles_and_patterns(self, "LogReader", log_readers)
+        self.log_group, self.log_key = session_log_group(
+            self, settings.cloudwatch_logging, settings.log_group_name, settings.log_retention_days, reader_patterns,
+        )  # fmt: skip
+        if log_readers and self.log_group is not None and self.log_key is not None:
+            self.log_reader_policy = iam.ManagedPolicy(
+                self, "LogReaderPolicy", description="Read Session Manager session transcripts",
+                managed_policy_name=contract_policy_name("SessionLogReader", regional=True), path=POLICY_PATH,
+                statements=log_reader_statements(self.log_group, self.log_key), roles=reader_roles,
+            )  # fmt: skip
         self.s3_bucket_name = settings.s3_bucket_name if settings.s3_logging else None
         self.s3_key_prefix = "/".join(p for p in (settings.s3_key_prefix.strip("/"), stack.account, stack.region) if p)
         self.inputs = {

@@ -23,6 +23,10 @@ from constructs import Construct
 from guardrails.shared.guardrail_function import GuardrailFunction, watch_errors
 from guardrails.shared.scoped_provider import scoped_provider
 
+#: The handler's own state: the preferences version to restore on stack deletion, written once at
+#: Create (never taken from an event, which whoever may invoke the function chooses; issue 23 item 7).
+RESTORE_PARAMETER = "/guardrails/session-manager/preferences-restore-version"
+
 
 def inputs_json(scope: Construct, inputs: Mapping[str, Any]) -> str:
     """The preferences as JSON: CloudFormation turns every property into a string; JSON keeps booleans booleans."""
@@ -44,6 +48,7 @@ def create_handler(
             "DOCUMENT_NAME": document_name,
             "INPUTS_JSON": inputs_json(scope, inputs),
             "STACK_ID": cdk.Aws.STACK_ID,
+            "RESTORE_PARAMETER": RESTORE_PARAMETER,
         },
         timeout=cdk.Duration.minutes(2),
         alarm_topic=topic,
@@ -61,6 +66,17 @@ def create_handler(
                 "ssm:UpdateDocumentDefaultVersion",
             ],
             resources=[document_arn],
+        )
+    )
+    handler.role.add_to_policy(
+        iam.PolicyStatement(
+            sid="KeepWhatToRestoreOnDelete",
+            actions=["ssm:GetParameter", "ssm:PutParameter", "ssm:DeleteParameter"],
+            resources=[
+                cdk.Stack.of(scope).format_arn(
+                    service="ssm", resource="parameter", resource_name=RESTORE_PARAMETER.lstrip("/")
+                )
+            ],
         )
     )
     topic.grant_publish(handler.role)

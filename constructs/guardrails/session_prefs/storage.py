@@ -6,7 +6,10 @@ their own), so their logical ids are those of deployed stacks: a new id would re
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_ssm as ssm
@@ -51,16 +54,39 @@ def create_data_key(scope: Construct, key_id_parameter_name: str) -> kms.Key:
     return key
 
 
-def session_log_group(scope: Construct, enabled: bool, name: str | None, retention_days: int) -> logs.ILogGroup | None:
-    """The existing group named ``name``, else a new one encrypted with its own key; none when disabled."""
+def session_log_group(
+    scope: Construct, enabled: bool, name: str | None, retention_days: int, readers: Sequence[str]
+) -> tuple[logs.ILogGroup | None, kms.IKey | None]:
+    """The existing group named ``name``, else a new one encrypted with its own key, which only
+    ``readers`` (principal ARNs) may decrypt (issue 23 item 6); none when disabled."""
     if not enabled:
-        return None
+        return None, None
     if name:
-        return logs.LogGroup.from_log_group_name(scope, "LogGroup", name)
-    return EncryptedLogGroup(
+        return logs.LogGroup.from_log_group_name(scope, "LogGroup", name), None
+    created = EncryptedLogGroup(
         scope,
         "Logs",
         description="Session Manager session logs",
         retention=RETENTION_DAYS[retention_days],
         key_alias="alias/session-manager/logs",
-    ).log_group
+        readers=readers,
+    )
+    return created.log_group, created.key
+
+
+def log_reader_statements(log_group: logs.ILogGroup, key: kms.IKey) -> list[iam.PolicyStatement]:
+    """Read the session transcripts of ``log_group``: its events, and its key through CloudWatch Logs."""
+    stack = cdk.Stack.of(log_group)
+    return [
+        iam.PolicyStatement(
+            sid="ReadSessionTranscripts",
+            actions=["logs:GetLogEvents", "logs:FilterLogEvents", "logs:DescribeLogStreams"],
+            resources=[log_group.log_group_arn],
+        ),
+        iam.PolicyStatement(
+            sid="DecryptSessionTranscriptsThroughCloudWatchLogs",
+            actions=["kms:Decrypt"],
+            resources=[key.key_arn],
+            conditions={"StringEquals": {"kms:ViaService": f"logs.{stack.region}.amazonaws.com"}},
+        ),
+    ]

@@ -18,14 +18,17 @@ from constructs import Construct
 from guardrails.shared.validation import PropsError
 
 LAMBDAS_DIR = Path(__file__).resolve().parents[3] / "lambdas"
-#: A scheduled job is late when it has not started for its interval plus this margin (a daily job:
-#: 26 hours), so a run delayed by retries or a schedule drifting by minutes raises nothing.
-MISSED_RUN_MARGIN = cdk.Duration.hours(2)
-#: The "did not run" alarm counts invocations per hour over the whole window. PutMetricAlarm: "Period
-#: multiplied by EvaluationPeriods can't be more than 604,800 seconds. For alarms with a period of less
-#: than one hour (3,600 seconds), the total evaluation period can't be longer than one day":
+#: A scheduled job is late when it has not started for its interval plus a margin (a daily job: 26
+#: hours; a job every few minutes: its interval plus 15 minutes), so a run delayed by retries or a
+#: schedule drifting by minutes raises nothing. Jobs scheduled hourly or less often are counted per
+#: hour, more frequent ones per 5 minutes. PutMetricAlarm: "Period multiplied by EvaluationPeriods
+#: can't be more than 604,800 seconds. For alarms with a period of less than one hour (3,600
+#: seconds), the total evaluation period can't be longer than one day":
 #: https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html
+MISSED_RUN_MARGIN = cdk.Duration.hours(2)
 MISSED_RUN_PERIOD = cdk.Duration.hours(1)
+FREQUENT_MISSED_RUN_MARGIN = cdk.Duration.minutes(15)
+FREQUENT_MISSED_RUN_PERIOD = cdk.Duration.minutes(5)
 MAX_EVALUATION_RANGE = cdk.Duration.days(7)
 #: Errors and throttles are counted per 5 minutes; one is enough to alarm.
 FAILURE_PERIOD = cdk.Duration.minutes(5)
@@ -48,9 +51,9 @@ class GuardrailFunction(Construct):
         invocation in 5 minutes) always, and the two below when asked for. Default: no alarms.
     :param alarm_on_throttles: also alarm on one ``Throttles`` in 5 minutes (a throttled
         invocation is not counted in ``Errors``). Default: false.
-    :param runs_every: the function is started on this schedule: alarm when it has not been
-        invoked for this interval plus 2 hours (missing data counts as "not run"). At most
-        7 days minus the margin. Default: no such alarm.
+    :param runs_every: the function is started on this schedule: notify when it has not been
+        invoked for this interval plus a margin, once it has run at least once (see
+        ``watch_missed_runs``). At most 7 days minus the margin. Default: no such alarm.
     """
 
     def __init__(
@@ -99,7 +102,9 @@ class GuardrailFunction(Construct):
                 self.alarms.append(watch_throttles(self, "ThrottlesAlarm", self.function, alarm_topic, description))
             if runs_every is not None:
                 self.alarms.append(
-                    watch_missed_runs(self, "NotRunAlarm", self.function, alarm_topic, description, runs_every)
+                    watch_missed_runs(
+                        self, "NotRunAlarm", self.function.metric_invocations, alarm_topic, description, runs_every
+                    )
                 )
         elif alarm_on_throttles or runs_every is not None:
             raise PropsError(
@@ -136,19 +141,28 @@ def _watch_sum(
 def watch_missed_runs(
     scope: Construct,
     id: str,
-    function: lambda_.IFunction,
+    invocations: Callable[..., cloudwatch.Metric],
     topic: sns.ITopic,
     description: str,
     runs_every: cdk.Duration,
 ) -> cloudwatch.Alarm:
-    """Alarm when ``Invocations`` stayed below 1 in every hour of ``runs_every`` + 2 hours.
+    """Notify when ``invocations`` (a count published only when something ran, such as Lambda
+    ``Invocations`` or EventBridge rule ``Invocations``) had no data point for ``runs_every`` plus a margin.
 
-    An hour without invocations has no data point; treated as breaching, so the alarm fires when
-    no hour of the window saw a run, also when the function never ran at all.
+    Missing data is treated as *missing*: "If all data points in the alarm evaluation range are
+    missing, the alarm transitions to INSUFFICIENT_DATA"
+    (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html#alarms-and-missing-data),
+    and that transition notifies ``topic``. A new alarm starts in INSUFFICIENT_DATA ("The alarm has
+    just started") and actions run only on a change of state, so a fresh deploy raises nothing before
+    the first scheduled run (issue 23 item 15); the first run moves the alarm to OK, and a job that
+    stops afterwards moves it back to INSUFFICIENT_DATA, which notifies. The price: a job that never
+    runs at all after its first deploy is not reported (the README says to check the first run).
     """
-    window = runs_every.plus(MISSED_RUN_MARGIN)
-    hours = math.ceil(window.to_seconds() / MISSED_RUN_PERIOD.to_seconds())
-    if hours * MISSED_RUN_PERIOD.to_seconds() > MAX_EVALUATION_RANGE.to_seconds():
+    frequent = runs_every.to_seconds() < MISSED_RUN_PERIOD.to_seconds()
+    period = FREQUENT_MISSED_RUN_PERIOD if frequent else MISSED_RUN_PERIOD
+    margin = FREQUENT_MISSED_RUN_MARGIN if frequent else MISSED_RUN_MARGIN
+    periods = math.ceil(runs_every.plus(margin).to_seconds() / period.to_seconds())
+    if periods * period.to_seconds() > MAX_EVALUATION_RANGE.to_seconds():
         limit = int(MAX_EVALUATION_RANGE.minus(MISSED_RUN_MARGIN).to_hours())
         raise PropsError(
             f"{id}.runs_every",
@@ -156,13 +170,16 @@ def watch_missed_runs(
             f"at most {limit} hours (CloudWatch "
             "evaluates an alarm over 7 days at most, and 2 hours are added as a margin)",
         )
-    return _alarm(
-        scope, id, function.metric_invocations(period=MISSED_RUN_PERIOD, statistic="Sum"), topic,
-        description=f"Did not run for {hours} hours: {description}",
+    window = cdk.Duration.seconds(periods * period.to_seconds()).to_human_string()
+    alarm = _alarm(
+        scope, id, invocations(period=period, statistic="Sum"), topic,
+        description=f"Did not run for {window}: {description}",
         comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-        missing=cloudwatch.TreatMissingData.BREACHING,
-        evaluation_periods=hours,
+        missing=cloudwatch.TreatMissingData.MISSING,
+        evaluation_periods=periods,
     )  # fmt: skip
+    alarm.add_insufficient_data_action(cloudwatch_actions.SnsAction(topic))
+    return alarm
 
 
 def _alarm(

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 import aws_cdk as cdk
 import jsii
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
@@ -15,13 +14,15 @@ from constructs import Construct
 
 from guardrails.shared.nag import acknowledge_grant
 from guardrails.shared.validation import PropsError, check_parameter_path
+from guardrails.shared.vault_alerts import alias_changed_rule, key_changed_rule, readers_changed_rule
 
 #: Key administration, action by action. Not kms:CreateGrant (a grant is a use permission that the
 #: key policy's reader condition never sees: https://docs.aws.amazon.com/kms/latest/developerguide/grants.html),
 #: and nothing that encrypts or decrypts. kms:PutKeyPolicy stays: CloudFormation must be able to
 #: update the policy, and the KMS lockout safety check refuses a policy that takes it away from the
 #: principal that sets it (https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html).
-#: Every PutKeyPolicy, CreateGrant and ScheduleKeyDeletion call is notified (``notify_key_changes``).
+#: Every PutKeyPolicy, CreateGrant, ScheduleKeyDeletion, DisableKey and alias change is notified
+#: (``notify_key_changes``).
 KEY_ADMIN_ACTIONS = [
     "kms:CreateAlias",
     "kms:DeleteAlias",
@@ -47,9 +48,9 @@ KEY_ADMIN_ACTIONS = [
     "kms:CancelKeyDeletion",
 ]
 
-#: Key-policy calls that could open the passwords to someone else, or destroy them: each one reaches
-#: the audit topic through its CloudTrail management event.
-WATCHED_KEY_CALLS = ["PutKeyPolicy", "CreateGrant", "ScheduleKeyDeletion"]
+#: What a writer asks of the key: kms:Encrypt for a Standard-tier SecureString, kms:GenerateDataKey for
+#: an Advanced one (see ``PasswordVault.writer_statements``).
+WRITER_KEY_ACTIONS = ["kms:Encrypt", "kms:GenerateDataKey"]
 
 
 class PasswordVault(Construct):
@@ -104,18 +105,46 @@ class PasswordVault(Construct):
         )
         self._via_service = f"ssm.{stack.region}.amazonaws.com"
         self._reader_arns: list[str] = []
+        self._reader_names: list[str] = []
+        self._alias = key_alias if key is None else None
         self._description = description
         self._created_key = key is None
         self.key = key or self._create_key(description, key_alias, key_admins or [iam.AccountRootPrincipal()])
 
-    def writer_statements(self) -> list[iam.PolicyStatement]:
-        """Store a password (write only): no read, no decrypt, no history."""
-        return [
-            iam.PolicyStatement(actions=["ssm:PutParameter"], resources=[self.parameter_arn_pattern]),
+    def writer_statements(self, name_patterns: Sequence[str] | None = None) -> list[iam.PolicyStatement]:
+        """Store a password (write only): no read, no decrypt, no history.
+
+        ``name_patterns`` (without the leading ``/``) narrows the writable names below the vault's
+        pattern; each admits one level only (a ``*`` in an IAM ARN also matches ``/``, so deeper
+        names are denied). Default: the vault's pattern.
+
+        Both tiers are covered: "Standard parameters ... are encrypted and decrypted directly under
+        the KMS key" (kms:Encrypt), while "to encrypt and decrypt advanced SecureString parameters,
+        Parameter Store uses envelope encryption" (kms:GenerateDataKey), in both cases with the
+        PARAMETER_ARN encryption context:
+        https://docs.aws.amazon.com/kms/latest/developerguide/services-parameter-store.html. Writers
+        that cannot choose the tier (EC2Rescue uses the account's default tier) need both.
+        """
+        stack = cdk.Stack.of(self)
+        arns = [
+            stack.format_arn(service="ssm", resource="parameter", resource_name=pattern)
+            for pattern in name_patterns or []
+        ] or [self.parameter_arn_pattern]
+        found = [iam.PolicyStatement(actions=["ssm:PutParameter"], resources=arns)]
+        if name_patterns:
+            found.append(
+                iam.PolicyStatement(
+                    effect=iam.Effect.DENY, actions=["ssm:PutParameter"], resources=[f"{arn}/*" for arn in arns]
+                )
+            )
+        found.append(
             iam.PolicyStatement(
-                actions=["kms:Encrypt"], resources=[self.key.key_arn], conditions=self._through_parameter_store()
-            ),
-        ]
+                actions=WRITER_KEY_ACTIONS,
+                resources=[self.key.key_arn],
+                conditions=self._through_parameter_store(arns),
+            )
+        )
+        return found
 
     def reader_statements(self) -> list[iam.PolicyStatement]:
         """Read and decrypt a password, through Parameter Store only."""
@@ -138,6 +167,9 @@ class PasswordVault(Construct):
     def allow_reader(self, grantee: iam.IGrantable) -> None:
         """Admit ``grantee`` to the created key's decrypt statement (IAM permissions are separate)."""
         self._reader_arns.append(_principal_arn(grantee))
+        role_name = getattr(grantee.grant_principal, "role_name", None)
+        if isinstance(role_name, str):
+            self._reader_names.append(role_name)
 
     def allow_reader_patterns(self, patterns: Sequence[str]) -> None:
         """Admit every principal whose ``aws:PrincipalArn`` matches one of ``patterns`` (ArnLike), for
@@ -145,55 +177,32 @@ class PasswordVault(Construct):
         :class:`guardrails.shared.Principal`). Their IAM permissions come from the permission set."""
         self._reader_arns.extend(p for p in patterns if p not in self._reader_arns)
 
-    def _through_parameter_store(self) -> dict[str, dict[str, object]]:
+    def _through_parameter_store(self, arns: Sequence[str] | None = None) -> dict[str, dict[str, object]]:
+        names: object = list(arns) if arns and len(arns) > 1 else (arns or [self.parameter_arn_pattern])[0]
         return {
             "StringEquals": {"kms:ViaService": self._via_service},
-            "ArnLike": {"kms:EncryptionContext:PARAMETER_ARN": self.parameter_arn_pattern},
+            "ArnLike": {"kms:EncryptionContext:PARAMETER_ARN": names},
         }
 
     def notify_key_changes(self, topic: sns.ITopic) -> events.Rule | None:
-        """Send every PutKeyPolicy, CreateGrant and ScheduleKeyDeletion call on the created key to
-        ``topic`` (denied attempts included), from its CloudTrail management event.
+        """Tell ``topic`` of every call that could open the passwords to someone else or lock them away:
+        key policy, grants, deletion, disabling, the alias, and IAM changes to the reader roles.
 
-        Only for a key this vault created (a key passed in is watched where it was created, so a key
-        shared by several vaults is reported once). Needs a CloudTrail trail that records management
-        events in the Region ("To record events with a detail-type value of AWS API Call via
-        CloudTrail, a CloudTrail trail with logging enabled is required":
-        https://docs.aws.amazon.com/eventbridge/latest/userguide/event-types.html).
+        Only for a key this vault created (a key passed in is watched where it was created). Returns
+        the key rule; the alias and reader-role rules are ``alias_changed_rule`` and
+        ``readers_changed_rule``. See :mod:`guardrails.shared.vault_alerts`.
         """
         if not self._created_key:
             return None
-        detail = events.EventField.from_path
-        key = self.key
-        rule = events.Rule(
-            self,
-            "KeyChangedRule",
-            description="Someone changed the policy of, granted on, or scheduled the deletion of a password key",
-            event_pattern=events.EventPattern(
-                # KMS calls reach EventBridge as source aws.kms through CloudTrail; requestParameters.keyId
-                # is the key id or key ARN exactly as the caller passed it (these calls take no alias):
-                # https://docs.aws.amazon.com/kms/latest/developerguide/ct-put-key-policy.html
-                source=["aws.kms"],
-                detail_type=["AWS API Call via CloudTrail"],
-                detail={
-                    "eventSource": ["kms.amazonaws.com"],
-                    "eventName": WATCHED_KEY_CALLS,
-                    "requestParameters": {"keyId": [key.key_id, key.key_arn]},
-                },
-            ),
+        self.alias_changed_rule = (
+            alias_changed_rule(self, "KeyAliasChangedRule", self._alias, self._description, topic)
+            if self._alias
+            else None
         )
-        rule.add_target(
-            targets.SnsTopic(
-                topic,
-                message=events.RuleTargetInput.from_text(
-                    f"{detail('$.detail.userIdentity.arn')} called {detail('$.detail.eventName')} on the "
-                    f"{self._description} key {detail('$.detail.requestParameters.keyId')} at "
-                    f"{detail('$.detail.eventTime')} (a denied attempt is reported too: see errorCode in "
-                    "CloudTrail). Check the key policy now."
-                ),
-            )
+        self.readers_changed_rule = readers_changed_rule(
+            self, "ReaderRolesChangedRule", cdk.Lazy.list(_GrowingList(self._reader_names)), self._description, topic
         )
-        return rule
+        return key_changed_rule(self, "KeyChangedRule", self.key, self._description, topic)
 
     def _create_key(self, description: str, alias: str | None, admins: Sequence[iam.IPrincipal]) -> kms.Key:
         through_ssm = self._through_parameter_store()
@@ -209,7 +218,7 @@ class PasswordVault(Construct):
                 iam.PolicyStatement(
                     sid="EncryptPasswordsThroughParameterStore",
                     principals=[iam.AccountRootPrincipal()],
-                    actions=["kms:Encrypt"],
+                    actions=WRITER_KEY_ACTIONS,
                     resources=["*"],
                     conditions=through_ssm,
                 ),

@@ -1,0 +1,120 @@
+"""The organization guard of SeparationOfDuties: one SCP (``organization.guard_policy``), attached to
+the target OUs by ``stacks/organization_guard_stack.py``. It adds to the control what no policy in a
+member account can say, whatever else a principal there may do:
+
+* this project's service roles are passed only to their own service, the runbook role only by the
+  operators and the Lambda roles only by the CloudFormation execution roles;
+* this project's documents, functions, state machines, rules, keys and roles are changed only by the
+  CloudFormation execution roles;
+* inline policies on the operators are written only by the grant function's role (IAM has no
+  condition key for a policy's name, so *every* inline policy of an operator is its to write) and
+  removed only by it and the sweeper;
+* operators and readers never re-tag nodes with the scoping tag keys (``scp_document``).
+
+SCPs do not apply to the management account or to service-linked roles:
+https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_scps.html
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from guardrails.separation_of_duties.operators import scp_document
+from guardrails.shared.validation import PropsError
+
+#: An SCP document may have at most 5,120 characters:
+#: https://docs.aws.amazon.com/organizations/latest/userguide/orgs_reference_limits.html
+SCP_MAX_CHARACTERS = 5120
+#: Who deploys this project: StackSets with service-managed permissions (stacksets-exec-*), self-managed
+#: StackSets (AWSCloudFormationStackSetExecutionRole) and `cdk deploy` (the CDK bootstrap execution role).
+#: "By default, StackSets with service-managed permissions creates an execution role named stacksets-exec-*
+#: in each target account": https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/stacksets-custom-execution-role.html
+CLOUDFORMATION_EXECUTION_ROLES = [
+    "arn:*:iam::*:role/stacksets-exec-*",
+    "arn:*:iam::*:role/AWSCloudFormationStackSetExecutionRole",
+    "arn:*:iam::*:role/cdk-*-cfn-exec-role-*",
+]
+#: CloudFormation tags what it creates with the stack's name ("aws:cloudformation:stack-name"), though
+#: "the propagation of stack-level tags to resources ... varies by resource type", so keys and state
+#: machines are matched by that tag (functions, rules, roles and documents by name); stack instances of
+#: a StackSet are named StackSet-<StackSet name>-<id>:
+#: https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-resource-tags.html
+THIS_PROJECTS_STACKS = ["SsmGuardrails-*", "StackSet-SsmGuardrails-*"]
+CHANGE_ACTIONS = [
+    "ssm:UpdateDocument*", "ssm:DeleteDocument", "ssm:ModifyDocumentPermission",
+    "lambda:Update*", "lambda:Delete*", "lambda:Put*", "lambda:AddPermission", "lambda:RemovePermission",
+    "lambda:PublishVersion", "lambda:CreateAlias",
+    "events:PutRule", "events:DeleteRule", "events:DisableRule", "events:PutTargets", "events:RemoveTargets",
+    "iam:UpdateAssumeRolePolicy", "iam:UpdateRole*", "iam:PutRole*", "iam:DeleteRole*", "iam:AttachRolePolicy",
+    "iam:DetachRolePolicy",
+]  # fmt: skip
+TAGGED_CHANGE_ACTIONS = [
+    "kms:DisableKey", "kms:ScheduleKeyDeletion", "kms:PutKeyPolicy", "kms:DisableKeyRotation", "kms:CreateGrant",
+    "states:UpdateStateMachine", "states:DeleteStateMachine",
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class GuardNames:
+    """What the guard names: this control's principals and documents."""
+
+    operator_arns: Sequence[str]  # arn:*:iam::*:role/<name> or user/<name>
+    readers: Sequence[str]  # ARN patterns (arn:*:iam::*:role/...) of other controls' operators and readers
+    tag_keys: Sequence[str]
+    runbook_role: str | None  # None on the just_in_time path
+    lambda_roles: Sequence[str]  # the grant function's and the sweeper's roles
+    grant_role: str | None
+    documents: Sequence[str]
+
+
+def _role(name: str) -> str:
+    return f"arn:*:iam::*:role/{name}"
+
+
+def guard_document(names: GuardNames) -> dict[str, Any]:
+    """The SCP; refused at synth when it would not fit an SCP."""
+    document = scp_document(list(names.operator_arns), names.readers, names.tag_keys, names.runbook_role)
+    statements = document["Statement"]
+    not_deployers = {"ArnNotLike": {"aws:PrincipalArn": CLOUDFORMATION_EXECUTION_ROLES}}
+    # the sweeper deletes superseded runbook versions; the functions' code is fixed by CloudFormation
+    not_maintainers = {"ArnNotLike": {"aws:PrincipalArn": [*CLOUDFORMATION_EXECUTION_ROLES,
+                                                           *map(_role, names.lambda_roles)]}}  # fmt: skip
+    if names.runbook_role:
+        statements.append({"Sid": "RunbookRoleToSystemsManagerOnly", "Effect": "Deny", "Action": "iam:PassRole",
+                           "Resource": _role(names.runbook_role),
+                           "Condition": {"StringNotEquals": {"iam:PassedToService": "ssm.amazonaws.com"}}})  # fmt: skip
+    if names.lambda_roles:
+        roles = [_role(name) for name in names.lambda_roles]
+        statements += [
+            {"Sid": "FunctionRolesToLambdaOnly", "Effect": "Deny", "Action": "iam:PassRole", "Resource": roles,
+             "Condition": {"StringNotEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}},
+            {"Sid": "FunctionRolesPassedByCloudFormationOnly", "Effect": "Deny", "Action": "iam:PassRole",
+             "Resource": roles, "Condition": not_deployers},
+        ]  # fmt: skip
+    own_roles = [_role(n) for n in (names.runbook_role, *names.lambda_roles) if n] + [_role("*SsmGuardrails*")]
+    statements += [
+        {"Sid": "OnlyCloudFormationChangesTheControls", "Effect": "Deny", "Action": CHANGE_ACTIONS,
+         "Resource": [*(f"arn:*:ssm:*:*:document/{d}" for d in names.documents),
+                      "arn:*:lambda:*:*:function:*SsmGuardrails*", "arn:*:events:*:*:rule/*SsmGuardrails*", *own_roles],
+         "Condition": not_maintainers},
+        {"Sid": "OnlyCloudFormationChangesTheControlsKeysAndStateMachines", "Effect": "Deny",
+         "Action": TAGGED_CHANGE_ACTIONS, "Resource": "*",
+         "Condition": {**not_deployers,
+                       "StringLike": {"aws:ResourceTag/aws:cloudformation:stack-name": THIS_PROJECTS_STACKS}}},
+    ]  # fmt: skip
+    if names.grant_role and names.operator_arns:
+        writers = [_role(names.grant_role), *map(_role, names.lambda_roles)]
+        statements.append({
+            "Sid": "OnlyTheGrantFunctionWritesInlinePoliciesOnOperators", "Effect": "Deny",
+            "Action": ["iam:PutRolePolicy", "iam:PutUserPolicy", "iam:DeleteRolePolicy", "iam:DeleteUserPolicy"],
+            "Resource": list(names.operator_arns),
+            "Condition": {"ArnNotLike": {"aws:PrincipalArn": writers}},
+        })  # fmt: skip
+    size = len(json.dumps(document, separators=(",", ":")))
+    if size > SCP_MAX_CHARACTERS:
+        raise PropsError("organization.guard_policy", f"{size} characters", f"at most {SCP_MAX_CHARACTERS} (fewer "
+                         "operator roles, readers or tag keys)")  # fmt: skip
+    return document
