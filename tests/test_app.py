@@ -215,7 +215,8 @@ def test_regional_template_has_no_account_wide_names(example_app: SynthesizedApp
     ]
     assert named == []
     per_region = [i for i, r in iam.items() if "ManagedPolicyName" in r["Properties"]]
-    assert len(per_region) == 5, per_region  # break-glass, session and password operators, and their CLI
+    # break-glass, session and password operators, session log readers, and the operators' CLI (2)
+    assert len(per_region) == 6, per_region
 
 
 @pytest.mark.parametrize(

@@ -750,7 +750,11 @@ def test_a_permission_set_requester_is_denied_self_grants_and_named_in_the_scp(s
     ]
     denied = _statements(synthesized["JustInTime"], "AWS::IAM::ManagedPolicy", "OperatorPolicy")["NoGrantingThemselves"]
     assert {a for a in _arns(denied) if "AWSReservedSSO" in a} == {f"arn:aws:iam::{ACCOUNT}:{s}" for s in sets}
-    (tagging,) = synthesized["constructs"]["JustInTime"].scp_document["Statement"]
+    (tagging,) = [
+        s
+        for s in synthesized["constructs"]["JustInTime"].scp_document["Statement"]
+        if s.get("Sid") == "NoReTaggingNodesAroundTheControls"
+    ]
     assert [f"arn:*:iam::*:{s}" for s in sets] == [
         a for a in tagging["Condition"]["ArnLike"]["aws:PrincipalArn"] if "AWSReservedSSO" in a
     ]
