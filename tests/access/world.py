@@ -201,6 +201,7 @@ class World:
             r.policy_named(f"/ssm-guardrails/SsmGuardrails-OperatorCli-{region}"),
         ]
         administrator = "PasswordAdministrator"
+        log_readers = [r.policy_named(f"/ssm-guardrails/SsmGuardrails-SessionLogReader-{region}")]
         return {
             "break_glass_permission_set": identity_center_role("BreakGlass", break_glass),
             # the same policies referenced by another permission set whose name shares the prefix
@@ -215,6 +216,8 @@ class World:
                 administrator, self.role_policies(administrator), path="/ops/"
             ),
             "password_administrator_without_path": Principal(administrator, self.role_policies(administrator)),
+            "session_log_reader_permission_set": identity_center_role("SessionAuditors", log_readers),
+            "session_log_reader_look_alike": identity_center_role("SessionAuditors_All", log_readers),
             "session_requester_permission_set": identity_center_role(
                 "SessionRequester", [g.policy_named("/SsmGuardrailsSessionRequester")]
             ),
