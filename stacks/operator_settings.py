@@ -148,6 +148,9 @@ def _password_rotation(windows: Sequence[PasswordRotationWindow]) -> dict[str, A
         "parameter_path": "/EC2Rescue/Passwords",
         "key_arn": windows[0].key.key_arn,
         "freshness_report_functions": [w.freshness_function.function.function_name for w in windows],
+        # `ssm-guardrails password` shows when a rotated password is due: the longest age any window
+        # allows (the CLI cannot tell which window an instance is in)
+        "max_age_days": max(w.window_settings.max_password_age_days for w in windows),
     }
 
 

@@ -321,6 +321,8 @@ def test_operator_settings_resolve_to_what_was_deployed(deployed: dict[str, Depl
     awslambda = boto3.client("lambda", region_name=REGION)
     for function in settings["password_rotation"]["freshness_report_functions"]:
         assert awslambda.get_function(FunctionName=function)["Configuration"]["FunctionName"] == function
+    windows = CONFIG.controls.password_rotation.windows
+    assert settings["password_rotation"]["max_age_days"] == max(w.max_password_age_days for w in windows)
     assert settings["separation_of_duties"]["home_region"] == REGION
 
 

@@ -173,8 +173,13 @@ def test_operators_start_only_the_runbook_tagged_as_a_request(runbook_stack: dic
     assert {"ssm:CreateDocument", "ssm:CreateAssociation", "ssm:RegisterTaskWithMaintenanceWindow",
             "ssm:UpdateMaintenanceWindowTask"} <= set(lend["Action"]) and lend["Resource"] == "*"  # fmt: skip
     assert policy["NoChangeRequests"]["Resource"] == "*"
-    signal = policy["NoApprovingOrStoppingAnyAutomation"]
-    assert set(signal["Action"]) == {"ssm:SendAutomationSignal", "ssm:StopAutomationExecution"}
+    assert policy["NoApprovingAnyAutomation"]["Action"] == "ssm:SendAutomationSignal"
+    stop = policy["NoStoppingAutomationsButRequests"]
+    assert stop["Condition"] == {"StringNotEquals": {f"aws:ResourceTag/{REQUEST_TAG_KEY}": "AllowStartSsmSession"}}
+    cancel = policy["CancelRequests"]  # `ssm-guardrails cancel`: only tagged requests
+    assert cancel["Action"] == "ssm:StopAutomationExecution" and cancel["Condition"] == {
+        "StringEquals": {f"aws:ResourceTag/{REQUEST_TAG_KEY}": "AllowStartSsmSession"}
+    }
 
 
 def test_operators_cannot_re_tag_nodes_or_grant_themselves(runbook_stack: dict) -> None:

@@ -63,8 +63,12 @@ ROLES: dict[str, PrivilegedRole] = {
         (("AWS::SSM::Document", "AccessKeyRemediation"),)),
     "session_runbook": PrivilegedRole(
         "SeparationOfDutiesRunbookRole", "global", "`SsmSessionControlChangeMangerRole`", "ssm.amazonaws.com",
-        "writes session grants (iam:PutRolePolicy on the operators); publishes approvals",
+        "invokes the grant function (only); publishes approvals",
         (("AWS::SSM::Document", "SeparationOfDutiesRunbook"),)),
+    "session_grant_function": PrivilegedRole(
+        "SeparationOfDutiesGrantFunctionRole", "global", "`SsmGuardrailsSessionGrantRole`", "lambda.amazonaws.com",
+        "writes and removes session grants (iam:PutRolePolicy/DeleteRolePolicy on the operators); publishes refusals",
+        (("AWS::Lambda::Function", "SeparationOfDutiesGrantFunction"),)),
     "session_sweeper": PrivilegedRole(
         "SeparationOfDutiesSweeperFunctionRole", "global", "`SsmSessionTagSweeperRole`", "lambda.amazonaws.com",
         "deletes session grants; deletes superseded runbook versions",
@@ -104,6 +108,10 @@ for role in [
     "session_runbook",
 ]:
     REACH[role, "change"]["power_user"] = CHANGE
+    if not role.startswith("break_glass"):
+        # a break-glass operator who also holds PowerUserAccess is that boundary too, except for the
+        # break-glass clean-up, which the operator policy protects (issue 23 item 2)
+        REACH[role, "change"]["break_glass_power_user"] = CHANGE
 for role in ("rotation_window", "access_key_remediation", "session_runbook"):
     REACH[role, "change"]["automation_role"] = CHANGE
     REACH[role, "pass"]["fis_ssm"] = LEND

@@ -57,10 +57,8 @@ def test_the_scan_reads_every_source(repository_calls: list[CodeCall]) -> None:
     """One known call of each source, so a scanner that finds nothing cannot pass the test above."""
     found = {(c.file.split(".")[0] if c.line == 0 else c.file, c.operation) for c in repository_calls}
     operations = {operation for _, operation in found}
-    assert (
-        "ssm_documents/scripts/session_window.py",
-        "PutRolePolicy",
-    ) in found  # getattr(client, f"put_{kind}_policy")
+    assert ("lambdas/session_grant/index.py", "PutRolePolicy") in found  # getattr(client, f"put_{kind}_policy")
+    assert ("ssm_documents/scripts/session_window.py", "Invoke") in found  # the runbook only invokes the grant
     assert ("lambdas/session_tag_sweeper/index.py", "ListRolePolicies") in found  # paginator, f-string name
     assert ("cli/ssm_guardrails_cli/secret_text.py", "GetParameterHistory") in found  # client passed as a parameter
     assert ("ssm_documents/access_key_remediation.yaml", "ListDiscoveredResources") in found  # aws:executeAwsApi

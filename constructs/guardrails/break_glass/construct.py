@@ -213,8 +213,8 @@ class BreakGlass(Construct):
             (
                 self.operator_policy,
                 "*",
-                "ssm:ListCommands, ListCommandInvocations and GetCommandInvocation have no resource-level "
-                "permissions; they show command status, never a password.",
+                "ssm:ListCommands, ListCommandInvocations, GetCommandInvocation and DescribeInstanceInformation have "
+                "no resource-level permissions; they show command and node status, never a password.",
             ),
             (cleanup_policy, password_names, "The clean-up deletes break-glass passwords under the prefix only."),
             (

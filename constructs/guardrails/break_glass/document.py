@@ -83,7 +83,13 @@ def start_statements(scope: Construct, document_arn: str, reset_document_arn: st
         ),
         iam.PolicyStatement(
             sid="FollowBreakGlassCommand",
-            actions=["ssm:ListCommands", "ssm:ListCommandInvocations", "ssm:GetCommandInvocation"],
+            # DescribeInstanceInformation: the CLI checks the node is online before sending
+            actions=[
+                "ssm:ListCommands",
+                "ssm:ListCommandInvocations",
+                "ssm:GetCommandInvocation",
+                "ssm:DescribeInstanceInformation",
+            ],
             resources=["*"],
         ),
     ]

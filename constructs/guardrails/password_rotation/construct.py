@@ -201,8 +201,9 @@ class PasswordRotationWindow(Construct):
              "CancelCommand have no resource-level permissions."),
             (self.administrator_policy, self.vault.parameter_arn_pattern,
              "Administrators read rotated passwords only (/EC2Rescue/Passwords/*), decryptable via SSM only."),
-            (report_policy, "*", "ec2:DescribeInstances, ssm:DescribeParameters and ssm:ListCommandInvocations "
-             "have no resource-level permissions; they return metadata (tags, dates, statuses), never a password."),
+            (report_policy, "*", "ec2:DescribeInstances, ssm:DescribeParameters, ListCommandInvocations and the "
+             "window run's task and invocation listings have no resource-level permissions; they return metadata "
+             "(tags, dates, statuses), never a password."),
         ]  # fmt: skip
         for policy, resource, reason in reviewed:
             acknowledge_wildcard_resource(policy, resource, reason)

@@ -34,6 +34,13 @@ SWEEPER_FUNCTION_ACTIONS = [
 ]  # fmt: skip
 SWEEPER_RULE_ACTIONS = ["events:DisableRule", "events:DeleteRule", "events:PutRule", "events:RemoveTargets",
                         "events:PutTargets"]  # fmt: skip
+CONTROL_EDIT_ACTIONS = [
+    "iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion", "iam:DeletePolicy", "iam:DeletePolicyVersion",
+    "iam:UpdateAssumeRolePolicy", "iam:PutRolePolicy", "iam:AttachRolePolicy", "iam:DeleteRolePolicy",
+    "iam:DetachRolePolicy", "iam:DeleteRole", "iam:PutRolePermissionsBoundary", "iam:DeleteRolePermissionsBoundary",
+    "ssm:UpdateDocument", "ssm:UpdateDocumentDefaultVersion", "ssm:DeleteDocument", "ssm:UpdateDocumentMetadata",
+    "ssm:ModifyDocumentPermission",
+]  # fmt: skip
 SELF_GRANT_ACTIONS = [
     "iam:PutRolePolicy", "iam:PutUserPolicy", "iam:AttachRolePolicy", "iam:AttachUserPolicy",
     "iam:PutRolePermissionsBoundary", "iam:PutUserPermissionsBoundary", "iam:UpdateAssumeRolePolicy",
@@ -105,7 +112,13 @@ def allow_statements(scope: OperatorScope) -> list[iam.PolicyStatement]:
         resources=list(scope.sessions),
         conditions=OWN_SESSIONS_CONDITION,
     )
-    return [request, tag_request, pass_role, follow, open_data_channel_statement(), own]
+    # `ssm-guardrails cancel`: stopping a request runs its Revoke step (onCancel), so it can only take
+    # access away; only executions that carry the request tag (the deny below refuses the others).
+    cancel = iam.PolicyStatement(
+        sid="CancelRequests", actions=["ssm:StopAutomationExecution"], resources=[scope.executions],
+        conditions={"StringEquals": {f"aws:ResourceTag/{REQUEST_TAG_KEY}": scope.runbook_name}},
+    )  # fmt: skip
+    return [request, tag_request, pass_role, follow, cancel, open_data_channel_statement(), own]
 
 
 def deny_statements(scope: OperatorScope) -> list[iam.PolicyStatement]:
@@ -113,25 +126,7 @@ def deny_statements(scope: OperatorScope) -> list[iam.PolicyStatement]:
         iam.PolicyStatement(
             sid="NoEditingTheControl",
             effect=iam.Effect.DENY,
-            actions=[
-                "iam:CreatePolicyVersion",
-                "iam:SetDefaultPolicyVersion",
-                "iam:DeletePolicy",
-                "iam:DeletePolicyVersion",
-                "iam:UpdateAssumeRolePolicy",
-                "iam:PutRolePolicy",
-                "iam:AttachRolePolicy",
-                "iam:DeleteRolePolicy",
-                "iam:DetachRolePolicy",
-                "iam:DeleteRole",
-                "iam:PutRolePermissionsBoundary",
-                "iam:DeleteRolePermissionsBoundary",
-                "ssm:UpdateDocument",
-                "ssm:UpdateDocumentDefaultVersion",
-                "ssm:DeleteDocument",
-                "ssm:UpdateDocumentMetadata",
-                "ssm:ModifyDocumentPermission",
-            ],
+            actions=CONTROL_EDIT_ACTIONS,
             resources=list(scope.control_arns),
         ),
         iam.PolicyStatement(
@@ -171,14 +166,16 @@ def deny_statements(scope: OperatorScope) -> list[iam.PolicyStatement]:
             sid="NoChangeRequests", effect=iam.Effect.DENY, actions=["ssm:StartChangeRequestExecution"], resources=["*"]
         )
     found += [lend, others, changes]
-    found.append(
-        iam.PolicyStatement(
-            sid="NoApprovingOrStoppingAnyAutomation",
-            effect=iam.Effect.DENY,
-            actions=["ssm:SendAutomationSignal", "ssm:StopAutomationExecution"],
-            resources=[scope.executions],
-        )
-    )
+    signal = iam.PolicyStatement(
+        sid="NoApprovingAnyAutomation", effect=iam.Effect.DENY, actions=["ssm:SendAutomationSignal"],
+        resources=[scope.executions],
+    )  # fmt: skip
+    stop = iam.PolicyStatement(
+        sid="NoStoppingAutomationsButRequests", effect=iam.Effect.DENY, actions=["ssm:StopAutomationExecution"],
+        resources=[scope.executions],
+        conditions={"StringNotEquals": {f"aws:ResourceTag/{REQUEST_TAG_KEY}": scope.runbook_name}},
+    )  # fmt: skip
+    found += [signal, stop]
     if scope.sweeper is not None:
         function_arn, rule_arn = scope.sweeper
         found.append(
