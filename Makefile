@@ -31,7 +31,7 @@ endif
 export CDK_DISABLE_CLI_TELEMETRY := true
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 
-.PHONY: help bootstrap lock preflight synth lint-templates test lint access-table config-table demo-break-glass snapshot-update benchmark benchmark-scale cdk clean
+.PHONY: help bootstrap lock preflight synth lint-templates test lint access-table config-table demo-break-glass snapshot-update benchmark benchmark-scale benchmark-tests cdk clean
 
 help:
 	@echo "make synth            synthesize the '$(CONFIG)' config into cdk.out (CONFIG=name for config/name.yaml)"
@@ -45,6 +45,7 @@ help:
 	@echo "make snapshot-update  rewrite the template snapshots after an intended change"
 	@echo "make benchmark        time make-synth against an empty CDK app"
 	@echo "make benchmark-scale  synth time and template sizes for 1-1000 accounts and 1-16 Regions"
+	@echo "make benchmark-tests  wall time of a warm make test and its ten slowest tests (RUNS=3: fastest of 3)"
 	@echo "make cdk ARGS=...     run the pinned cdk CLI, e.g. ARGS=\"deploy SsmGuardrails-Member\""
 	@echo "make clean            remove cdk.out, .venv, node_modules and .node"
 
@@ -101,8 +102,14 @@ lint-templates: $(VENV_STAMP)
 lint: $(VENV_STAMP)
 	$(VENV)/bin/ruff check .
 
+# The suite runs on TEST_WORKERS processes (pytest-xdist), one per core of the project's 2-core
+# machines; TEST_WORKERS=0 runs it in this one process. --dist loadfile runs each test module whole
+# on one worker (its module fixtures run once); tests/conftest.py extends it so that the modules of a
+# folder sharing expensive session fixtures (tests/access/) run on one worker too. Session fixtures
+# such as the example app's synth run once per worker.
+TEST_WORKERS ?= 2
 test: bootstrap lint
-	$(VENV)/bin/python -m pytest
+	$(VENV)/bin/python -m pytest $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile)
 
 demo-break-glass: $(VENV_STAMP)
 	$(VENV)/bin/python scripts/demo_break_glass.py
@@ -121,6 +128,10 @@ benchmark: bootstrap
 
 benchmark-scale: bootstrap
 	$(VENV)/bin/python scripts/benchmark_scale.py
+
+RUNS ?= 1
+benchmark-tests: bootstrap
+	$(VENV)/bin/python scripts/benchmark_tests.py --runs $(RUNS)
 
 cdk: bootstrap
 	npx cdk $(ARGS) -c config=$(CONFIG)

@@ -1,19 +1,49 @@
-"""Shared fixtures. Each app is synthesized once per test session (once per xdist worker) and shared
-by every test; botocore reads each of its model files once per session."""
+"""Shared fixtures and how the suite is split across workers.
+
+`make test` runs the suite on two pytest-xdist workers (``-n 2 --dist loadfile``). Each app is
+synthesized once per worker and shared by every test there; botocore parses each of its model files
+once per worker. Each test module runs whole on one worker, so its module fixtures run once; the
+modules of a folder in ``ONE_WORKER_FOLDERS`` run on the same worker, so their session fixtures
+run once in the whole run.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import botocore.loaders
 import botocore.session
 import pytest
 from aws_cdk import assertions
 from cdk_helpers import SynthesizedApp, new_app
+from xdist.scheduler import LoadFileScheduling
 
 from stacks.build import MEMBER_REGIONAL_STACK_NAME, build_app
 from stacks.config import load_config
+
+#: Folders whose test modules share session fixtures too expensive to set up on every worker: under
+#: `make test` all their modules run on one worker. tests/access/: the example's resolved policies
+#: and the one simulator batch of every scenario. Not the example app's synth: nearly every module
+#: needs it, and each worker synthesizes it once.
+ONE_WORKER_FOLDERS = ("tests/access/",)
+
+
+class _FileScheduling(LoadFileScheduling):
+    """pytest-xdist's ``--dist loadfile`` (each test module is one unit of work, run on one worker, so
+    its module fixtures run once), except that the modules of a folder in ``ONE_WORKER_FOLDERS`` form
+    one unit together. (xdist's own ``--dist loadgroup`` groups nothing with pytest 9.2:
+    pytest-xdist issue 1386.)"""
+
+    def _split_scope(self, nodeid: str) -> str:
+        module = nodeid.split("::", 1)[0]
+        return next((folder for folder in ONE_WORKER_FOLDERS if module.startswith(folder)), module)
+
+
+@pytest.hookimpl(optionalhook=True)  # an xdist hook: a run with `-p no:xdist` does not know it
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> LoadFileScheduling | None:
+    return _FileScheduling(config, log) if config.getvalue("dist") == "loadfile" else None
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -354,8 +354,6 @@ class World:
             "other_runbook": arn("ssm", "automation-definition/LendMeTheRole:$DEFAULT"),
             "other_document": arn("ssm", "document/LendMeTheRole"),
             "maintenance_window": arn("ssm", "maintenancewindow/mw-0123456789abcdef0"),
-            "rotation_maintenance_window": r.arn_of("AWS::SSM::MaintenanceWindow", "PasswordRotationproductionWindow"),
-            "restore_parameter": arn("ssm", "parameter/guardrails/session-manager/preferences-restore-version"),
             "association": arn("ssm", "association/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"),
             **self._runbook_values(principals),
             # a change request is an automation execution of the change template
@@ -372,6 +370,10 @@ class World:
             "some_user": arn("iam", "user/alice", region=""),
             "central_topic": c.arn_of("AWS::SNS::Topic", "AccessKeyFindingsTopic"),
             "notifications_topic": r.arn_of("AWS::SNS::Topic", "NotificationsTopic"),
+            "rotation_maintenance_window": r.arn_of("AWS::SSM::MaintenanceWindow", "PasswordRotationproductionWindow"),
+            "preferences_restore_parameter": arn(
+                "ssm", "parameter/guardrails/session-manager/preferences-restore-version"
+            ),
             "remediation_role": principals["access_key_remediation"].role_arn,
             **self._optional_values(),
             "cleanup_state_machine": r.arn_of("AWS::StepFunctions::StateMachine", "BreakGlassCleanupStateMachine"),
