@@ -15,22 +15,21 @@ from typing import Annotated, Any, ClassVar, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, ValidationError
 
-from guardrails import separation_of_duties as sod
 from guardrails import session_prefs as prefs
 from guardrails.access_keys import AccessKeyFindingsSettings, AccessKeyRemediationSettings
 from guardrails.break_glass import BreakGlassSettings
 from guardrails.password_rotation import PasswordRotationSettings, RotationWindowSettings
 from guardrails.rollout.asset_bucket import BUCKET_PREFIX
 from guardrails.rollout.stack_set import CallAs
+from guardrails.separation_of_duties import SeparationOfDutiesSettings
 from guardrails.session_prefs import SessionPrefsSettings
 from guardrails.shared import Principal, PropsError
-from guardrails.shared.settings import Allowed, Settings, in_range, matching, rule, validating_config
+from guardrails.shared.settings import Allowed, Settings, in_range, matching, validating_config
 from guardrails.shared.validation import (
     ACCOUNT_ID,
     ORGANIZATION_ID,
     ORGANIZATIONAL_UNIT,
     REGION,
-    check_tag_filters,
 )
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
@@ -316,20 +315,11 @@ class SessionPrefsConfig(SessionPrefsSettings):
     vpc: VpcConfig | None = Field(None, description="Create the Session Manager interface endpoints in this VPC.")
 
 
-class JustInTimeApprover(_Strict):
-    """One entry of ``controls.separation_of_duties.just_in_time_approvers``."""
-
-    type: Literal["SSOUser", "SSOGroup", "IAMUser"] = Field(description="What `id` names.")
-    id: Annotated[str, Field(min_length=1, max_length=256)] = Field(description="The user or group.")
-
-
-class SeparationOfDutiesConfig(_Strict):
-    """``controls.separation_of_duties``: settings of :class:`guardrails.SeparationOfDuties`."""
+class SeparationOfDutiesConfig(SeparationOfDutiesSettings):
+    """``controls.separation_of_duties``: :class:`guardrails.separation_of_duties.SeparationOfDutiesSettings`
+    and the roles it uses."""
 
     enabled: bool = Field(True, description="Deploy separation of duties (member global stack, home Region).")
-    approval_path: Literal[sod.APPROVAL_PATHS] = Field(  # type: ignore[valid-type]
-        "approval_runbook", description="How a request is approved (see the walkthroughs)."
-    )
     operator_roles: list[RoleEntry] = Field(
         default_factory=list,
         description=(
@@ -343,27 +333,6 @@ class SeparationOfDutiesConfig(_Strict):
             "Roles of the same account that approve, none of them an operator; they get "
             "`/ssm-guardrails/SsmGuardrailsSessionApprover` (no permission sets: the runbook names approvers)."
         ),
-    )
-    min_approvals: Annotated[int, in_range(1, sod.MAX_APPROVERS)] = Field(
-        1, description="Approvals needed (at most the number of approvers)."
-    )
-    validity_minutes: Annotated[int, in_range(*sod.VALIDITY_RANGE_MINUTES, "minutes")] = Field(
-        10, description="The longest window an approval grants (a request may ask for less)."
-    )
-    terminate_sessions_at_end: bool = Field(
-        True, description="End the operator's sessions on that instance when the window closes."
-    )
-    sweep_interval_minutes: Annotated[int, in_range(*sod.SWEEP_INTERVAL_RANGE_MINUTES, "minutes")] = Field(
-        5, description="How often expired session grants are deleted."
-    )
-    just_in_time_approvers: list[JustInTimeApprover] = Field(
-        default_factory=list, description="1-5 approvers on the `just_in_time` path."
-    )
-    just_in_time_node_tags: Annotated[dict[str, list[str]], rule(check_tag_filters, "tag key -> values")] | None = (
-        Field(None, description="Nodes the just-in-time approval policy covers (none: all).")
-    )
-    just_in_time_access_hours: Annotated[int, in_range(*sod.JIT_ACCESS_DURATION_RANGE_HOURS, "hours")] = Field(
-        1, description="How long just-in-time access lasts."
     )
 
 

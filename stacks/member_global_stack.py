@@ -61,18 +61,11 @@ class MemberGlobalStack(cdk.Stack):
             "SeparationOfDuties",
             operators=operators,
             approvers=approvers,
-            min_approvals=settings.min_approvals,
-            validity_minutes=settings.validity_minutes,
-            approval_path=settings.approval_path,
-            terminate_sessions_at_end=settings.terminate_sessions_at_end,
+            settings=settings,
             session_regions=config.organization.regions,
             session_data_key_alias=data_key_alias,
             protected_tag_keys=protected,
             scp_principals=readers,
-            sweep_interval=cdk.Duration.minutes(settings.sweep_interval_minutes),
-            just_in_time_approvers=[(a.type, a.id) for a in settings.just_in_time_approvers],
-            just_in_time_node_tags=settings.just_in_time_node_tags,
-            just_in_time_access_duration=cdk.Duration.hours(settings.just_in_time_access_hours),
         )
         if control.approver_policy is not None:
             for principal in settings.approver_roles:

@@ -23,7 +23,7 @@ from moto import mock_aws
 from ssm_docs import references
 
 from guardrails import PropsError
-from guardrails.separation_of_duties import SeparationOfDuties
+from guardrails.separation_of_duties import JustInTimeApprover, SeparationOfDuties, SeparationOfDutiesSettings
 from guardrails.separation_of_duties.approval_runbook import REQUEST_TAG_KEY
 from guardrails.separation_of_duties.grant import GRANT_PREFIX
 from guardrails.separation_of_duties.just_in_time import check_cedar
@@ -65,6 +65,20 @@ def _props(stack: cdk.Stack, path: str) -> dict[str, Any]:
     return props
 
 
+SETTINGS = set(SeparationOfDutiesSettings.model_fields)
+
+
+def _build(stack: cdk.Stack, construct_id: str, props: dict[str, Any]) -> SeparationOfDuties:
+    """The construct from one flat dict: its settings (SeparationOfDutiesSettings) and its other props."""
+    settings = {k: v for k, v in props.items() if k in SETTINGS}
+    if "just_in_time_approvers" in settings:
+        settings["just_in_time_approvers"] = [
+            JustInTimeApprover(type=t, id=i) for t, i in settings["just_in_time_approvers"]
+        ]
+    others = {k: v for k, v in props.items() if k not in SETTINGS}
+    return SeparationOfDuties(stack, construct_id, settings=SeparationOfDutiesSettings(**settings), **others)
+
+
 @pytest.fixture(scope="module")
 def synthesized(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """One app, one stack per approval path (the runbook path also terminates sessions and has a
@@ -83,7 +97,7 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             )
         if path == "change_manager":
             props["min_approvals"] = 2
-        built[stack_name] = SeparationOfDuties(stack, "Sod", **props)
+        built[stack_name] = _build(stack, "Sod", props)
     findings = nag_findings(app)
     assembly = app.synth()
     return {
@@ -651,7 +665,8 @@ def test_sweeper_skips_a_deleted_operator_and_rejects_other_events(sweeper: Any)
         ({"approvers": ["arn:aws:iam::1234:role/Approver"]}, "approvers: got 'arn:aws:iam::1234:role/Approver'"),
         ({"approvers": [APPROVER] * 11}, "approvers: got 11; allowed: at most 10"),
         ({"min_approvals": 2}, "min_approvals: got 2; allowed: a number from 1 to 1"),
-        ({"approval_path": "slack"}, "approval_path: got 'slack'; allowed: approval_runbook, change_manager"),
+        ({"approval_path": "slack"}, "approval_path: got 'slack'; allowed: Input should be 'approval_runbook', "
+         "'change_manager' or 'just_in_time'"),
         ({"operators": []}, "operators: got []"),
         ({"topic_name": "ssm-approvals"}, "topic_name: got 'ssm-approvals'; allowed: a name starting with Automation"),
         ({"role_name": "a" * 65}, "role_name: got"),
@@ -661,7 +676,7 @@ def test_sweeper_skips_a_deleted_operator_and_rejects_other_events(sweeper: Any)
          "outside alias/aws/"),
         ({"session_data_key_alias": "session-manager/data"}, "session_data_key_alias: got 'session-manager/data'; "
          "allowed: alias/<name>"),
-        ({"sweep_interval": cdk.Duration.hours(2)}, "sweep_interval: got 120.0"),
+        ({"sweep_interval_minutes": 120}, "sweep_interval_minutes: got 120"),
         (
             {"approval_path": "just_in_time", "just_in_time_node_tags": {"Environment": ["Production"]}},
             "just_in_time_approvers: got []",
@@ -669,7 +684,7 @@ def test_sweeper_skips_a_deleted_operator_and_rejects_other_events(sweeper: Any)
         (
             {"approval_path": "just_in_time", "just_in_time_approvers": [("Group", "x")],
              "just_in_time_node_tags": {"Environment": ["Production"]}},
-            "just_in_time_approvers: got ('Group', 'x'); allowed: (type, id) with type one of SSOUser",
+            "SeparationOfDuties.type: got 'Group'; allowed: Input should be 'SSOUser', 'SSOGroup' or 'IAMUser'",
         ),
         (
             {"approval_path": "just_in_time", "just_in_time_approvers": [("SSOGroup", "x")]},
@@ -687,7 +702,7 @@ def test_bad_props_fail_at_synth_with_one_line(tmp_path: Path, props: dict[str, 
     stack = cdk.Stack(new_app(tmp_path), "Props")
     defaults = {"operators": [iam.Role.from_role_name(stack, "Operator", "Operator")], "approvers": [APPROVER]}
     with pytest.raises(PropsError) as caught:
-        SeparationOfDuties(stack, "Sod", **{**defaults, **props})
+        _build(stack, "Sod", {**defaults, **props})
     assert message in str(caught.value)
     assert "\n" not in str(caught.value)
 

@@ -18,7 +18,7 @@ Operators get ``SsmGuardrailsSessionRequester`` (:mod:`guardrails.separation_of_
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import aws_cdk as cdk
@@ -40,7 +40,7 @@ from guardrails.separation_of_duties.operators import (
     scp_readme,
 )
 from guardrails.separation_of_duties.organization_guard import GuardNames, guard_document
-from guardrails.separation_of_duties.props import operator_principals, validate
+from guardrails.separation_of_duties.props import SeparationOfDutiesSettings, operator_principals, validate
 from guardrails.separation_of_duties.self_protection import named_alarm_arns
 from guardrails.shared.nag import acknowledge_wildcard_resource
 from guardrails.shared.principals import POLICY_PATH, Principal
@@ -56,11 +56,9 @@ class SeparationOfDuties(Construct):
     :param approvers: IAM user or role ARNs (``change_manager`` also groups) that approve, 1-10;
         none may be an operator. Required for ``approval_runbook`` and ``change_manager``.
     :param operator_users: IAM users that ask for sessions, like ``operators``. Default: none.
-    :param min_approvals: approvals required, 1 to the number of approvers. Default: 1.
-    :param validity_minutes: the longest window an approval opens (a request may ask for less), 1-60. Default: 10.
-    :param approval_path: ``approval_runbook``, ``change_manager`` or ``just_in_time``. Default: ``approval_runbook``.
-    :param terminate_sessions_at_end: end the requester's sessions on the node when the window
-        closes (otherwise a session opened in time stays open). Default: true.
+    :param settings: approval path, approvals needed, window, session end, sweep and just-in-time
+        settings (:class:`SeparationOfDutiesSettings`; the README's "controls.separation_of_duties"
+        table). ``min_approvals`` is at most the number of approvers. Default: all defaults.
     :param session_regions: Regions where an approved session may start. Default: the stack's Region.
     :param session_data_key_alias: alias of the session data key in every session Region; the grant
         allows ``kms:GenerateDataKey`` on the key with this alias only. ``None`` when sessions are not
@@ -69,7 +67,6 @@ class SeparationOfDuties(Construct):
         the rotation windows' target tags): operators may not set or remove them. Default: none.
     :param scp_principals: further roles (names or :class:`guardrails.shared.Principal`) the organization guard
         forbids tagging nodes with ``protected_tag_keys`` (other controls' operators and readers). Default: none.
-    :param sweep_interval: how often expired grants are deleted, 1-60 minutes. Default: 5 minutes.
     :param policy_name: the operators' managed policy. Default: ``SsmGuardrailsSessionRequester``.
     :param role_name: the runbook role (contract). Default: ``SsmSessionControlChangeMangerRole`` (sic).
     :param sweeper_role_name: the sweeper's role (contract). Default: ``SsmSessionTagSweeperRole``.
@@ -80,9 +77,6 @@ class SeparationOfDuties(Construct):
     :param topic: bring your own approvals topic. Default: a new KMS-encrypted, TLS-only topic.
     :param topic_name: name of the created topic. Default: ``change-manager-ssm-approval`` for
         ``change_manager``; ``Automation-ssm-session-approval`` otherwise (aws:approve needs the prefix).
-    :param just_in_time_approvers: ``(type, id)`` pairs, type one of ``SSOUser, SSOGroup, IAMUser``, 1-5.
-    :param just_in_time_node_tags: tag key -> values of the nodes the manual approval policy covers.
-    :param just_in_time_access_duration: how long an approved request lasts, 1-336 hours. Default: 1 hour.
     :param just_in_time_auto_approval_cedar: Cedar ``permit`` statements of an AutoApprovalPolicy. Default: none.
     :param just_in_time_policy_name: Default: ``SsmGuardrails-SessionManualApproval``.
     """
@@ -95,15 +89,11 @@ class SeparationOfDuties(Construct):
         operators: Sequence[iam.IRole | Principal],
         approvers: Sequence[str] = (),
         operator_users: Sequence[iam.IUser] = (),
-        min_approvals: int = 1,
-        validity_minutes: int = 10,
-        approval_path: str = "approval_runbook",
-        terminate_sessions_at_end: bool = True,
+        settings: SeparationOfDutiesSettings | None = None,
         session_regions: Sequence[str] | None = None,
         session_data_key_alias: str | None = SESSION_DATA_KEY_ALIAS,
         protected_tag_keys: Sequence[str] = (),
         scp_principals: Sequence[str | Principal] = (),
-        sweep_interval: cdk.Duration | None = None,
         policy_name: str = "SsmGuardrailsSessionRequester",
         role_name: str = "SsmSessionControlChangeMangerRole",
         sweeper_role_name: str = "SsmSessionTagSweeperRole",
@@ -113,16 +103,19 @@ class SeparationOfDuties(Construct):
         change_template_name: str = "AllowSsmSessionStartTemplate",
         topic: sns.ITopic | None = None,
         topic_name: str | None = None,
-        just_in_time_approvers: Sequence[tuple[str, str]] = (),
-        just_in_time_node_tags: Mapping[str, Sequence[str]] | None = None,
-        just_in_time_access_duration: cdk.Duration | None = None,
         just_in_time_auto_approval_cedar: str | None = None,
         just_in_time_policy_name: str = "SsmGuardrails-SessionManualApproval",
     ) -> None:
         super().__init__(scope, id)
         stack = cdk.Stack.of(self)
-        sweep_interval = sweep_interval or cdk.Duration.minutes(5)
-        jit_duration = just_in_time_access_duration or cdk.Duration.hours(1)
+        settings = settings or SeparationOfDutiesSettings()
+        self.settings = settings
+        approval_path, min_approvals = settings.approval_path, settings.min_approvals
+        validity_minutes = settings.validity_minutes
+        sweep_interval = cdk.Duration.minutes(settings.sweep_interval_minutes)
+        jit_duration = cdk.Duration.hours(settings.just_in_time_access_hours)
+        just_in_time_approvers = [(approver.type, approver.id) for approver in settings.just_in_time_approvers]
+        just_in_time_node_tags = settings.just_in_time_node_tags
         if topic_name is None:
             change_manager = approval_path == "change_manager"
             topic_name = "change-manager-ssm-approval" if change_manager else "Automation-ssm-session-approval"
@@ -131,8 +124,8 @@ class SeparationOfDuties(Construct):
         )
         validate(
             operators=people, approvers=approvers, operator_users=operator_users, min_approvals=min_approvals,
-            validity_minutes=validity_minutes, approval_path=approval_path, session_regions=session_regions,
-            session_data_key_alias=session_data_key_alias, sweep_interval=sweep_interval, policy_name=policy_name,
+            approval_path=approval_path, session_regions=session_regions,
+            session_data_key_alias=session_data_key_alias, policy_name=policy_name,
             names={"role_name": role_name, "sweeper_role_name": sweeper_role_name,
                    "grant_function_name": grant_function_name, "grant_role_name": grant_role_name},
             documents={"runbook_name": runbook_name, "change_template_name": change_template_name,
@@ -195,7 +188,7 @@ class SeparationOfDuties(Construct):
             operators=self._operators, operator_users=self._operator_users, approvers=approvers,
             min_approvals=min_approvals, validity_minutes=validity_minutes, topic=topic, topic_name=topic_name,
             session_regions=self.session_regions, session_data_key_alias=session_data_key_alias,
-            terminate_sessions_at_end=terminate_sessions_at_end, sweep_interval=sweep_interval,
+            terminate_sessions_at_end=settings.terminate_sessions_at_end, sweep_interval=sweep_interval,
         )  # fmt: skip
         self.topic, self.approval_runbook, self.change_template = path.topic, path.runbook, path.change_template
         self.runbook_role, self.runbook = path.runbook.role, path.runbook.document
