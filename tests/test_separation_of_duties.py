@@ -787,4 +787,4 @@ def test_a_permission_set_requester_needs_the_just_in_time_path(path: str) -> No
     props = _props(stack, path)
     props["operators"] = [Principal.from_permission_set("SessionRequester")]
     with pytest.raises(PropsError, match=r"SeparationOfDuties.operators: got \['permission set SessionRequester'\]"):
-        SeparationOfDuties(stack, "Sod", **props)
+        _build(stack, "Sod", props)
