@@ -27,6 +27,7 @@ from guardrails.separation_of_duties import JustInTimeApprover, SeparationOfDuti
 from guardrails.separation_of_duties.approval_runbook import REQUEST_TAG_KEY
 from guardrails.separation_of_duties.grant import GRANT_PREFIX
 from guardrails.separation_of_duties.just_in_time import check_cedar
+from guardrails.shared import Principal
 from guardrails.shared.documents import load_document
 
 ACCOUNT = "111111111111"
@@ -52,6 +53,8 @@ def _props(stack: cdk.Stack, path: str) -> dict[str, Any]:
         "scp_principals": ["PasswordReader"],
     }
     if path == "just_in_time":
+        # IAM Identity Center requesters: a permission set references the requester policy by name
+        props["operators"] = [*props["operators"], Principal.from_permission_set("SessionRequester")]
         props.update(
             just_in_time_approvers=[("SSOGroup", "e8c17310-e011-7089-d989-10da1example")],
             just_in_time_node_tags={"Environment": ["Production"]},
@@ -740,3 +743,48 @@ def test_cedar_structural_check_accepts_comments_strings_and_several_statements(
     check_cedar("cedar", CEDAR + "\n" + 'forbid (principal, action, resource) when { resource.getTag("x") == "};" };')
     with pytest.raises(PropsError, match="start with permit"):
         check_cedar("cedar", "forbid (principal, action, resource);", effect="permit")
+
+
+# ------------------------------------------------------------------------------- IAM Identity Center (issue 22)
+
+
+def test_the_requester_and_approver_policies_are_contracts_a_permission_set_can_reference(
+    synthesized: dict[str, Any],
+) -> None:
+    """Fixed name and path in every account: permission sets reference customer managed policies so."""
+    for name in STACKS:
+        policy = only_resource(synthesized[name], "AWS::IAM::ManagedPolicy", "OperatorPolicy")["Properties"]
+        # path / as deployed before (CloudFormation cannot replace a named policy in place)
+        assert (policy.get("Path", "/"), policy["ManagedPolicyName"]) == ("/", "SsmGuardrailsSessionRequester")
+        assert policy["Roles"] == ["Operator"]  # the permission set's role is never attached to
+    approver = only_resource(synthesized["Runbook"], "AWS::IAM::ManagedPolicy", "ApproverPolicy")["Properties"]
+    assert (approver["Path"], approver["ManagedPolicyName"]) == ("/ssm-guardrails/", "SsmGuardrailsSessionApprover")
+    no_editing = _statements(synthesized["Runbook"], "AWS::IAM::ManagedPolicy", "OperatorPolicy")["NoEditingTheControl"]
+    assert any(a.endswith(":policy/SsmGuardrailsSessionRequester") for a in _arns(no_editing))
+
+
+def test_a_permission_set_requester_is_denied_self_grants_and_named_in_the_scp(synthesized: dict[str, Any]) -> None:
+    sets = [
+        f"role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_SessionRequester_{'?' * 16}",
+        f"role/aws-reserved/sso.amazonaws.com/*/AWSReservedSSO_SessionRequester_{'?' * 16}",
+    ]
+    denied = _statements(synthesized["JustInTime"], "AWS::IAM::ManagedPolicy", "OperatorPolicy")["NoGrantingThemselves"]
+    assert {a for a in _arns(denied) if "AWSReservedSSO" in a} == {f"arn:aws:iam::{ACCOUNT}:{s}" for s in sets}
+    (tagging,) = [
+        s
+        for s in synthesized["constructs"]["JustInTime"].scp_document["Statement"]
+        if s.get("Sid") == "NoReTaggingNodesAroundTheControls"
+    ]
+    assert [f"arn:*:iam::*:{s}" for s in sets] == [
+        a for a in tagging["Condition"]["ArnLike"]["aws:PrincipalArn"] if "AWSReservedSSO" in a
+    ]
+
+
+@pytest.mark.parametrize("path", ["approval_runbook", "change_manager"])
+def test_a_permission_set_requester_needs_the_just_in_time_path(path: str) -> None:
+    """The grant of these paths is an inline policy on the requester's role, which Identity Center protects."""
+    stack = cdk.Stack(new_app(Path("/tmp/unused.out")), "S")
+    props = _props(stack, path)
+    props["operators"] = [Principal.from_permission_set("SessionRequester")]
+    with pytest.raises(PropsError, match=r"SeparationOfDuties.operators: got \['permission set SessionRequester'\]"):
+        _build(stack, "Sod", props)

@@ -7,10 +7,12 @@ from collections.abc import Mapping, Sequence
 from typing import Annotated, ClassVar, Literal
 
 from aws_cdk import aws_iam as iam
+from constructs import Construct
 from pydantic import Field
 
 from guardrails.separation_of_duties.change_manager import APPROVER_ARN
 from guardrails.separation_of_duties.just_in_time import JIT_ACCESS_DURATION_RANGE_HOURS
+from guardrails.shared.principals import Principal, organization_arn_patterns, roles_and_patterns
 from guardrails.shared.settings import Settings, in_range, rule
 from guardrails.shared.validation import (
     DOCUMENT_NAME,
@@ -121,3 +123,38 @@ def validate(
         check_pattern(f"{name}.topic_name", topic_name, TOPIC_NAME, "1-256 letters, digits, _ -")
         if approval_path == "approval_runbook" and not topic_name.startswith("Automation"):
             raise PropsError(f"{name}.topic_name", topic_name, "a name starting with Automation (aws:approve needs it)")
+
+
+def permission_sets_on_path(operators: Sequence[iam.IRole | Principal], approval_path: str) -> list[Principal]:
+    """The IAM Identity Center permission sets among ``operators``: allowed on ``just_in_time`` only.
+
+    The other paths' grant is an inline policy on the requester's role, and Identity Center's roles are
+    protected ("this role is only modifiable by AWS":
+    https://repost.aws/knowledge-center/identity-center-aws-reserved-sso).
+    """
+    found = [p for p in operators if isinstance(p, Principal) and not p.attachable]
+    if found and approval_path != "just_in_time":
+        raise PropsError(
+            "SeparationOfDuties.operators",
+            [str(p) for p in found],
+            "roles on this path (the grant is an inline policy on the requester's role, which IAM Identity "
+            "Center protects); permission sets on approval_path just_in_time",
+        )
+    return found
+
+
+def operator_principals(
+    scope: Construct,
+    operators: Sequence[iam.IRole | Principal],
+    users: Sequence[iam.IUser],
+    scp_principals: Sequence[str | Principal],
+    approval_path: str,
+) -> tuple[list[iam.IRole], list[iam.IRole | Principal], list[str], list[str], list[str]]:
+    """The operators as the construct uses them: the roles to attach to, the people to validate (roles
+    and permission sets), every operator's ``aws:PrincipalArn`` pattern, and the organization guard's
+    operator and reader ARNs (any account; a role given by ARN keeps its path)."""
+    sets = permission_sets_on_path(operators, approval_path)
+    roles, patterns = roles_and_patterns(scope, "Operator", operators)
+    guard_operators = [*organization_arn_patterns(operators), *(f"arn:*:iam::*:user/{u.user_name}" for u in users)]
+    guard_readers = organization_arn_patterns([Principal.parse(p) for p in scp_principals])
+    return roles, [*roles, *sets], patterns, guard_operators, guard_readers
