@@ -119,3 +119,48 @@ def test_doctor_agrees_with_the_key_policy_patterns(role: str, path: str) -> Non
     ]
     in_key_policy = any(_pattern_admits(p, role_arn) for p in patterns)
     assert match_caller(caller(role), configured, path).matched is in_key_policy
+
+
+def test_doctor_reports_the_configured_principal_and_the_person_rule() -> None:
+    """doctor's two answers for an Identity Center user: which configured entry they are (the path is
+    read from GetRole) and whether the grant function would take their session name as a person."""
+    from types import SimpleNamespace
+
+    from ssm_guardrails_cli.doctor import person_check, principal_check
+
+    caller = "arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_BreakGlass_0123456789abcdef/alice@example.com"
+    role = {"Path": "/aws-reserved/sso.amazonaws.com/eu-west-1/", "AssumeRolePolicyDocument": {"Statement": []}}
+    settings = SimpleNamespace(
+        raw={
+            "principals": {
+                "break_glass.operator_roles": [{"permission_set": "BreakGlass"}],
+                "password_rotation.administrator_roles": ["PasswordReaders"],
+            }
+        }
+    )
+    report = principal_check(caller, settings, role)  # type: ignore[arg-type]
+    assert report["break_glass.operator_roles"].startswith("yes: ")
+    assert report["password_rotation.administrator_roles"].startswith("no: ")
+    assert person_check(caller, role) == "yes: alice@example.com"  # Identity Center names the session
+    untrusted = {
+        "RoleName": "Ops",
+        "Path": "/",
+        "AssumeRolePolicyDocument": {
+            "Statement": [
+                {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}}
+            ]
+        },
+    }
+    assert person_check("arn:aws:sts::111122223333:assumed-role/Ops/alice", untrusted).startswith(
+        "no: role Ops lets its callers choose their session names; to fix:"
+    )
+
+
+def test_the_cli_person_rule_is_the_grant_functions_own() -> None:
+    """The CLI is installed without lambdas/, so it carries a copy of the grant function's rule: the
+    copy must be the deployed file, byte for byte."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    vendored = root / "cli" / "ssm_guardrails_cli" / "persons.py"
+    assert vendored.read_bytes() == (root / "lambdas" / "session_grant" / "persons.py").read_bytes()
