@@ -13,23 +13,23 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, ValidationError
 
-from guardrails import separation_of_duties as sod
 from guardrails import session_prefs as prefs
 from guardrails.access_keys import AccessKeyFindingsSettings, AccessKeyRemediationSettings
 from guardrails.break_glass import BreakGlassSettings
 from guardrails.password_rotation import PasswordRotationSettings, RotationWindowSettings
 from guardrails.rollout.asset_bucket import BUCKET_PREFIX
 from guardrails.rollout.stack_set import CallAs
+from guardrails.separation_of_duties import SeparationOfDutiesSettings
 from guardrails.session_prefs import SessionPrefsSettings
-from guardrails.shared.settings import Settings, in_range, matching, rule, validating_config
+from guardrails.shared import Principal, PropsError
+from guardrails.shared.settings import Allowed, Settings, in_range, matching, validating_config
 from guardrails.shared.validation import (
     ACCOUNT_ID,
     ORGANIZATION_ID,
     ORGANIZATIONAL_UNIT,
     REGION,
-    check_tag_filters,
 )
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
@@ -46,7 +46,41 @@ OrganizationalUnitId = Annotated[
     str, matching(ORGANIZATIONAL_UNIT, "an OU id such as ou-ab12-cdef3456, or the root id r-ab12")
 ]
 Region = Annotated[str, matching(REGION, "a Region name such as eu-west-1")]
-RoleName = Annotated[str, matching(r"[\w+=,.@-]{1,64}", "an IAM role name (no path, no ARN)")]
+
+
+def _principal(value: Any) -> Principal:
+    try:
+        return Principal.parse(value)
+    except PropsError as error:
+        raise ValueError(f"allowed: {error.allowed}") from None
+
+
+def _instance_role(value: Any) -> Principal:
+    principal = _principal(value)
+    if not principal.attachable:
+        raise ValueError("allowed: a role name or role ARN (instances do not sign in through IAM Identity Center)")
+    return principal
+
+
+def _checked(setting: str, value: Any) -> None:
+    """The validators above have checked the entry; the README table reads ``Allowed``'s text."""
+
+
+#: A person's role: a role name, a role ARN with any path, or ``{permission_set: Name}`` (README
+#: "IAM Identity Center"). The same type serves every list of people (operators, readers, approvers).
+RoleEntry = Annotated[
+    Principal,
+    PlainValidator(_principal),
+    PlainSerializer(Principal.config_form),
+    Allowed(_checked, "role name, role ARN (any path) or `{permission_set: Name}`"),
+]
+#: An instance profile's role: a name or an ARN (policies are attached to it).
+InstanceRoleEntry = Annotated[
+    Principal,
+    PlainValidator(_instance_role),
+    PlainSerializer(Principal.config_form),
+    Allowed(_checked, "role name or role ARN (any path)"),
+]
 
 
 class _Strict(BaseModel):
@@ -193,10 +227,14 @@ class BreakGlassConfig(BreakGlassSettings):
     """``controls.break_glass``: :class:`guardrails.break_glass.BreakGlassSettings` and the roles it uses."""
 
     enabled: bool = Field(True, description="Deploy break-glass.")
-    operator_roles: list[RoleName] = Field(
-        default_factory=list, description="Roles that may run break-glass and read the password (at least one)."
+    operator_roles: list[RoleEntry] = Field(
+        default_factory=list,
+        description=(
+            "Who may run break-glass and read the password (at least one); they get or reference "
+            '`SsmGuardrails-BreakGlassOperator-<region>` (README "IAM Identity Center").'
+        ),
     )
-    instance_roles: list[RoleName] = Field(
+    instance_roles: list[InstanceRoleEntry] = Field(
         default_factory=list, description="Instance-profile roles that get the write-only instance policy."
     )
 
@@ -214,10 +252,14 @@ class PasswordRotationConfig(PasswordRotationSettings):
     windows and the roles it uses."""
 
     enabled: bool = Field(True, description="Deploy password rotation.")
-    administrator_roles: list[RoleName] = Field(
-        default_factory=list, description="Roles that may read rotated passwords (at least one)."
+    administrator_roles: list[RoleEntry] = Field(
+        default_factory=list,
+        description=(
+            "Who may read rotated passwords (at least one); they get or reference "
+            "`SsmGuardrails-PasswordAdministrator-PasswordRotation-<window>-<region>`."
+        ),
     )
-    instance_roles: list[RoleName] = Field(
+    instance_roles: list[InstanceRoleEntry] = Field(
         default_factory=list, description="Instance-profile roles of the Windows instances (write-only policy)."
     )
     windows: list[RotationWindowConfig] = Field(
@@ -255,13 +297,17 @@ class SessionPrefsConfig(SessionPrefsSettings):
     uses and the VPC that gets the interface endpoints."""
 
     enabled: bool = Field(True, description="Deploy the Session Manager preferences.")
-    operator_roles: list[RoleName] = Field(
-        default_factory=list, description="Roles that get the operator policy (sessions on tagged instances)."
+    operator_roles: list[RoleEntry] = Field(
+        default_factory=list,
+        description=(
+            "Who gets or references the operator policy `SsmGuardrails-SessionOperator-<region>` "
+            "(sessions on tagged instances)."
+        ),
     )
-    instance_roles: list[RoleName] = Field(
+    instance_roles: list[InstanceRoleEntry] = Field(
         default_factory=list, description="Instance-profile roles that get the instance policy."
     )
-    log_reader_roles: list[RoleName] = Field(
+    log_reader_roles: list[RoleEntry] = Field(
         default_factory=list,
         description="Roles that may read session transcripts (decrypt the created log group's key through CloudWatch "
         "Logs); nobody else may decrypt. Only for a log group the stack creates.",
@@ -269,46 +315,24 @@ class SessionPrefsConfig(SessionPrefsSettings):
     vpc: VpcConfig | None = Field(None, description="Create the Session Manager interface endpoints in this VPC.")
 
 
-class JustInTimeApprover(_Strict):
-    """One entry of ``controls.separation_of_duties.just_in_time_approvers``."""
-
-    type: Literal["SSOUser", "SSOGroup", "IAMUser"] = Field(description="What `id` names.")
-    id: Annotated[str, Field(min_length=1, max_length=256)] = Field(description="The user or group.")
-
-
-class SeparationOfDutiesConfig(_Strict):
-    """``controls.separation_of_duties``: settings of :class:`guardrails.SeparationOfDuties`."""
+class SeparationOfDutiesConfig(SeparationOfDutiesSettings):
+    """``controls.separation_of_duties``: :class:`guardrails.separation_of_duties.SeparationOfDutiesSettings`
+    and the roles it uses."""
 
     enabled: bool = Field(True, description="Deploy separation of duties (member global stack, home Region).")
-    approval_path: Literal[sod.APPROVAL_PATHS] = Field(  # type: ignore[valid-type]
-        "approval_runbook", description="How a request is approved (see the walkthroughs)."
+    operator_roles: list[RoleEntry] = Field(
+        default_factory=list,
+        description=(
+            "Who requests sessions; they get or reference `SsmGuardrailsSessionRequester` "
+            "(permission sets: just_in_time path only)."
+        ),
     )
-    operator_roles: list[RoleName] = Field(
-        default_factory=list, description="Roles that request sessions; they get `SsmGuardrailsSessionRequester`."
-    )
-    approver_roles: list[RoleName] = Field(
-        default_factory=list, description="Roles of the same account that approve; none of them an operator."
-    )
-    min_approvals: Annotated[int, in_range(1, sod.MAX_APPROVERS)] = Field(
-        1, description="Approvals needed (at most the number of approvers)."
-    )
-    validity_minutes: Annotated[int, in_range(*sod.VALIDITY_RANGE_MINUTES, "minutes")] = Field(
-        10, description="The longest window an approval grants (a request may ask for less)."
-    )
-    terminate_sessions_at_end: bool = Field(
-        True, description="End the operator's sessions on that instance when the window closes."
-    )
-    sweep_interval_minutes: Annotated[int, in_range(*sod.SWEEP_INTERVAL_RANGE_MINUTES, "minutes")] = Field(
-        5, description="How often expired session grants are deleted."
-    )
-    just_in_time_approvers: list[JustInTimeApprover] = Field(
-        default_factory=list, description="1-5 approvers on the `just_in_time` path."
-    )
-    just_in_time_node_tags: Annotated[dict[str, list[str]], rule(check_tag_filters, "tag key -> values")] | None = (
-        Field(None, description="Nodes the just-in-time approval policy covers (none: all).")
-    )
-    just_in_time_access_hours: Annotated[int, in_range(*sod.JIT_ACCESS_DURATION_RANGE_HOURS, "hours")] = Field(
-        1, description="How long just-in-time access lasts."
+    approver_roles: list[RoleEntry] = Field(
+        default_factory=list,
+        description=(
+            "Roles of the same account that approve, none of them an operator; they get "
+            "`/ssm-guardrails/SsmGuardrailsSessionApprover` (no permission sets: the runbook names approvers)."
+        ),
     )
 
 
@@ -325,8 +349,9 @@ class ControlsConfig(_Strict):
         default_factory=lambda: SeparationOfDutiesConfig(enabled=False)
     )
 
-    #: Every list of existing IAM roles the config names, as (control, key): the stacks attach
-    #: policies to these roles; they must exist before a deploy.
+    #: Every list of principals the config names, as (control, key): the stacks attach policies to
+    #: the roles given by name or ARN (they must exist before a deploy) and match permission sets by
+    #: pattern.
     ROLE_LISTS: ClassVar[tuple[tuple[str, str], ...]] = (
         ("break_glass", "operator_roles"),
         ("break_glass", "instance_roles"),
@@ -339,14 +364,15 @@ class ControlsConfig(_Strict):
         ("separation_of_duties", "approver_roles"),
     )
 
-    def roles(self, control: str, key: str) -> list[str]:
-        """The roles of ``control.key``, or none when that control is disabled (it attaches nothing)."""
+    def roles(self, control: str, key: str) -> list[Principal]:
+        """The principals of ``control.key``, or none when that control is disabled (it attaches nothing)."""
         settings = getattr(self, control)
         return list(getattr(settings, key)) if settings.enabled else []
 
-    def named_roles(self) -> list[str]:
-        """Every role the enabled controls name, once each."""
-        return sorted({name for control, key in self.ROLE_LISTS for name in self.roles(control, key)})
+    def named_roles(self) -> list[Principal]:
+        """Every role the enabled controls name by name or ARN (the roles that must exist), once each."""
+        found = {p.key: p for control, key in self.ROLE_LISTS for p in self.roles(control, key) if p.attachable}
+        return [found[key] for key in sorted(found)]
 
     @property
     def has_global_controls(self) -> bool:
@@ -532,7 +558,8 @@ def _session_prefs_checks(settings: SessionPrefsConfig) -> Iterator[str]:
         yield f"{where}.vpc.private_subnet_route_table_ids: got []; allowed: the subnets' route tables (for S3)"
     if settings.enabled and settings.log_reader_roles and (settings.log_group_name or not settings.cloudwatch_logging):
         yield (
-            f"{where}.log_reader_roles: got {settings.log_reader_roles!r}; allowed: [] unless the stack creates "
+            f"{where}.log_reader_roles: got {[str(p) for p in settings.log_reader_roles]!r}; allowed: [] unless "
+            "the stack creates "
             "the session log group (cloudwatch_logging: true, log_group_name: null); an existing group's key is yours"
         )
 
@@ -549,9 +576,11 @@ def _separation_of_duties_checks(settings: SeparationOfDutiesConfig) -> Iterator
         return
     if not settings.approver_roles:
         yield f"{where}.approver_roles: got []; allowed: at least one role name (someone else approves)"
-    both = sorted({n.lower() for n in settings.approver_roles} & {n.lower() for n in settings.operator_roles})
+    operators = {p.key for p in settings.operator_roles}
+    both = sorted(str(p).lower() for p in settings.approver_roles if p.key in operators)
     if both:
         yield f"{where}.approver_roles: got {both!r} also in operator_roles; allowed: approvers who are not operators"
+    yield from _identity_center_grant_checks(settings)
     if settings.approver_roles and settings.min_approvals > len(settings.approver_roles):
         yield (
             f"{where}.min_approvals: got {settings.min_approvals}; "
@@ -586,15 +615,37 @@ def _conflicting_jobs_checks(controls: ControlsConfig) -> Iterator[str]:
     role names are case-insensitive, so the lists are compared in lower case."""
 
     for (section, key), (other_section, other_key), allowed in _CONFLICTING_JOBS:
-        others = {name.lower() for name in controls.roles(other_section, other_key)}
-        for name in controls.roles(section, key):
-            if name.lower() in others:
+        others = {principal.key for principal in controls.roles(other_section, other_key)}
+        for principal in controls.roles(section, key):
+            if principal.key in others:
                 yield (
-                    f"controls.{section}.{key}: got {name!r}, also in controls.{other_section}.{other_key}; "
+                    f"controls.{section}.{key}: got {str(principal)!r}, also in controls.{other_section}.{other_key}; "
                     f"allowed: {allowed}"
                 )
 
 
-def _unique(where: str, names: list[str], what: str) -> Iterator[str]:
-    if len({name.lower() for name in names}) != len(names):
-        yield f"{where}: got {names!r}; allowed: each {what} once"
+def _identity_center_grant_checks(settings: SeparationOfDutiesConfig) -> Iterator[str]:
+    """Permission sets on the runbook and Change Manager paths: refused until the grant can reach them.
+
+    The Grant step writes an inline policy on the requester's role, and IAM Identity Center's roles are
+    protected ("this role is only modifiable by AWS":
+    https://repost.aws/knowledge-center/identity-center-aws-reserved-sso). ``aws:approve`` takes an IAM
+    user name, user ARN, role ARN or assumed-role user ARN, no pattern
+    (https://docs.aws.amazon.com/systems-manager/latest/userguide/automation-action-approve.html), change
+    templates a role by name, and a permission set's role name differs per account. The just_in_time
+    path takes Identity Center users and groups natively.
+    """
+    for key in ("operator_roles", "approver_roles"):
+        sets = [str(p) for p in getattr(settings, key) if not p.attachable]
+        if sets:
+            yield (
+                f"controls.separation_of_duties.{key}: got {sets!r} on approval_path {settings.approval_path}; "
+                "allowed: role names or ARNs on this path (permission sets: approval_path just_in_time)"
+            )
+
+
+def _unique(where: str, names: list[Any], what: str) -> Iterator[str]:
+    keys = {name.key if isinstance(name, Principal) else name.lower() for name in names}
+    if len(keys) != len(names):
+        shown = [str(name) for name in names]
+        yield f"{where}: got {shown!r}; allowed: each {what} once"

@@ -9,6 +9,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from guardrails import AccessKeyRemediation, SeparationOfDuties
+from guardrails.shared import Principal
 from guardrails.shared.sessions import SESSION_DATA_KEY_ALIAS
 from stacks.config import GuardrailsConfig, SeparationOfDutiesConfig
 
@@ -38,8 +39,9 @@ class MemberGlobalStack(cdk.Stack):
 
     def _separation_of_duties(self, config: GuardrailsConfig) -> SeparationOfDuties:
         settings: SeparationOfDutiesConfig = config.controls.separation_of_duties
-        operators = [iam.Role.from_role_name(self, f"SessionRequester-{n}", n) for n in settings.operator_roles]
-        approvers = [f"arn:{self.partition}:iam::{self.account}:role/{name}" for name in settings.approver_roles]
+        operators = settings.operator_roles  # SeparationOfDuties imports the roles it attaches to
+        # aws:approve and change templates name approvers by ARN (names and ARNs only: stacks/config.py)
+        approvers = [p.arn_patterns(self)[0] for p in settings.approver_roles if p.attachable]
         # Sessions are encrypted with the SessionPrefs data key of each Region (regional stack):
         # operators need kms:GenerateDataKey on it, found by its alias.
         prefs = config.controls.session_prefs
@@ -59,20 +61,22 @@ class MemberGlobalStack(cdk.Stack):
             "SeparationOfDuties",
             operators=operators,
             approvers=approvers,
-            min_approvals=settings.min_approvals,
-            validity_minutes=settings.validity_minutes,
-            approval_path=settings.approval_path,
-            terminate_sessions_at_end=settings.terminate_sessions_at_end,
+            settings=settings,
             session_regions=config.organization.regions,
             session_data_key_alias=data_key_alias,
             protected_tag_keys=protected,
             scp_principals=readers,
-            sweep_interval=cdk.Duration.minutes(settings.sweep_interval_minutes),
-            just_in_time_approvers=[(a.type, a.id) for a in settings.just_in_time_approvers],
-            just_in_time_node_tags=settings.just_in_time_node_tags,
-            just_in_time_access_duration=cdk.Duration.hours(settings.just_in_time_access_hours),
         )
         if control.approver_policy is not None:
-            for name in settings.approver_roles:
-                control.approver_policy.attach_to_role(iam.Role.from_role_name(self, f"SessionApprover-{name}", name))
+            for principal in settings.approver_roles:
+                if principal.attachable:
+                    control.approver_policy.attach_to_role(self._role("SessionApprover", principal))
         return control
+
+    def _role(self, purpose: str, principal: Principal) -> iam.IRole:
+        path = principal.path.strip("/").replace("/", "-")
+        return principal.role(self, f"{purpose}-{path}-{principal.name}" if path else f"{purpose}-{principal.name}")
+
+    def _principal(self, purpose: str, principal: Principal) -> iam.IRole | Principal:
+        """The imported role of a name or ARN; a permission set as it is (it references the policy)."""
+        return self._role(purpose, principal) if principal.attachable else principal

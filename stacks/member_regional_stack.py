@@ -10,7 +10,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from guardrails import BreakGlass, EncryptedTopic, PasswordRotationWindow, SessionPrefs
-from guardrails.shared.nag import acknowledge_grant
+from guardrails.shared import Principal
 from stacks.config import BreakGlassConfig, ControlsConfig, PasswordRotationConfig, SessionPrefsConfig
 from stacks.operator_settings import OperatorSettings
 
@@ -42,19 +42,19 @@ class MemberRegionalStack(cdk.Stack):
         break_glass = BreakGlass(
             self,
             "BreakGlass",
-            operators=[self._role("BreakGlassOperator", name) for name in settings.operator_roles],
+            operators=[self._principal("BreakGlassOperator", p) for p in settings.operator_roles],
             settings=settings,
             audit_topic=self.notifications,
         )
-        for name in settings.instance_roles:
-            break_glass.attach_to_instance_role(self._role("BreakGlassInstanceRole", name))
+        for principal in settings.instance_roles:
+            break_glass.attach_to_instance_role(self._role("BreakGlassInstanceRole", principal))
         cdk.CfnOutput(self, "BreakGlassDocumentName", value=settings.document_name)
         return break_glass
 
     def _password_rotation(self, settings: PasswordRotationConfig) -> list[PasswordRotationWindow]:
         """One window per configured environment; they share the first window's key, log group and topic."""
-        administrators = [self._role("RotationAdministrator", name) for name in settings.administrator_roles]
-        instance_roles = [self._role("RotationInstanceRole", name) for name in settings.instance_roles]
+        administrators = [self._principal("RotationAdministrator", p) for p in settings.administrator_roles]
+        instance_roles = [self._role("RotationInstanceRole", p) for p in settings.instance_roles]
         windows: list[PasswordRotationWindow] = []
         for window in settings.windows:
             first = windows[0] if windows else None
@@ -95,14 +95,16 @@ class MemberRegionalStack(cdk.Stack):
             self,
             "SessionPrefs",
             settings=settings,
-            log_readers=[self._role("SessionLogReader", name) for name in settings.log_reader_roles],
+            log_readers=[self._principal("SessionLogReader", p) for p in settings.log_reader_roles],
             vpc=vpc,
             notification_topic=self.notifications,
         )
-        for name in settings.operator_roles:
-            prefs.attach_to_operator_role(self._role("SessionOperator", name))
-        for name in settings.instance_roles:
-            prefs.attach_to_instance_role(self._role("SessionInstanceRole", name))
+        # A permission set references the operator policy by name instead (README "IAM Identity Center").
+        for principal in settings.operator_roles:
+            if principal.attachable:
+                prefs.attach_to_operator_role(self._role("SessionOperator", principal))
+        for principal in settings.instance_roles:
+            prefs.attach_to_instance_role(self._role("SessionInstanceRole", principal))
         return prefs
 
     def _operator_settings(self, controls: ControlsConfig, home_region: str) -> None:
@@ -124,35 +126,29 @@ class MemberRegionalStack(cdk.Stack):
             ("separation_of_duties", "operator_roles"),
             ("separation_of_duties", "approver_roles"),
         ]
-        readers = {name for control, key in operators for name in controls.roles(control, key)}
-        administrators = set(controls.roles("password_rotation", "administrator_roles")) if windows else set()
-        for name in sorted(readers | administrators):
-            role = self._role("SettingsReader", name)
-            self.operator_settings.grant_read(role)
-            if name in administrators:
-                role.add_to_principal_policy(
-                    iam.PolicyStatement(
-                        sid="RunTheFreshnessReportNow",
-                        actions=["lambda:InvokeFunction"],
-                        resources=[window.freshness_function.function.function_arn for window in windows],
-                    )
-                )
-                # `ssm-guardrails password` shows who last wrote a password: LastModifiedUser is in
-                # GetParameterHistory, scoped like GetParameter (DescribeParameters would need "*")
-                history = iam.PolicyStatement(
-                    sid="ReadWhoWroteRotatedPasswords",
-                    actions=["ssm:GetParameterHistory"],
-                    resources=[windows[0].vault.parameter_arn_pattern],
-                )
-                role.add_to_principal_policy(history)
-                acknowledge_grant(
-                    role,
-                    history,
-                    "The rotated-password path of this account and Region: administrators read it already.",
-                )
+        readers = {p.key: p for control, key in operators for p in controls.roles(control, key)}
+        administrators = {p.key: p for p in controls.roles("password_rotation", "administrator_roles") if windows}
+        if not readers and not administrators:
+            return  # nobody runs the CLI: no policy to reference
+        reader_policy = self.operator_settings.add_reader_policy()
+        rotation_policy = self.operator_settings.add_rotation_policy(windows) if windows else None
+        # Permission sets reference the two policies by name; roles get them attached.
+        for key, principal in sorted({**readers, **administrators}.items()):
+            if not principal.attachable:
+                continue
+            role = self._role("SettingsReader", principal)
+            reader_policy.attach_to_role(role)
+            if rotation_policy is not None and key in administrators:
+                rotation_policy.attach_to_role(role)
 
     def _output_topic(self) -> None:
         cdk.CfnOutput(self, "NotificationsTopicArn", value=self.notifications.topic_arn)
 
-    def _role(self, purpose: str, name: str) -> iam.IRole:
-        return iam.Role.from_role_name(self, f"{purpose}-{name}", name)
+    def _role(self, purpose: str, principal: Principal) -> iam.IRole:
+        """A role named by name or ARN, imported once per purpose (id: purpose, path, name)."""
+        path = principal.path.strip("/").replace("/", "-")
+        return principal.role(self, f"{purpose}-{path}-{principal.name}" if path else f"{purpose}-{principal.name}")
+
+    def _principal(self, purpose: str, principal: Principal) -> iam.IRole | Principal:
+        """The imported role of a name or ARN; a permission set as it is (its policies are referenced)."""
+        return self._role(purpose, principal) if principal.attachable else principal

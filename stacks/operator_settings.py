@@ -3,7 +3,9 @@
 The CLI (``cli/``) must use the names the stacks really deployed (a config may rename a document,
 a parameter path or a TTL), never its own defaults. The member regional stack writes them, per
 account and Region, to ``/guardrails/operator-settings``: a JSON String parameter that every
-operator role configured for a control may read (and nothing more).
+operator role configured for a control may read (and nothing more), through the customer managed
+policy ``SsmGuardrails-OperatorCli-<region>`` (path ``/ssm-guardrails/``: attached to roles, referenced
+by IAM Identity Center permission sets).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from guardrails import BreakGlass, PasswordRotationWindow, SessionPrefs
+from guardrails.shared.nag import acknowledge_wildcard_resource
+from guardrails.shared.principals import POLICY_PATH, contract_policy_name
 from stacks.config import ControlsConfig
 
 #: The contract with cli/ssm_guardrails_cli/settings.py.
@@ -49,6 +53,13 @@ class OperatorSettings(Construct):
             settings["session_prefs"] = {"document": session_prefs.document_name}
         if controls.separation_of_duties.enabled:
             settings["separation_of_duties"] = _separation_of_duties(controls, home_region, session_prefs)
+        # Who each job is, as the config writes it (names, ARNs, {permission_set: ...}): `doctor` says
+        # which one the caller matched (cli/ssm_guardrails_cli/principals.py).
+        settings["principals"] = {
+            f"{control}.{key}": [principal.config_form() for principal in controls.roles(control, key)]
+            for control, key in controls.ROLE_LISTS
+            if key != "instance_roles" and controls.roles(control, key)
+        }
         if controls.access_key_remediation.enabled:
             access_keys = controls.access_key_remediation
             settings["access_key_remediation"] = {
@@ -63,9 +74,61 @@ class OperatorSettings(Construct):
             string_value=cdk.Stack.of(self).to_json_string(settings),
             description="SSM Guardrails: names and settings of the deployed controls, for the operator CLI",
         )
+        self.reader_policy: iam.ManagedPolicy | None = None
+        self.rotation_policy: iam.ManagedPolicy | None = None
 
-    def grant_read(self, grantee: iam.IGrantable) -> None:
-        self.parameter.grant_read(grantee)
+    def add_reader_policy(self) -> iam.ManagedPolicy:
+        """``SsmGuardrails-OperatorCli-<region>``: read the settings (only where a control names people)."""
+        self.reader_policy = iam.ManagedPolicy(
+            self,
+            "ReaderPolicy",
+            managed_policy_name=contract_policy_name("OperatorCli", regional=True),
+            path=POLICY_PATH,
+            description="Lets an operator's CLI read the names and settings of the deployed controls",
+            statements=[
+                iam.PolicyStatement(
+                    sid="ReadTheOperatorSettings",
+                    # what StringParameter.grant_read grants
+                    actions=["ssm:DescribeParameters", "ssm:GetParameters", "ssm:GetParameter",
+                             "ssm:GetParameterHistory"],
+                    resources=[self.parameter.parameter_arn],
+                )
+            ],
+        )  # fmt: skip
+        return self.reader_policy
+
+    def add_rotation_policy(self, windows: Sequence[PasswordRotationWindow]) -> iam.ManagedPolicy:
+        """What password administrators' CLI needs besides the settings: run the freshness report now
+        (`ssm-guardrails report rotation`) and see who last wrote a password; fixed name
+        ``SsmGuardrails-PasswordAdministratorCli-<region>``."""
+        # `ssm-guardrails password` shows who last wrote a password: LastModifiedUser is in
+        # GetParameterHistory, scoped like GetParameter (DescribeParameters would need "*")
+        history = iam.PolicyStatement(
+            sid="ReadWhoWroteRotatedPasswords",
+            actions=["ssm:GetParameterHistory"],
+            resources=[windows[0].vault.parameter_arn_pattern],
+        )
+        self.rotation_policy = iam.ManagedPolicy(
+            self,
+            "RotationPolicy",
+            managed_policy_name=contract_policy_name("PasswordAdministratorCli", regional=True),
+            path=POLICY_PATH,
+            description="Lets a password administrator's CLI run the freshness report and see who wrote a password",
+            statements=[
+                iam.PolicyStatement(
+                    sid="RunTheFreshnessReportNow",
+                    actions=["lambda:InvokeFunction"],
+                    resources=[window.freshness_function.function.function_arn for window in windows],
+                ),
+                history,
+            ],
+        )
+        acknowledge_wildcard_resource(
+            self.rotation_policy,
+            windows[0].vault.parameter_arn_pattern,
+            "The rotated-password path of this account and Region: administrators read it already.",
+        )
+        return self.rotation_policy
 
 
 def _break_glass(controls: ControlsConfig, break_glass: BreakGlass) -> dict[str, Any]:
@@ -100,6 +163,6 @@ def _separation_of_duties(controls: ControlsConfig, home_region: str, prefs: Ses
         "grant_step": "GrantSession",
         "home_region": home_region,
         "validity_minutes": config.validity_minutes,
-        "approver_roles": list(config.approver_roles),
+        "approver_roles": [str(principal) for principal in config.approver_roles],
         "session_document": prefs.document_name if prefs else SESSION_DOCUMENT,
     }

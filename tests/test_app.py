@@ -23,8 +23,10 @@ from stacks.build import (
     PIPELINE_STACK_NAME,
     ROLLOUT_STACK_NAME,
     asset_bucket_stack_name,
+    build_app,
     register_nag,
 )
+from stacks.config import load_config
 
 ASSET_HASH = re.compile(r"[0-9a-f]{64}")
 #: the base64 SHA-256 of a synth-zipped code object, which changes with it (CodeVersionReader)
@@ -79,6 +81,18 @@ def test_cfn_lint_reports_no_error_or_warning_on_any_template(example_app: Synth
     assert len(templates) == len(ALL_STACKS) + 2
     returncode, findings = lint_script.lint(templates)
     assert (returncode, findings) == (0, [])
+
+
+def test_the_identity_center_example_passes_cdk_nag_and_cfn_lint(
+    tmp_path_factory: pytest.TempPathFactory, lint_script: Any
+) -> None:
+    """config/example-identity-center.yaml (permission sets, a pathed role ARN, role names; just-in-time
+    path): the whole app, StackSet templates included, with no cdk-nag finding and no cfn-lint finding."""
+    app = new_app(tmp_path_factory.mktemp("identity-center.out"))
+    build_app(app, load_config("example-identity-center"))
+    assert nag_findings(app) == []
+    synthesized = SynthesizedApp(app, app.synth())
+    assert lint_script.lint(synthesized.template_paths) == (0, [])
 
 
 def test_cfn_lint_gate_fails_on_a_warning(tmp_path: Path, lint_script: Any) -> None:
@@ -179,20 +193,30 @@ def _regional_templates(example_app: SynthesizedApp) -> list[dict[str, Any]]:
     return [example_app.template_json(MEMBER_REGIONAL_STACK_NAME), json.loads(stack_set.read_text())]
 
 
+def _carries(name: Any, part: dict[str, str]) -> bool:
+    return isinstance(name, dict) and part in name.get("Fn::Join", ["", []])[1]
+
+
 @pytest.mark.parametrize("kind", ["member stack", "StackSet template"])
 def test_regional_template_has_no_account_wide_names(example_app: SynthesizedApp, kind: str) -> None:
     """The regional template lands in every Region of an account (the example has two): named IAM
-    resources would collide."""
+    resources would collide, unless the name carries the Region (the operators' contract policies,
+    which IAM Identity Center permission sets reference by name)."""
     template = _regional_templates(example_app)[["member stack", "StackSet template"].index(kind)]
     iam = {i: r for i, r in template["Resources"].items() if r["Type"].startswith("AWS::IAM::")}
-    assert len(iam) > 5  # roles and policies exist; none of them may carry a name
+    assert len(iam) > 5  # roles and policies exist; none of them may carry an account-wide name
+    region = {"Ref": "AWS::Region"}
     named = [
         logical_id
         for logical_id, resource in iam.items()
-        if {"RoleName", "ManagedPolicyName", "UserName", "GroupName", "InstanceProfileName"}
+        for key in {"RoleName", "ManagedPolicyName", "UserName", "GroupName", "InstanceProfileName"}
         & set(resource["Properties"])
+        if not _carries(resource["Properties"][key], region)
     ]
     assert named == []
+    per_region = [i for i, r in iam.items() if "ManagedPolicyName" in r["Properties"]]
+    # break-glass, session and password operators, session log readers, and the operators' CLI (2)
+    assert len(per_region) == 6, per_region
 
 
 @pytest.mark.parametrize(

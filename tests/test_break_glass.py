@@ -476,6 +476,7 @@ def test_grant_methods_and_instance_role_attachment(variants: SynthesizedApp) ->
         "ssm:ListCommands",
         "ssm:ListCommandInvocations",
         "ssm:GetCommandInvocation",
+        "ssm:DescribeInstanceInformation",
     }
     # like the operators: never the reset document, never a change to the clean-up (issue 23 items 1, 2)
     denied = _actions([s for s in auditor_policy if s["Effect"] == "Deny"])

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from guardrails.shared import Principal
 from stacks.config import ConfigError, load_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,7 +42,7 @@ def test_example_config_loads_with_its_values() -> None:
     config = load_config("example")
     assert config.organization.home_region in config.organization.regions
     assert len(config.organization.regions) == 2
-    assert config.controls.break_glass.operator_roles == ["BreakGlassOperator"]
+    assert config.controls.break_glass.operator_roles == [Principal.from_role_name("BreakGlassOperator")]
     assert config.controls.break_glass.ttl_seconds == 60
 
 
@@ -84,7 +85,9 @@ def test_example_config_loads_with_its_values() -> None:
         (
             "controls.break_glass.operator_roles",
             ["arn:aws:iam::1:role/x"],
-            "operator_roles[0]: got 'arn:aws:iam::1:role/x'; allowed: an IAM role name",
+            "operator_roles[0]: got 'arn:aws:iam::1:role/x'; allowed: a role name (BreakGlassOperator), a role ARN "
+            "with any path (arn:aws:iam::111122223333:role/ops/BreakGlassOperator) or an IAM Identity Center "
+            "permission set ({permission_set: BreakGlass})",
         ),
         ("controls.break_glass.document_name", "a b", "document_name: got 'a b'; allowed: 3-113 letters"),
         (
@@ -499,7 +502,8 @@ def test_roles_of_a_disabled_control_do_not_conflict(tmp_path: Path) -> None:
     data["controls"]["session_prefs"]["enabled"] = False
     data["controls"]["break_glass"]["instance_roles"] = ["PasswordAdministrator"]
     data["controls"]["password_rotation"]["enabled"] = False
-    assert load_config(_write(tmp_path, data)).controls.session_prefs.operator_roles == ["SessionRequester"]
+    roles = load_config(_write(tmp_path, data)).controls.session_prefs.operator_roles
+    assert roles == [Principal.from_role_name("SessionRequester")]
 
 
 def test_every_conflict_is_its_own_line(tmp_path: Path) -> None:
@@ -522,6 +526,99 @@ def test_password_reset_needs_session_encryption(tmp_path: Path) -> None:
     data["controls"]["session_prefs"]["session_encryption"] = False
     with pytest.raises(ConfigError, match="allow_password_reset: got True; allowed: true only with session_encryption"):
         load_config(_write(tmp_path, data))
+
+
+# --------------------------------------------------------------------------- principals (issue 22)
+
+THREE_FORMS = [
+    "BreakGlassOperator",
+    "arn:aws:iam::111122223333:role/ops/team/BreakGlassOperator",
+    {"permission_set": "BreakGlass"},
+]
+
+
+@pytest.mark.parametrize("entry", THREE_FORMS, ids=["name", "arn-with-path", "permission-set"])
+def test_every_role_list_takes_the_three_forms(tmp_path: Path, entry: object) -> None:
+    data = _with("controls.break_glass.operator_roles", [entry])
+    data["controls"]["password_rotation"]["administrator_roles"] = [entry]
+    data["controls"]["session_prefs"]["operator_roles"] = [entry]
+    data["controls"]["password_rotation"]["enabled"] = False  # one role, one job (conflict checks)
+    data["controls"]["separation_of_duties"]["enabled"] = False
+    controls = load_config(_write(tmp_path, data)).controls
+    assert controls.break_glass.operator_roles == [Principal.parse(entry)]
+    assert controls.session_prefs.operator_roles == [Principal.parse(entry)]
+
+
+def test_the_second_example_uses_all_three_forms() -> None:
+    """config/example-identity-center.yaml (synthesized by the access suite) names each form."""
+    controls = load_config("example-identity-center").controls
+    kinds = {p.kind for control, key in controls.ROLE_LISTS for p in controls.roles(control, key)}
+    assert kinds == {"role_name", "role_arn", "permission_set"}
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "arn:aws:iam::111122223333:user/alice",  # a user, not a role
+        "arn:aws:iam::1111:role/x",  # account of 4 digits
+        "role with spaces",
+        {"permission_set": "A" * 33},  # longer than 32
+        {"permission_set": "has space"},
+        {"account": "111122223333", "permission_set": "Ok"},  # unknown key
+        {"permission-set": "Ok"},
+        42,
+    ],
+)
+def test_a_bad_principal_names_the_entry_and_the_three_forms(tmp_path: Path, entry: object) -> None:
+    data = _with("controls.break_glass.operator_roles", ["BreakGlassOperator", entry])
+    with pytest.raises(ConfigError) as caught:
+        load_config(_write(tmp_path, data))
+    message = str(caught.value)
+    assert message.count("\n") == 0, message
+    assert f"controls.break_glass.operator_roles[1]: got {entry!r}; allowed: a role name" in message
+    assert "a role ARN with any path" in message and "{permission_set: BreakGlass}" in message
+
+
+def test_an_instance_role_is_never_a_permission_set(tmp_path: Path) -> None:
+    data = _with("controls.break_glass.instance_roles", [{"permission_set": "Web"}])
+    with pytest.raises(
+        ConfigError, match=r"instance_roles\[0\]: got \{'permission_set': 'Web'\}; allowed: a role name or"
+    ):
+        load_config(_write(tmp_path, data))
+
+
+def test_the_same_principal_twice_is_refused_in_any_form(tmp_path: Path) -> None:
+    data = _with(
+        "controls.break_glass.operator_roles", [{"permission_set": "BreakGlass"}, {"permission_set": "breakglass"}]
+    )
+    with pytest.raises(ConfigError, match=r"operator_roles: got .*; allowed: each role once"):
+        load_config(_write(tmp_path, data))
+
+
+def test_a_permission_set_with_two_jobs_conflicts(tmp_path: Path) -> None:
+    data = _with("controls.session_prefs.operator_roles", [{"permission_set": "Ops"}])
+    data["controls"]["separation_of_duties"] = {
+        **data["controls"]["separation_of_duties"],
+        "approval_path": "just_in_time",
+        "operator_roles": [{"permission_set": "Ops"}],
+        "approver_roles": [],
+        "just_in_time_approvers": [{"type": "SSOGroup", "id": "e8c17310-e011-7089-d989-10da1example"}],
+    }
+    with pytest.raises(ConfigError, match=r"operator_roles: got .permission set Ops., also in controls\.session_prefs"):
+        load_config(_write(tmp_path, data))
+
+
+@pytest.mark.parametrize("key", ["operator_roles", "approver_roles"])
+def test_permission_sets_need_the_just_in_time_path_for_separation_of_duties(tmp_path: Path, key: str) -> None:
+    """The runbook's grant is an inline policy on the requester's role (Identity Center protects its roles),
+    and aws:approve names approvers exactly: permission sets are refused there, with the path that takes them."""
+    data = _with(f"controls.separation_of_duties.{key}", [{"permission_set": "Sessions"}])
+    with pytest.raises(ConfigError) as caught:
+        load_config(_write(tmp_path, data))
+    assert (
+        f"controls.separation_of_duties.{key}: got ['permission set Sessions'] on approval_path approval_runbook; "
+        "allowed: role names or ARNs on this path (permission sets: approval_path just_in_time)"
+    ) in str(caught.value)
 
 
 def test_log_readers_need_the_created_log_group(tmp_path: Path) -> None:

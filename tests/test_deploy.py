@@ -74,8 +74,8 @@ class Deployed:
 
 
 def named_roles() -> list[str]:
-    """Every IAM role the example config names: the stacks attach policies to them."""
-    return CONFIG.controls.named_roles()
+    """Every IAM role the example config names (by name or ARN): the stacks attach policies to them."""
+    return [role.name for role in CONFIG.controls.named_roles()]
 
 
 def prepare_account(account: str) -> str:
@@ -93,8 +93,8 @@ def prepare_account(account: str) -> str:
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Principal": {"AWS": account}, "Action": "sts:AssumeRole"}],
     }
-    for role in named_roles():
-        boto3.client("iam").create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(trust))
+    for role in CONFIG.controls.named_roles():
+        boto3.client("iam").create_role(RoleName=role.name, Path=role.path, AssumeRolePolicyDocument=json.dumps(trust))
     return bucket
 
 
@@ -342,7 +342,11 @@ def test_named_roles_and_policies_exist_and_attach_to_the_config_roles(deployed:
         )["PolicyVersion"]["Document"]
         assert document["Statement"], policy_arn
         if "ManagedPolicyName" in properties:
-            assert policy_arn.endswith(f":policy/{properties['ManagedPolicyName']}")
+            # a contract name and path (permission sets reference both); regional ones end with the
+            # Region, so every Region of an account has its own
+            name = properties["ManagedPolicyName"]
+            name = name if isinstance(name, str) else f"{name['Fn::Join'][1][0]}{REGION}"
+            assert policy_arn.endswith(f":policy{properties.get('Path', '/')}{name}"), policy_arn
         for role in properties.get("Roles", []):
             if isinstance(role, str):
                 expected[role].add(policy_arn)

@@ -23,10 +23,11 @@ from moto import mock_aws
 from ssm_docs import references
 
 from guardrails import PropsError
-from guardrails.separation_of_duties import SeparationOfDuties
+from guardrails.separation_of_duties import JustInTimeApprover, SeparationOfDuties, SeparationOfDutiesSettings
 from guardrails.separation_of_duties.approval_runbook import REQUEST_TAG_KEY
 from guardrails.separation_of_duties.grant import GRANT_PREFIX
 from guardrails.separation_of_duties.just_in_time import check_cedar
+from guardrails.shared import Principal
 from guardrails.shared.documents import load_document
 
 ACCOUNT = "111111111111"
@@ -52,6 +53,8 @@ def _props(stack: cdk.Stack, path: str) -> dict[str, Any]:
         "scp_principals": ["PasswordReader"],
     }
     if path == "just_in_time":
+        # IAM Identity Center requesters: a permission set references the requester policy by name
+        props["operators"] = [*props["operators"], Principal.from_permission_set("SessionRequester")]
         props.update(
             just_in_time_approvers=[("SSOGroup", "e8c17310-e011-7089-d989-10da1example")],
             just_in_time_node_tags={"Environment": ["Production"]},
@@ -60,6 +63,20 @@ def _props(stack: cdk.Stack, path: str) -> dict[str, Any]:
     else:
         props["approvers"] = [APPROVER, SECOND_APPROVER]
     return props
+
+
+SETTINGS = set(SeparationOfDutiesSettings.model_fields)
+
+
+def _build(stack: cdk.Stack, construct_id: str, props: dict[str, Any]) -> SeparationOfDuties:
+    """The construct from one flat dict: its settings (SeparationOfDutiesSettings) and its other props."""
+    settings = {k: v for k, v in props.items() if k in SETTINGS}
+    if "just_in_time_approvers" in settings:
+        settings["just_in_time_approvers"] = [
+            JustInTimeApprover(type=t, id=i) for t, i in settings["just_in_time_approvers"]
+        ]
+    others = {k: v for k, v in props.items() if k not in SETTINGS}
+    return SeparationOfDuties(stack, construct_id, settings=SeparationOfDutiesSettings(**settings), **others)
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +97,7 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             )
         if path == "change_manager":
             props["min_approvals"] = 2
-        built[stack_name] = SeparationOfDuties(stack, "Sod", **props)
+        built[stack_name] = _build(stack, "Sod", props)
     findings = nag_findings(app)
     assembly = app.synth()
     return {
@@ -648,7 +665,8 @@ def test_sweeper_skips_a_deleted_operator_and_rejects_other_events(sweeper: Any)
         ({"approvers": ["arn:aws:iam::1234:role/Approver"]}, "approvers: got 'arn:aws:iam::1234:role/Approver'"),
         ({"approvers": [APPROVER] * 11}, "approvers: got 11; allowed: at most 10"),
         ({"min_approvals": 2}, "min_approvals: got 2; allowed: a number from 1 to 1"),
-        ({"approval_path": "slack"}, "approval_path: got 'slack'; allowed: approval_runbook, change_manager"),
+        ({"approval_path": "slack"}, "approval_path: got 'slack'; allowed: Input should be 'approval_runbook', "
+         "'change_manager' or 'just_in_time'"),
         ({"operators": []}, "operators: got []"),
         ({"topic_name": "ssm-approvals"}, "topic_name: got 'ssm-approvals'; allowed: a name starting with Automation"),
         ({"role_name": "a" * 65}, "role_name: got"),
@@ -658,7 +676,7 @@ def test_sweeper_skips_a_deleted_operator_and_rejects_other_events(sweeper: Any)
          "outside alias/aws/"),
         ({"session_data_key_alias": "session-manager/data"}, "session_data_key_alias: got 'session-manager/data'; "
          "allowed: alias/<name>"),
-        ({"sweep_interval": cdk.Duration.hours(2)}, "sweep_interval: got 120.0"),
+        ({"sweep_interval_minutes": 120}, "sweep_interval_minutes: got 120"),
         (
             {"approval_path": "just_in_time", "just_in_time_node_tags": {"Environment": ["Production"]}},
             "just_in_time_approvers: got []",
@@ -666,7 +684,7 @@ def test_sweeper_skips_a_deleted_operator_and_rejects_other_events(sweeper: Any)
         (
             {"approval_path": "just_in_time", "just_in_time_approvers": [("Group", "x")],
              "just_in_time_node_tags": {"Environment": ["Production"]}},
-            "just_in_time_approvers: got ('Group', 'x'); allowed: (type, id) with type one of SSOUser",
+            "SeparationOfDuties.type: got 'Group'; allowed: Input should be 'SSOUser', 'SSOGroup' or 'IAMUser'",
         ),
         (
             {"approval_path": "just_in_time", "just_in_time_approvers": [("SSOGroup", "x")]},
@@ -684,7 +702,7 @@ def test_bad_props_fail_at_synth_with_one_line(tmp_path: Path, props: dict[str, 
     stack = cdk.Stack(new_app(tmp_path), "Props")
     defaults = {"operators": [iam.Role.from_role_name(stack, "Operator", "Operator")], "approvers": [APPROVER]}
     with pytest.raises(PropsError) as caught:
-        SeparationOfDuties(stack, "Sod", **{**defaults, **props})
+        _build(stack, "Sod", {**defaults, **props})
     assert message in str(caught.value)
     assert "\n" not in str(caught.value)
 
@@ -725,3 +743,48 @@ def test_cedar_structural_check_accepts_comments_strings_and_several_statements(
     check_cedar("cedar", CEDAR + "\n" + 'forbid (principal, action, resource) when { resource.getTag("x") == "};" };')
     with pytest.raises(PropsError, match="start with permit"):
         check_cedar("cedar", "forbid (principal, action, resource);", effect="permit")
+
+
+# ------------------------------------------------------------------------------- IAM Identity Center (issue 22)
+
+
+def test_the_requester_and_approver_policies_are_contracts_a_permission_set_can_reference(
+    synthesized: dict[str, Any],
+) -> None:
+    """Fixed name and path in every account: permission sets reference customer managed policies so."""
+    for name in STACKS:
+        policy = only_resource(synthesized[name], "AWS::IAM::ManagedPolicy", "OperatorPolicy")["Properties"]
+        # path / as deployed before (CloudFormation cannot replace a named policy in place)
+        assert (policy.get("Path", "/"), policy["ManagedPolicyName"]) == ("/", "SsmGuardrailsSessionRequester")
+        assert policy["Roles"] == ["Operator"]  # the permission set's role is never attached to
+    approver = only_resource(synthesized["Runbook"], "AWS::IAM::ManagedPolicy", "ApproverPolicy")["Properties"]
+    assert (approver["Path"], approver["ManagedPolicyName"]) == ("/ssm-guardrails/", "SsmGuardrailsSessionApprover")
+    no_editing = _statements(synthesized["Runbook"], "AWS::IAM::ManagedPolicy", "OperatorPolicy")["NoEditingTheControl"]
+    assert any(a.endswith(":policy/SsmGuardrailsSessionRequester") for a in _arns(no_editing))
+
+
+def test_a_permission_set_requester_is_denied_self_grants_and_named_in_the_scp(synthesized: dict[str, Any]) -> None:
+    sets = [
+        f"role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_SessionRequester_{'?' * 16}",
+        f"role/aws-reserved/sso.amazonaws.com/*/AWSReservedSSO_SessionRequester_{'?' * 16}",
+    ]
+    denied = _statements(synthesized["JustInTime"], "AWS::IAM::ManagedPolicy", "OperatorPolicy")["NoGrantingThemselves"]
+    assert {a for a in _arns(denied) if "AWSReservedSSO" in a} == {f"arn:aws:iam::{ACCOUNT}:{s}" for s in sets}
+    (tagging,) = [
+        s
+        for s in synthesized["constructs"]["JustInTime"].scp_document["Statement"]
+        if s.get("Sid") == "NoReTaggingNodesAroundTheControls"
+    ]
+    assert [f"arn:*:iam::*:{s}" for s in sets] == [
+        a for a in tagging["Condition"]["ArnLike"]["aws:PrincipalArn"] if "AWSReservedSSO" in a
+    ]
+
+
+@pytest.mark.parametrize("path", ["approval_runbook", "change_manager"])
+def test_a_permission_set_requester_needs_the_just_in_time_path(path: str) -> None:
+    """The grant of these paths is an inline policy on the requester's role, which Identity Center protects."""
+    stack = cdk.Stack(new_app(Path("/tmp/unused.out")), "S")
+    props = _props(stack, path)
+    props["operators"] = [Principal.from_permission_set("SessionRequester")]
+    with pytest.raises(PropsError, match=r"SeparationOfDuties.operators: got \['permission set SessionRequester'\]"):
+        _build(stack, "Sod", props)

@@ -6,7 +6,9 @@ from typing import Any
 
 from rich.table import Table
 
+from ssm_guardrails_cli import persons
 from ssm_guardrails_cli.permissions import COMMANDS, RUNNERS
+from ssm_guardrails_cli.principals import match_jobs
 from ssm_guardrails_cli.runtime import Exit, Runtime
 from ssm_guardrails_cli.settings import ControlMissing, Settings, load_settings
 from ssm_guardrails_cli.trails import covering_trail
@@ -19,10 +21,46 @@ def run_doctor(rt: Runtime) -> Exit:
     identity = rt.client("sts").get_caller_identity()
     settings = load_settings(rt)
     checks = {command: _may_run(rt, identity, settings, command) for command in COMMANDS}
+    role = _caller_role(rt, identity["Arn"])
     report = {"caller": identity["Arn"], "region": rt.region, "controls": settings.deployed(), "commands": checks,
+              "principals": principal_check(identity["Arn"], settings, role),
               "cloudtrail": trail_check(rt)}  # fmt: skip
+    if settings.deployed().get("separation_of_duties"):
+        report["person"] = person_check(identity["Arn"], role)
     rt.emit(report, lambda: _print(rt, report))
     return Exit.OK
+
+
+def _caller_role(rt: Runtime, caller_arn: str) -> dict[str, Any] | None:
+    """GetRole of the caller's role (its path and trust policy), or None when not a role or not allowed."""
+    from botocore.exceptions import ClientError
+
+    who = persons.identity(caller_arn)
+    if who is None or who.kind != "role":
+        return None
+    try:
+        return rt.client("iam").get_role(RoleName=who.name)["Role"]
+    except ClientError:
+        return None
+
+
+def principal_check(caller_arn: str, settings: Settings, role: dict[str, Any] | None) -> dict[str, str]:
+    """Per job of the deployed config: which configured principal the caller is, or why none matched
+    (role name, role ARN with its path, IAM Identity Center permission set; README "IAM Identity Center")."""
+    path = role.get("Path") if role else None
+    jobs = match_jobs(caller_arn, settings.raw.get("principals", {}), path)
+    return {job: ("yes: " if match.matched else "no: ") + match.reason for job, match in jobs.items()}
+
+
+def person_check(caller_arn: str, role: dict[str, Any] | None) -> str:
+    """The grant function's own person rule, for the caller (README "What makes a person")."""
+    who = persons.identity(caller_arn)
+    if who is None:
+        return f"no: {caller_arn} is neither an IAM user nor a role session"
+    try:
+        return f"yes: {persons.person_of(who, role).name}"
+    except persons.UntrustedSessionName as refusal:
+        return f"no: {refusal}"
 
 
 def _may_run(rt: Runtime, identity: dict[str, Any], settings: Settings, command: str) -> str:
@@ -113,4 +151,10 @@ def _print(rt: Runtime, report: dict[str, Any]) -> None:
     for command, verdict in report["commands"].items():
         commands.add_row(command, verdict)
     rt.console.print(commands)
+    principals = Table("job", "you are", title="Configured principals")
+    for job, verdict in report["principals"].items():
+        principals.add_row(job, verdict)
+    rt.console.print(principals)
+    if "person" in report:
+        rt.console.print(f"Person for separation of duties: {report['person']}")
     rt.console.print(f"CloudTrail: {report['cloudtrail']}")

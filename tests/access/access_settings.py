@@ -74,8 +74,13 @@ def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
+#: Scenarios with `config:` run against the Member stage of another example config (scenarios.yaml).
+CONFIGS = {"identity_center": "example-identity-center"}
+
+
 def path_of(scenario: Mapping[str, Any]) -> str:
-    return scenario.get("path", DEFAULT_PATH)
+    """The templates a scenario runs against: another config's (``config:``), else its approval path's."""
+    return scenario.get("config") or scenario.get("path", DEFAULT_PATH)
 
 
 def sources_of(scenario: Mapping[str, Any]) -> tuple[str, ...]:

@@ -147,10 +147,6 @@ LEND = (
     "(`SsmSessionControlChangeMangerRole`, `SsmGuardrailsAccessKeyRemediation`, the rotation window roles): only "
     "an SCP prevents it (the optional SCP below covers the runbook role)."
 )
-_TRANSCRIPTS = (
-    "`PowerUserAccess` reads session transcripts: it may read the session log group, and the session log key "
-    "lets every principal of the account that holds KMS rights decrypt with it."
-)
 _CHANGES = ("change-break-glass-document", "change-runbook", "change-preferences")
 _EVERYTHING = (*_CHANGES, "change-sweeper-code", "change-cleanup-state-machine", "disable-sweeper-rule",
                "change-password-key-policy")  # fmt: skip
@@ -161,8 +157,26 @@ BOUNDARIES: dict[tuple[str, str], str] = {
     **{("power_user", abuse): CHANGE for abuse in _EVERYTHING},
     **{(who, "open-session-without-approval"): _SESSION for who in ("automation_role", "power_user")},
     ("fis_ssm", "lend-runbook-role"): LEND,
-    ("power_user", "read-transcripts"): _TRANSCRIPTS,
 }
+
+
+#: Boundaries the organization guard (``organization.guard_policy``, README) closes: judged with the
+#: guard attached, each of these abuses must be refused.
+GUARDED: tuple[tuple[str, str], ...] = (
+    ("automation_role", "change-break-glass-document"),
+    ("automation_role", "change-runbook"),
+    ("fis_ssm", "lend-runbook-role"),
+    ("power_user", "change-break-glass-document"),
+    ("power_user", "change-runbook"),
+    ("power_user", "change-sweeper-code"),
+    ("power_user", "disable-sweeper-rule"),
+)
+
+
+def guarded_scenarios() -> list[dict[str, Any]]:
+    """The steps of the GUARDED abuses, judged with the organization guard (``scp: true``)."""
+    cells = {f"adversary.{who}.{abuse}" for who, abuse in GUARDED}
+    return [{**step, "scp": True} for step in adversary_scenarios() if step["abuse"] in cells]
 
 
 @functools.cache

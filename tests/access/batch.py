@@ -14,6 +14,7 @@ from access_settings import (
     APPROVAL_PATHS,
     CENTRAL,
     CONFIG,
+    CONFIGS,
     DEFAULT_PATH,
     MEMBER,
     ORG,
@@ -210,10 +211,10 @@ def separation_of_duties_scp(app: SynthesizedApp) -> dict[str, Any]:
 
 
 def path_world(path: str, directory: Path, central: ResolvedTemplate) -> World:
-    """The Member stage (only) of the example config with approval path ``path``, validated like
-    any config file; the central stack is the example's."""
-    raw = yaml.safe_load((ROOT / "config" / "example.yaml").read_text())
-    raw["controls"]["separation_of_duties"].update(APPROVAL_PATHS[path])
+    """The Member stage (only) of the example config with approval path ``path`` (or of the config
+    ``CONFIGS[path]``), validated like any config file; the central stack is the example's."""
+    raw = yaml.safe_load((ROOT / "config" / f"{CONFIGS.get(path, 'example')}.yaml").read_text())
+    raw["controls"]["separation_of_duties"].update(APPROVAL_PATHS.get(path, {}))
     config_file = directory / f"{path}.yaml"
     config_file.write_text(yaml.safe_dump(raw))
     app = new_app(directory / f"{path}.out")

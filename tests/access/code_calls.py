@@ -52,7 +52,6 @@ EXCEPTIONS: dict[tuple[str, str], tuple[tuple[str, ...], str]] = {
         (),
         "https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html",
     ),
-    # HeadObject needs s3:GetObject (s3:GetObjectVersion with a VersionId):
     # boto3's invoke is the Invoke operation, authorized as lambda:InvokeFunction:
     ("lambda", "Invoke"): (
         ("lambda:InvokeFunction",),
@@ -63,12 +62,9 @@ EXCEPTIONS: dict[tuple[str, str], tuple[tuple[str, ...], str]] = {
         ("s3:GetObject",),
         "https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html",
     ),
-}
-#: Service names whose IAM prefix differs from botocore's signingName/endpointPrefix.
-PREFIX_EXCEPTIONS: dict[str, tuple[str, str]] = {
-    # CloudWatch signs as "monitoring"; its IAM prefix is "cloudwatch":
-    "monitoring": (
-        "cloudwatch",
+    # A whole service ("*"): CloudWatch signs as "monitoring"; its IAM prefix is "cloudwatch":
+    ("monitoring", "*"): (
+        ("cloudwatch:{operation}",),
         "https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatch.html",
     ),
 }
@@ -90,16 +86,18 @@ def operations_by_method(service: str) -> dict[str, str]:
     return {xform_name(name): name for name in service_model(service).operation_names}
 
 
-def iam_prefix(service: str) -> str:
+def signing_name(service: str) -> str:
     metadata = service_model(service).metadata
-    prefix = metadata.get("signingName") or metadata["endpointPrefix"]
-    return PREFIX_EXCEPTIONS.get(prefix, (prefix, ""))[0]
+    return metadata.get("signingName") or metadata["endpointPrefix"]
 
 
 def iam_actions(call: CodeCall) -> tuple[str, ...]:
-    if (call.service, call.operation) in EXCEPTIONS:
-        return EXCEPTIONS[(call.service, call.operation)][0]
-    return (f"{iam_prefix(call.service)}:{call.operation}",)
+    """The IAM actions AWS authorizes ``call`` as: <signing name>:<Operation>, or EXCEPTIONS' row."""
+    prefix = signing_name(call.service)
+    for key in ((call.service, call.operation), (prefix, "*")):
+        if key in EXCEPTIONS:
+            return tuple(action.format(operation=call.operation) for action in EXCEPTIONS[key][0])
+    return (f"{prefix}:{call.operation}",)
 
 
 # -------------------------------------------------------------------------------- Python

@@ -34,6 +34,7 @@ CALLERS: dict[str, tuple[str, ...] | NotGranted] = {
     "lambdas/rotation_freshness/": ("freshness_report",),
     "lambdas/session_prefs/": ("session_prefs_handler",),
     "lambdas/session_tag_sweeper/": ("session_sweeper",),
+    "lambdas/session_grant/": ("session_grant_function",),
     "lambdas/code_version_reader/": ("code_version_reader",),
     # Automation scripts and steps: the document's assume role
     "ssm_documents/scripts/session_window.py": ("session_runbook",),
@@ -65,6 +66,7 @@ CALLERS: dict[str, tuple[str, ...] | NotGranted] = {
     f"{CLI}tracking.py::run_cancel": ("break_glass_operator", "session_requester"),
     f"{CLI}runtime.py::where": NotGranted("sts:GetCallerIdentity needs no permission (the account in messages)"),
     f"{CLI}doctor.py::run_doctor": NotGranted("sts:GetCallerIdentity needs no permission"),
+    f"{CLI}doctor.py::_caller_role": NotGranted("README: doctor reads your own role with iam:GetRole only if allowed"),
     f"{CLI}doctor.py::_may_run": NotGranted("README: doctor uses iam:SimulatePrincipalPolicy only if allowed"),
     f"{CLI}trails.py::covering_trail": NotGranted(
         "README: doctor and make preflight read the CloudTrail trails where the caller may (no role of the config)"
@@ -87,12 +89,8 @@ CONDITIONAL: dict[tuple[str, str, str], str] = {
         "cancel: a break-glass operator's ids are commands (CancelCommand)",
     ("ssm_documents/scripts/access_key_report.py", "iam:UpdateAccessKey", "access_key_remediation"):
         "only with deactivate_after_days > 0; the example's 0 is asserted by access-keys.remediate.abuse.deactivate",
-    ("ssm_documents/scripts/session_window.py::_userid", "iam:GetUser", "session_runbook"):
+    ("lambdas/session_grant/index.py::_userid", "iam:GetUser", "session_grant_function"):
         "only for the construct's operator_users (IAM users), which the config does not offer",
-    ("ssm_documents/scripts/session_window.py::terminate_sessions", "ssm:DescribeSessions", "session_runbook"):
-        "only with terminate_sessions_at_end: true (the example: false)",
-    ("ssm_documents/scripts/session_window.py::terminate_sessions", "ssm:TerminateSession", "session_runbook"):
-        "only with terminate_sessions_at_end: true (the example: false)",
 }  # fmt: skip
 
 

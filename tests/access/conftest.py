@@ -7,7 +7,7 @@ import time
 
 import pytest
 from access_settings import DEFAULT_PATH, SCENARIOS, path_of
-from adversaries import adversary_scenarios
+from adversaries import adversary_scenarios, guarded_scenarios
 from batch import path_world, scenario_batch, worlds
 from cdk_helpers import SynthesizedApp
 from privileged_roles import role_scenarios
@@ -28,6 +28,7 @@ def access_results(access_worlds: dict[str, World], tmp_path_factory: pytest.Tem
     example = access_worlds
     batch = [item for source, world in example.items() for item in scenario_batch(world, source)]
     batch += scenario_batch(example["stage"], "adversary", DEFAULT_PATH, adversary_scenarios())
+    batch += scenario_batch(example["stage"], "guard", DEFAULT_PATH, guarded_scenarios())
     principals = list(example["stage"].principals())
     batch += scenario_batch(example["stage"], "roles", DEFAULT_PATH, role_scenarios(example["stage"], principals))
     directory = tmp_path_factory.mktemp("approval-paths")

@@ -86,7 +86,13 @@ CHANGE_ACTIONS = {
 ADMINISTRATOR = (
     "administrator"  # AdministratorAccess: the account's owner (README, "What the organization must still do")
 )
-REQUESTERS = ("session_requester", "session_requester_colleague", "session_requester_who_tags")
+#: (the permission set's role holds the same policy, SsmGuardrailsSessionRequester, by reference)
+REQUESTERS = (
+    "session_requester",
+    "session_requester_colleague",
+    "session_requester_who_tags",
+    "session_requester_permission_set",
+)
 _LAMBDA_CODE = [k for k, r in ROLES.items() if r.code[0][0] == "AWS::Lambda::Function"]
 #: (role, way) -> {principal: why it may}. Every other principal must be refused.
 REACH: dict[tuple[str, str], dict[str, str]] = {

@@ -14,7 +14,17 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from access_settings import APPROVAL_PATHS, CONTROLS, DATA, DEFAULT_PATH, SCENARIOS, SOURCES, path_of, sources_of
+from access_settings import (
+    APPROVAL_PATHS,
+    CONFIGS,
+    CONTROLS,
+    DATA,
+    DEFAULT_PATH,
+    SCENARIOS,
+    SOURCES,
+    path_of,
+    sources_of,
+)
 from adversaries import ADVERSARIES
 from batch import judged, scenario_problems
 from cdk_helpers import ROOT
@@ -72,7 +82,7 @@ def test_the_table_covers_every_control_both_ways() -> None:
     assert {s["control"] for s in SCENARIOS} == set(CONTROLS)
     for scenario in SCENARIOS:
         assert scenario["as"] in DATA["principals"] or scenario["as"] in ADVERSARIES, scenario["id"]
-        assert path_of(scenario) in {DEFAULT_PATH, *APPROVAL_PATHS}, scenario["id"]
+        assert path_of(scenario) in {DEFAULT_PATH, *APPROVAL_PATHS, *CONFIGS}, scenario["id"]
         assert ("may" if scenario["expect"] == "allowed" else "may_not") in scenario, scenario["id"]
 
 

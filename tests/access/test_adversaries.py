@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from adversaries import ABUSES, ADVERSARIES, BOUNDARIES, adversary_scenarios, managed_policy
+from adversaries import ABUSES, ADVERSARIES, BOUNDARIES, GUARDED, adversary_scenarios, managed_policy
 from batch import judged
 from simulator import Result
 
@@ -36,6 +36,14 @@ def test_adversary(access_results: dict[str, Result], who: str, abuse: str) -> N
         assert got, f"{who} no longer reaches {abuse} ({denials}): remove the boundary and its README sentence"
     else:
         assert not got, f"{ADVERSARIES[who].label} may {ABUSES[abuse].may_not} ({abuse}): every request allowed"
+
+
+@pytest.mark.parametrize(("who", "abuse"), GUARDED, ids=[f"{w}-{a}" for w, a in GUARDED])
+def test_the_organization_guard_closes_the_boundary(access_results: dict[str, Result], who: str, abuse: str) -> None:
+    """The boundary is real without the guard (test_adversary) and closed with it."""
+    assert (who, abuse) in BOUNDARIES
+    got, _ = reached(access_results, who, abuse, source="guard")
+    assert not got, f"{ADVERSARIES[who].label} may {ABUSES[abuse].may_not} ({abuse}) even under the organization guard"
 
 
 def test_every_boundary_is_stated_in_the_readme() -> None:

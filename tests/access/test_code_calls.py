@@ -15,9 +15,18 @@ from pathlib import Path
 import pytest
 from access_settings import SCENARIOS
 from cdk_helpers import ROOT, SynthesizedApp
-from code_calls import CodeCall, custom_resource_calls, document_calls, iam_actions, python_calls, state_machine_calls
+from code_calls import (
+    EXCEPTIONS,
+    CodeCall,
+    custom_resource_calls,
+    document_calls,
+    iam_actions,
+    python_calls,
+    state_machine_calls,
+)
 from code_principals import CALLERS, CONDITIONAL, NotGranted, principals_of, uncovered
 from implied import TAG_ON_CREATE, passes_tags
+from service_reference import resource_types
 
 PYTHON_SOURCES = ("lambdas", "ssm_documents/scripts", "cli/ssm_guardrails_cli")
 
@@ -57,10 +66,8 @@ def test_the_scan_reads_every_source(repository_calls: list[CodeCall]) -> None:
     """One known call of each source, so a scanner that finds nothing cannot pass the test above."""
     found = {(c.file.split(".")[0] if c.line == 0 else c.file, c.operation) for c in repository_calls}
     operations = {operation for _, operation in found}
-    assert (
-        "ssm_documents/scripts/session_window.py",
-        "PutRolePolicy",
-    ) in found  # getattr(client, f"put_{kind}_policy")
+    assert ("lambdas/session_grant/index.py", "PutRolePolicy") in found  # getattr(client, f"put_{kind}_policy")
+    assert ("ssm_documents/scripts/session_window.py", "Invoke") in found  # the runbook only invokes the grant
     assert ("lambdas/session_tag_sweeper/index.py", "ListRolePolicies") in found  # paginator, f-string name
     assert ("cli/ssm_guardrails_cli/secret_text.py", "GetParameterHistory") in found  # client passed as a parameter
     assert ("ssm_documents/access_key_remediation.yaml", "ListDiscoveredResources") in found  # aws:executeAwsApi
@@ -138,3 +145,18 @@ def test_a_custom_resource_sdk_call_is_found_and_needs_its_principal() -> None:
     assert uncovered([found], set(), {"template::Reader": ("code_version_reader",)}) == [
         "Made-up.template.json:0 (ReaderAbc123): s3:GetObject (s3.HeadObject) has no allowed scenario as code_version_reader"
     ]
+
+
+def test_every_call_maps_to_actions_of_the_service_authorization_reference(repository_calls: list[CodeCall]) -> None:
+    """The mapping (signing name + operation, or an EXCEPTIONS row) names real IAM actions."""
+    for key, (_, page) in EXCEPTIONS.items():
+        assert page.startswith("https://docs.aws.amazon.com/"), key
+    unknown = []
+    for call in repository_calls:
+        for action in iam_actions(call):
+            try:
+                resource_types(action)
+            except KeyError:
+                unknown.append(f"{call.where}: {call.service}.{call.operation} -> {action}")
+    assert not unknown, unknown
+    assert iam_actions(CodeCall("x.py", 1, "cloudwatch", "PutMetricAlarm")) == ("cloudwatch:PutMetricAlarm",)

@@ -29,6 +29,11 @@ from access_settings import (
 from adversaries import ADVERSARIES, managed_policy
 from resolve import ResolvedTemplate
 
+#: An Identity Center role's suffix (16 hex digits) and path with the identity source's Region:
+#: https://docs.aws.amazon.com/singlesignon/latest/userguide/referencingpermissionsets.html
+IDENTITY_CENTER_SUFFIX = "1234567890abcdef"
+IDENTITY_CENTER_PATH = "/aws-reserved/sso.amazonaws.com/eu-west-2/"
+
 
 @dataclass(frozen=True)
 class Principal:
@@ -37,6 +42,7 @@ class Principal:
     role_name: str
     policies: list[dict[str, Any]]
     session: str = "alice"
+    path: str = "/"  # an IAM Identity Center role's is /aws-reserved/sso.amazonaws.com/<region>/
     account: str = MEMBER.account
     org_id: str = ORG.id
     org_path: str = MEMBER_ORG_PATH
@@ -44,7 +50,7 @@ class Principal:
 
     @property
     def role_arn(self) -> str:
-        return f"arn:aws:iam::{self.account}:role/{self.role_name}"
+        return f"arn:aws:iam::{self.account}:role{self.path}{self.role_name}"
 
     @property
     def session_arn(self) -> str:
@@ -67,8 +73,15 @@ class Principal:
             "aws:PrincipalType": "AssumedRole",
             "aws:userid": self.userid,
             "aws:SecureTransport": "true",
+            # present in every signed request, false for a role session (not an AWS service principal)
+            "aws:PrincipalIsAWSService": "false",
             **{f"aws:PrincipalTag/{key}": value for key, value in {**self.tags, **tags}.items()},
         }
+
+
+def identity_center_role(permission_set: str, policies: list[dict[str, Any]]) -> Principal:
+    """The role IAM Identity Center creates for ``permission_set`` in the member account."""
+    return Principal(f"AWSReservedSSO_{permission_set}_{IDENTITY_CENTER_SUFFIX}", policies, path=IDENTITY_CENTER_PATH)
 
 
 @dataclass(frozen=True)
@@ -93,23 +106,22 @@ class World:
     def principals(self) -> dict[str, Principal]:
         r, g = self.regional, self.global_
         sod = CONFIG.controls.separation_of_duties
+        requester = sod.operator_roles[0].name
+        administrator = CONFIG.controls.password_rotation.administrator_roles[0].name
         return {
-            "break_glass_operator": self._config_role(CONFIG.controls.break_glass.operator_roles[0]),
-            "password_administrator": self._config_role(CONFIG.controls.password_rotation.administrator_roles[0]),
-            "session_log_reader": self._config_role(CONFIG.controls.session_prefs.log_reader_roles[0]),
+            **self.identity_center_principals(),
+            "break_glass_operator": self._config_role(CONFIG.controls.break_glass.operator_roles[0].name),
+            "password_administrator": self._config_role(administrator),
+            "session_log_reader": self._config_role(CONFIG.controls.session_prefs.log_reader_roles[0].name),
             "break_glass_power_user": Principal(
-                CONFIG.controls.break_glass.operator_roles[0],
-                [*self.role_policies(CONFIG.controls.break_glass.operator_roles[0]), POWER_USER_ACCESS],
+                CONFIG.controls.break_glass.operator_roles[0].name,
+                [*self.role_policies(CONFIG.controls.break_glass.operator_roles[0].name), POWER_USER_ACCESS],
             ),
-            "session_requester": self._config_role(sod.operator_roles[0]),
-            "session_approver": self._config_role(sod.approver_roles[0]),
+            "session_requester": self._config_role(requester),
+            "session_approver": self._config_role(sod.approver_roles[0].name),
             # another person (session) in the same requester role; and a requester who may tag nodes
-            "session_requester_colleague": Principal(
-                sod.operator_roles[0], self.role_policies(sod.operator_roles[0]), session="bob"
-            ),
-            "session_requester_who_tags": Principal(
-                sod.operator_roles[0], [*self.role_policies(sod.operator_roles[0]), TAG_ANY_NODE]
-            ),
+            "session_requester_colleague": Principal(requester, self.role_policies(requester), session="bob"),
+            "session_requester_who_tags": Principal(requester, [*self.role_policies(requester), TAG_ANY_NODE]),
             # the example names no SessionPrefs operator or instance role: the policies as attached
             "session_operator": Principal("SessionOperator", [r.managed_policy("SessionPrefsOperatorPolicy")]),
             "session_operator_who_tags": Principal(
@@ -127,8 +139,7 @@ class World:
             "administrator": Principal("Administrator", [ADMINISTRATOR_ACCESS]),
             # the password administrator role, also allowed to tag any EC2 or hybrid node
             "password_administrator_who_tags": Principal(
-                CONFIG.controls.password_rotation.administrator_roles[0],
-                [*self.role_policies(CONFIG.controls.password_rotation.administrator_roles[0]), TAG_ANY_NODE],
+                administrator, [*self.role_policies(administrator), TAG_ANY_NODE]
             ),
             "break_glass_cleanup": self.created_role(r, "BreakGlassCleanupRole"),
             **{
@@ -175,6 +186,44 @@ class World:
             return {}
         name = self.rollout.name_of("AWS::IAM::Role", "CodeVersionReaderHandlerRole")
         return {"code_version_reader": Principal(name, self.rollout.policies_of_role(name), account=ROLLOUT.account)}
+
+    def identity_center_principals(self) -> dict[str, Principal]:
+        """The people of config/example-identity-center.yaml (scenarios with ``config: identity_center``):
+        permission-set roles, which hold the customer managed policies their permission set references
+        by name and path, and a role with a path; each next to a look-alike that must get nothing."""
+        r, g = self.regional, self.global_
+        region = MEMBER.region
+        break_glass = [
+            r.policy_named(f"/ssm-guardrails/SsmGuardrails-BreakGlassOperator-{region}"),
+            r.policy_named(f"/ssm-guardrails/SsmGuardrails-OperatorCli-{region}"),
+        ]
+        rotation = [
+            r.policy_named(f"/ssm-guardrails/SsmGuardrails-PasswordAdministrator-PasswordRotation-production-{region}"),
+            r.policy_named(f"/ssm-guardrails/SsmGuardrails-PasswordAdministratorCli-{region}"),
+            r.policy_named(f"/ssm-guardrails/SsmGuardrails-OperatorCli-{region}"),
+        ]
+        administrator = "PasswordAdministrator"
+        log_readers = [r.policy_named(f"/ssm-guardrails/SsmGuardrails-SessionLogReader-{region}")]
+        return {
+            "break_glass_permission_set": identity_center_role("BreakGlass", break_glass),
+            # the same policies referenced by another permission set whose name shares the prefix
+            "break_glass_permission_set_look_alike": identity_center_role("BreakGlass_Admin", break_glass),
+            # a role of the same name as the permission set's, created outside Identity Center's path
+            "break_glass_role_outside_identity_center": Principal(
+                f"AWSReservedSSO_BreakGlass_{IDENTITY_CENTER_SUFFIX}", break_glass
+            ),
+            "password_permission_set": identity_center_role("PasswordReaders", rotation),
+            "password_permission_set_look_alike": identity_center_role("PasswordReadersAll", rotation),
+            "password_administrator_with_path": Principal(
+                administrator, self.role_policies(administrator), path="/ops/"
+            ),
+            "password_administrator_without_path": Principal(administrator, self.role_policies(administrator)),
+            "session_log_reader_permission_set": identity_center_role("SessionAuditors", log_readers),
+            "session_log_reader_look_alike": identity_center_role("SessionAuditors_All", log_readers),
+            "session_requester_permission_set": identity_center_role(
+                "SessionRequester", [g.policy_named("/SsmGuardrailsSessionRequester")]
+            ),
+        }
 
     def _config_role(self, name: str) -> Principal:
         return Principal(name, self.role_policies(name))
@@ -255,6 +304,7 @@ class World:
             "other_region_instance": arn("ec2", f"instance/{INSTANCE_ID}", region=OTHER_REGION),
             "managed_node": arn("ssm", "managed-instance/mi-0123456789abcdef0"),
             "region": MEMBER.region,
+            "freshness_report_arn": r.arn_of("AWS::Lambda::Function", "PasswordRotationproductionFreshnessReport"),
             "freshness_report_function": r.name_of(
                 "AWS::Lambda::Function", "PasswordRotationproductionFreshnessReport"
             ),
@@ -279,6 +329,7 @@ class World:
             "rotation_parameter": arn("ssm", f"parameter/EC2Rescue/Passwords/{INSTANCE_ID}"),
             "rotation_key": r.key_with_alias(CONFIG.controls.password_rotation.key_alias)[0],
             "other_parameter": arn("ssm", "parameter/app/database-password"),
+            "operator_settings": arn("ssm", "parameter/guardrails/operator-settings"),
             "run_shell_document": arn("ssm", "document/AWS-RunShellScript", account=""),
             "ec2rescue_document": arn("ssm", "document/AWSSupport-RunEC2RescueForWindowsTool", account=""),
             "shell_document": arn("ssm", "document/SSM-SessionManagerRunShell"),
@@ -321,6 +372,10 @@ class World:
             "some_user": arn("iam", "user/alice", region=""),
             "central_topic": c.arn_of("AWS::SNS::Topic", "AccessKeyFindingsTopic"),
             "notifications_topic": r.arn_of("AWS::SNS::Topic", "NotificationsTopic"),
+            "rotation_maintenance_window": r.arn_of("AWS::SSM::MaintenanceWindow", "PasswordRotationproductionWindow"),
+            "preferences_restore_parameter": arn(
+                "ssm", "parameter/guardrails/session-manager/preferences-restore-version"
+            ),
             "remediation_role": principals["access_key_remediation"].role_arn,
             **self._optional_values(),
             "cleanup_state_machine": r.arn_of("AWS::StepFunctions::StateMachine", "BreakGlassCleanupStateMachine"),

@@ -15,6 +15,7 @@ import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import boto3
 import pytest
@@ -416,10 +417,19 @@ def test_doctor_lists_controls_and_what_the_caller_may_run(aws: Any) -> None:
     for action in ("ssm:GetParameter", "ssm:GetAutomationExecution", "ssm:GetParameter", "ssm:GetAutomationExecution",
                    "ssm:StopAutomationExecution"):  # fmt: skip
         iam.add_response("simulate_principal_policy", decision(action, "allowed"), None)
+    # the caller's role: its path (configured principals) and its trust policy (the grant function's person rule)
+    pinned = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+              "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+              "Condition": {"StringEquals": {"sts:RoleSessionName": "${aws:username}"}}}]}  # fmt: skip
+    role = {"Path": "/", "RoleName": "BreakGlassOperator", "RoleId": "AROAEXAMPLE00000000000", "CreateDate": START,
+            "Arn": f"arn:aws:iam::{ACCOUNT}:role/BreakGlassOperator",
+            "AssumeRolePolicyDocument": quote(json.dumps(pinned))}  # fmt: skip
+    iam.add_response("get_role", {"Role": role}, {"RoleName": "BreakGlassOperator"})
     with iam, sts:
         code, stdout, stderr = invoke(rt, "--output", "json", "doctor")
     assert code == Exit.OK, stderr
     report = json.loads(stdout)
+    assert report["person"] == "yes: alice"  # the session name is pinned to the user name
     assert report["controls"]["session_prefs"] is False and report["controls"]["break_glass"] is True
     assert report["commands"] == {
         "break-glass": "allowed (without ssm:DescribeInstanceInformation: a check is skipped)",

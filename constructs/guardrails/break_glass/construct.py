@@ -53,15 +53,18 @@ from guardrails.break_glass.tamper import protect_cleanup
 from guardrails.shared.encrypted_topic import EncryptedTopic
 from guardrails.shared.nag import acknowledge_grant, acknowledge_wildcard_action, acknowledge_wildcard_resource
 from guardrails.shared.password_vault import PasswordVault
+from guardrails.shared.principals import POLICY_PATH, Principal, contract_policy_name, roles_and_patterns
 from guardrails.shared.validation import check_not_empty
 
 
 class BreakGlass(Construct):
     """Emergency root/Administrator access on demand, with a password readable only for a short time.
 
-    :param operators: roles that may run break-glass and read the password. They get a managed
-        policy (``operator_policy``) and are the only principals the key policy lets decrypt.
-        At least one.
+    :param operators: roles that may run break-glass and read the password: ``iam.IRole`` or
+        :class:`guardrails.shared.Principal` (role name, role ARN with a path, IAM Identity Center
+        permission set). Roles get the managed policy ``operator_policy`` (fixed name
+        ``SsmGuardrails-BreakGlassOperator-<region>``, path ``/ssm-guardrails/``, which a permission set
+        references instead); all are the only principals the key policy lets decrypt. At least one.
     :param settings: every user setting, with its default and allowed range
         (:class:`BreakGlassSettings`; the README's "controls.break_glass" table). Default: all defaults.
     :param key: bring your own KMS key; its policy is then yours to scope (see README). Default: a
@@ -80,7 +83,7 @@ class BreakGlass(Construct):
         scope: Construct,
         id: str,
         *,
-        operators: Sequence[iam.IRole],
+        operators: Sequence[iam.IRole | Principal],
         settings: BreakGlassSettings | None = None,
         key: kms.IKey | None = None,
         key_admins: Sequence[iam.IPrincipal] | None = None,
@@ -131,18 +134,22 @@ class BreakGlass(Construct):
                 [f"{parameter_prefix[1:]}/pwd-i-*", f"{parameter_prefix[1:]}/pwd-mi-*"]
             ),
         )
+        operator_roles, operator_patterns = roles_and_patterns(self, "Operator", operators)
         self.operator_policy = iam.ManagedPolicy(
             self,
             "OperatorPolicy",
+            managed_policy_name=contract_policy_name("BreakGlassOperator", regional=True),
+            path=POLICY_PATH,
             description="Lets a break-glass operator run the document and read the password before it expires.",
             statements=[
                 *start_statements(self, self.document_arn, self.reset_document_arn),
                 *self.vault.reader_statements(),
             ],
-            roles=list(operators),
+            roles=operator_roles,
         )
-        for role in operators:
+        for role in operator_roles:  # named readers (their IAM changes are alerted), then permission sets
             self.vault.allow_reader(role)
+        self.vault.allow_reader_patterns(operator_patterns)
 
         self.audit_topic = audit_topic or EncryptedTopic(self, "Audit", description="break-glass audit").topic
         self.key_changed_rule = self.vault.notify_key_changes(self.audit_topic)

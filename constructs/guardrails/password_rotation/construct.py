@@ -42,14 +42,18 @@ from guardrails.shared.encrypted_log_group import EncryptedLogGroup
 from guardrails.shared.encrypted_topic import EncryptedTopic
 from guardrails.shared.nag import acknowledge_wildcard_action, acknowledge_wildcard_resource
 from guardrails.shared.password_vault import PasswordVault
+from guardrails.shared.principals import POLICY_PATH, Principal, contract_policy_name, roles_and_patterns
 from guardrails.shared.validation import check_not_empty
 
 
 class PasswordRotationWindow(Construct):
     """Rotate the local Administrator password of tagged Windows instances on a schedule.
 
-    :param administrators: roles that may read (decrypt) rotated passwords; they are the only
-        readers the created key admits. At least one.
+    :param administrators: roles that may read (decrypt) rotated passwords: ``iam.IRole`` or
+        :class:`guardrails.shared.Principal` (role name, role ARN with a path, IAM Identity Center
+        permission set); they are the only readers the created key admits. Roles get
+        ``administrator_policy`` (fixed name ``SsmGuardrails-PasswordAdministrator-<id>-<region>``,
+        path ``/ssm-guardrails/``, which a permission set references instead). At least one.
     :param window: which instances, when and how many at once (:class:`RotationWindowSettings`;
         the README's "controls.password_rotation.windows" table). Required: its ``tag_filters``.
     :param settings: what the windows of an account share (:class:`PasswordRotationSettings`: the key
@@ -66,7 +70,7 @@ class PasswordRotationWindow(Construct):
         scope: Construct,
         id: str,
         *,
-        administrators: Sequence[iam.IRole],
+        administrators: Sequence[iam.IRole | Principal],
         window: RotationWindowSettings,
         settings: PasswordRotationSettings | None = None,
         window_name: str | None = None,
@@ -109,15 +113,19 @@ class PasswordRotationWindow(Construct):
             description="Lets a Windows instance store its rotated Administrator password and log the run",
             statements=[*self.vault.writer_statements(), *output_log_statements(self.log_group)],
         )
+        administrator_roles, administrator_patterns = roles_and_patterns(self, "Administrator", administrators)
         self.administrator_policy = iam.ManagedPolicy(
             self,
             "AdministratorPolicy",
+            managed_policy_name=contract_policy_name(f"PasswordAdministrator-{id}", regional=True),
+            path=POLICY_PATH,
             description="Lets a password administrator read rotated Windows Administrator passwords",
             statements=[*self.vault.reader_statements(), *self.no_retagging_statements()],
-            roles=list(administrators),
+            roles=administrator_roles,
         )
-        for administrator in administrators:
-            self.vault.allow_reader(administrator)
+        for role in administrator_roles:  # named readers (their IAM changes are alerted), then permission sets
+            self.vault.allow_reader(role)
+        self.vault.allow_reader_patterns(administrator_patterns)
         create_failure_alerts(self, self.window, self.alert_topic)
         self.freshness_function = create_freshness_report(
             self, tag_filters=self.tag_filters, max_password_age=cdk.Duration.days(window.max_password_age_days),
@@ -193,8 +201,9 @@ class PasswordRotationWindow(Construct):
              "CancelCommand have no resource-level permissions."),
             (self.administrator_policy, self.vault.parameter_arn_pattern,
              "Administrators read rotated passwords only (/EC2Rescue/Passwords/*), decryptable via SSM only."),
-            (report_policy, "*", "ec2:DescribeInstances, ssm:DescribeParameters and ssm:ListCommandInvocations "
-             "have no resource-level permissions; they return metadata (tags, dates, statuses), never a password."),
+            (report_policy, "*", "ec2:DescribeInstances, ssm:DescribeParameters, ListCommandInvocations and the "
+             "window run's task and invocation listings have no resource-level permissions; they return metadata "
+             "(tags, dates, statuses), never a password."),
         ]  # fmt: skip
         for policy, resource, reason in reviewed:
             acknowledge_wildcard_resource(policy, resource, reason)

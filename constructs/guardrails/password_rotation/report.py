@@ -117,17 +117,23 @@ def create_freshness_report(
     report.role.add_to_policy(
         iam.PolicyStatement(
             sid="ReadTheWindowsLastRun",
-            actions=[
-                "ssm:DescribeMaintenanceWindowExecutions",
-                "ssm:DescribeMaintenanceWindowExecutionTasks",
-                "ssm:DescribeMaintenanceWindowExecutionTaskInvocations",
-            ],
+            actions=["ssm:DescribeMaintenanceWindowExecutions"],
             resources=[stack.format_arn(service="ssm", resource="maintenancewindow", resource_name=window.ref)],
         )
     )
-    # ListCommandInvocations has no resource-level permissions; it returns statuses, never a password.
+    # The run's tasks and invocations, and the commands' statuses: these actions have no resource types
+    # in the Service Authorization Reference (a window ARN would never match); they return statuses only.
+    # https://docs.aws.amazon.com/service-authorization/latest/reference/list_awssystemsmanager.html
     report.role.add_to_policy(
-        iam.PolicyStatement(sid="ReadTheRunsStatuses", actions=["ssm:ListCommandInvocations"], resources=["*"])
+        iam.PolicyStatement(
+            sid="ReadTheRunsStatuses",
+            actions=[
+                "ssm:DescribeMaintenanceWindowExecutionTasks",
+                "ssm:DescribeMaintenanceWindowExecutionTaskInvocations",
+                "ssm:ListCommandInvocations",
+            ],
+            resources=["*"],
+        )
     )
     alert_topic.grant_publish(report.role)
     events.Rule(

@@ -11,6 +11,8 @@ from guardrails.separation_of_duties.props import (
     MAX_APPROVERS,
     SWEEP_INTERVAL_RANGE_MINUTES,
     VALIDITY_RANGE_MINUTES,
+    JustInTimeApprover,
+    SeparationOfDutiesSettings,
 )
 
 __all__ = [
@@ -19,5 +21,7 @@ __all__ = [
     "MAX_APPROVERS",
     "SWEEP_INTERVAL_RANGE_MINUTES",
     "VALIDITY_RANGE_MINUTES",
+    "JustInTimeApprover",
     "SeparationOfDuties",
+    "SeparationOfDutiesSettings",
 ]

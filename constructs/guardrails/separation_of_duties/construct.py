@@ -18,7 +18,7 @@ Operators get ``SsmGuardrailsSessionRequester`` (:mod:`guardrails.separation_of_
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import aws_cdk as cdk
@@ -40,34 +40,33 @@ from guardrails.separation_of_duties.operators import (
     scp_readme,
 )
 from guardrails.separation_of_duties.organization_guard import GuardNames, guard_document
-from guardrails.separation_of_duties.props import validate
+from guardrails.separation_of_duties.props import SeparationOfDutiesSettings, operator_principals, validate
 from guardrails.separation_of_duties.self_protection import named_alarm_arns
 from guardrails.shared.nag import acknowledge_wildcard_resource
+from guardrails.shared.principals import POLICY_PATH, Principal
 from guardrails.shared.sessions import OPEN_DATA_CHANNEL_REASON, OWN_SESSIONS_REASON, SESSION_DATA_KEY_ALIAS
 
 
 class SeparationOfDuties(Construct):
     """Session Manager access to one node only after another person approved, for a short window.
 
-    :param operators: IAM roles that ask for sessions; they get the ``operator_policy``. At least one
-        (or ``operator_users``). Operators must hold no other ``ssm:StartSession`` permission (README).
+    :param operators: roles that ask for sessions (``iam.IRole`` or :class:`guardrails.shared.Principal`;
+        permission sets on ``just_in_time`` only); roles get ``SsmGuardrailsSessionRequester`` (path ``/``),
+        permission sets reference it. At least one (or ``operator_users``). No other ``ssm:StartSession``.
     :param approvers: IAM user or role ARNs (``change_manager`` also groups) that approve, 1-10;
         none may be an operator. Required for ``approval_runbook`` and ``change_manager``.
     :param operator_users: IAM users that ask for sessions, like ``operators``. Default: none.
-    :param min_approvals: approvals required, 1 to the number of approvers. Default: 1.
-    :param validity_minutes: the longest window an approval opens (a request may ask for less), 1-60. Default: 10.
-    :param approval_path: ``approval_runbook``, ``change_manager`` or ``just_in_time``. Default: ``approval_runbook``.
-    :param terminate_sessions_at_end: end the requester's sessions on the node when the window
-        closes (otherwise a session opened in time stays open). Default: true.
+    :param settings: approval path, approvals needed, window, session end, sweep and just-in-time
+        settings (:class:`SeparationOfDutiesSettings`; the README's "controls.separation_of_duties"
+        table). ``min_approvals`` is at most the number of approvers. Default: all defaults.
     :param session_regions: Regions where an approved session may start. Default: the stack's Region.
     :param session_data_key_alias: alias of the session data key in every session Region; the grant
         allows ``kms:GenerateDataKey`` on the key with this alias only. ``None`` when sessions are not
         encrypted. Default: ``alias/session-manager/data`` (the key :class:`SessionPrefs` creates).
     :param protected_tag_keys: node tag keys that scope other controls (the SessionPrefs operator tag,
         the rotation windows' target tags): operators may not set or remove them. Default: none.
-    :param scp_principals: further role names the organization guard forbids tagging nodes with
-        ``protected_tag_keys`` (other controls' operators and readers). Default: none.
-    :param sweep_interval: how often expired grants are deleted, 1-60 minutes. Default: 5 minutes.
+    :param scp_principals: further roles (names or :class:`guardrails.shared.Principal`) the organization guard
+        forbids tagging nodes with ``protected_tag_keys`` (other controls' operators and readers). Default: none.
     :param policy_name: the operators' managed policy. Default: ``SsmGuardrailsSessionRequester``.
     :param role_name: the runbook role (contract). Default: ``SsmSessionControlChangeMangerRole`` (sic).
     :param sweeper_role_name: the sweeper's role (contract). Default: ``SsmSessionTagSweeperRole``.
@@ -78,9 +77,6 @@ class SeparationOfDuties(Construct):
     :param topic: bring your own approvals topic. Default: a new KMS-encrypted, TLS-only topic.
     :param topic_name: name of the created topic. Default: ``change-manager-ssm-approval`` for
         ``change_manager``; ``Automation-ssm-session-approval`` otherwise (aws:approve needs the prefix).
-    :param just_in_time_approvers: ``(type, id)`` pairs, type one of ``SSOUser, SSOGroup, IAMUser``, 1-5.
-    :param just_in_time_node_tags: tag key -> values of the nodes the manual approval policy covers.
-    :param just_in_time_access_duration: how long an approved request lasts, 1-336 hours. Default: 1 hour.
     :param just_in_time_auto_approval_cedar: Cedar ``permit`` statements of an AutoApprovalPolicy. Default: none.
     :param just_in_time_policy_name: Default: ``SsmGuardrails-SessionManualApproval``.
     """
@@ -90,18 +86,14 @@ class SeparationOfDuties(Construct):
         scope: Construct,
         id: str,
         *,
-        operators: Sequence[iam.IRole],
+        operators: Sequence[iam.IRole | Principal],
         approvers: Sequence[str] = (),
         operator_users: Sequence[iam.IUser] = (),
-        min_approvals: int = 1,
-        validity_minutes: int = 10,
-        approval_path: str = "approval_runbook",
-        terminate_sessions_at_end: bool = True,
+        settings: SeparationOfDutiesSettings | None = None,
         session_regions: Sequence[str] | None = None,
         session_data_key_alias: str | None = SESSION_DATA_KEY_ALIAS,
         protected_tag_keys: Sequence[str] = (),
-        scp_principals: Sequence[str] = (),
-        sweep_interval: cdk.Duration | None = None,
+        scp_principals: Sequence[str | Principal] = (),
         policy_name: str = "SsmGuardrailsSessionRequester",
         role_name: str = "SsmSessionControlChangeMangerRole",
         sweeper_role_name: str = "SsmSessionTagSweeperRole",
@@ -111,26 +103,29 @@ class SeparationOfDuties(Construct):
         change_template_name: str = "AllowSsmSessionStartTemplate",
         topic: sns.ITopic | None = None,
         topic_name: str | None = None,
-        just_in_time_approvers: Sequence[tuple[str, str]] = (),
-        just_in_time_node_tags: Mapping[str, Sequence[str]] | None = None,
-        just_in_time_access_duration: cdk.Duration | None = None,
         just_in_time_auto_approval_cedar: str | None = None,
         just_in_time_policy_name: str = "SsmGuardrails-SessionManualApproval",
     ) -> None:
         super().__init__(scope, id)
         stack = cdk.Stack.of(self)
-        sweep_interval = sweep_interval or cdk.Duration.minutes(5)
-        jit_duration = just_in_time_access_duration or cdk.Duration.hours(1)
+        settings = settings or SeparationOfDutiesSettings()
+        self.settings = settings
+        approval_path, min_approvals = settings.approval_path, settings.min_approvals
+        validity_minutes = settings.validity_minutes
+        sweep_interval = cdk.Duration.minutes(settings.sweep_interval_minutes)
+        jit_duration = cdk.Duration.hours(settings.just_in_time_access_hours)
+        just_in_time_approvers = [(approver.type, approver.id) for approver in settings.just_in_time_approvers]
+        just_in_time_node_tags = settings.just_in_time_node_tags
         if topic_name is None:
-            topic_name = (
-                "change-manager-ssm-approval"
-                if approval_path == "change_manager"
-                else "Automation-ssm-session-approval"
-            )
+            change_manager = approval_path == "change_manager"
+            topic_name = "change-manager-ssm-approval" if change_manager else "Automation-ssm-session-approval"
+        roles, people, operator_patterns, scp_arns, scp_readers = operator_principals(
+            self, operators, operator_users, scp_principals, approval_path
+        )
         validate(
-            operators=operators, approvers=approvers, operator_users=operator_users, min_approvals=min_approvals,
-            validity_minutes=validity_minutes, approval_path=approval_path, session_regions=session_regions,
-            session_data_key_alias=session_data_key_alias, sweep_interval=sweep_interval, policy_name=policy_name,
+            operators=people, approvers=approvers, operator_users=operator_users, min_approvals=min_approvals,
+            approval_path=approval_path, session_regions=session_regions,
+            session_data_key_alias=session_data_key_alias, policy_name=policy_name,
             names={"role_name": role_name, "sweeper_role_name": sweeper_role_name,
                    "grant_function_name": grant_function_name, "grant_role_name": grant_role_name},
             documents={"runbook_name": runbook_name, "change_template_name": change_template_name,
@@ -151,9 +146,8 @@ class SeparationOfDuties(Construct):
         self.session_regions = list(session_regions or [stack.region])
         self.session_data_key_alias = session_data_key_alias
         self.protected_tag_keys = JustInTimeApproval.tag_keys(protected_tag_keys, approval_path, just_in_time_node_tags)
-        self._operators, self._operator_users = list(operators), list(operator_users)
-        self._scp_principals = list(scp_principals)
-
+        self._operators, self._operator_users = roles, list(operator_users)
+        self._operator_scp_arns, self._scp_patterns = scp_arns, scp_readers
         self.topic: sns.ITopic | None = None
         self.approval_runbook: ApprovalRunbook | None = None
         self.runbook_role: iam.Role | None = None
@@ -168,7 +162,7 @@ class SeparationOfDuties(Construct):
             path=approval_path,
             sessions=[self._arn("ssm", "session", "*", region=r) for r in self.session_regions],
             control_arns=self._control_arns(),
-            operator_arns=[r.role_arn for r in self._operators] + [u.user_arn for u in self._operator_users],
+            operator_arns=operator_patterns + [u.user_arn for u in self._operator_users],
             protected_tag_keys=self.protected_tag_keys,
         )
 
@@ -194,7 +188,7 @@ class SeparationOfDuties(Construct):
             operators=self._operators, operator_users=self._operator_users, approvers=approvers,
             min_approvals=min_approvals, validity_minutes=validity_minutes, topic=topic, topic_name=topic_name,
             session_regions=self.session_regions, session_data_key_alias=session_data_key_alias,
-            terminate_sessions_at_end=terminate_sessions_at_end, sweep_interval=sweep_interval,
+            terminate_sessions_at_end=settings.terminate_sessions_at_end, sweep_interval=sweep_interval,
         )  # fmt: skip
         self.topic, self.approval_runbook, self.change_template = path.topic, path.runbook, path.change_template
         self.runbook_role, self.runbook = path.runbook.role, path.runbook.document
@@ -222,6 +216,7 @@ class SeparationOfDuties(Construct):
         self.approver_policy = iam.ManagedPolicy(
             self, "ApproverPolicy", description="Lets an approver see and approve or reject session-access requests.",
             statements=approver_statements(self._executions(), runbook_name),
+            managed_policy_name="SsmGuardrailsSessionApprover", path=POLICY_PATH,
         )  # fmt: skip
         self._acknowledge_reviewed_wildcards()
 
@@ -237,9 +232,8 @@ class SeparationOfDuties(Construct):
         policy of a member account can enforce, as one SCP for the target OUs."""
         grants = self.approval_path != "just_in_time"
         return guard_document(GuardNames(
-            operator_arns=[*(f"arn:*:iam::*:role/{r.role_name}" for r in self._operators),
-                           *(f"arn:*:iam::*:user/{u.user_name}" for u in self._operator_users)],
-            readers=self._scp_principals, tag_keys=self.protected_tag_keys,
+            operator_arns=self._operator_scp_arns,
+            readers=self._scp_patterns, tag_keys=self.protected_tag_keys,
             runbook_role=self.role_name if grants else None, grant_role=self.grant_role_name if grants else None,
             lambda_roles=[self.grant_role_name, self.sweeper_role_name] if grants else [],
             documents=sorted({self.runbook_name, self.change_template_name, "SsmGuardrails*"}),

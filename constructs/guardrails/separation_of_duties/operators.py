@@ -250,8 +250,8 @@ def scp_document(
     operators: list[str], readers: Sequence[str], tag_keys: Sequence[str], runbook_role: str | None
 ) -> dict[str, Any]:
     """The optional SCP: only operators pass the runbook role (no other principal runs its own
-    automation with it); operators and ``readers`` never tag nodes with the controls' keys."""
-    taggers = operators + [f"arn:*:iam::*:role/{name}" for name in readers]
+    automation with it); operators and ``readers`` (ARN patterns) never tag nodes with the controls' keys."""
+    taggers = operators + list(readers)
     statements: list[dict[str, Any]] = []
     if runbook_role is not None:
         statements.append({

@@ -62,7 +62,7 @@ class GuardNames:
     """What the guard names: this control's principals and documents."""
 
     operator_arns: Sequence[str]  # arn:*:iam::*:role/<name> or user/<name>
-    readers: Sequence[str]  # role names of other controls' operators and readers
+    readers: Sequence[str]  # ARN patterns (arn:*:iam::*:role/...) of other controls' operators and readers
     tag_keys: Sequence[str]
     runbook_role: str | None  # None on the just_in_time path
     lambda_roles: Sequence[str]  # the grant function's and the sweeper's roles

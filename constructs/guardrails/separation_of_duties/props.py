@@ -1,15 +1,28 @@
-"""Prop checks of :class:`guardrails.SeparationOfDuties`: every bad value fails at synth with one line."""
+"""The settings of :class:`guardrails.SeparationOfDuties`, each declared once, and the checks of its other props."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from typing import Annotated, ClassVar, Literal
 
-import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
+from constructs import Construct
+from pydantic import Field
 
 from guardrails.separation_of_duties.change_manager import APPROVER_ARN
-from guardrails.shared.validation import DOCUMENT_NAME, REGION, PropsError, check_kms_alias, check_pattern, check_range
+from guardrails.separation_of_duties.just_in_time import JIT_ACCESS_DURATION_RANGE_HOURS
+from guardrails.shared.principals import Principal, organization_arn_patterns, roles_and_patterns
+from guardrails.shared.settings import Settings, in_range, rule
+from guardrails.shared.validation import (
+    DOCUMENT_NAME,
+    REGION,
+    PropsError,
+    check_kms_alias,
+    check_pattern,
+    check_range,
+    check_tag_filters,
+)
 
 APPROVAL_PATHS = ("approval_runbook", "change_manager", "just_in_time")
 VALIDITY_RANGE_MINUTES = (1, 60)
@@ -18,6 +31,45 @@ MAX_APPROVERS = 10
 IAM_NAME = re.compile(r"[\w+=,.@-]{1,64}")
 POLICY_NAME = re.compile(r"[\w+=,.@-]{1,128}")
 TOPIC_NAME = re.compile(r"[A-Za-z0-9_-]{1,256}")
+ApprovalPath = Literal["approval_runbook", "change_manager", "just_in_time"]
+
+
+class JustInTimeApprover(Settings):
+    """One approver on the just-in-time path."""
+
+    construct_name: ClassVar[str] = "SeparationOfDuties"
+
+    type: Literal["SSOUser", "SSOGroup", "IAMUser"] = Field(description="What `id` names.")
+    id: Annotated[str, Field(min_length=1, max_length=256)] = Field(description="The user or group.")
+
+
+class SeparationOfDutiesSettings(Settings):
+    """How a session is requested and approved, and how long it may be used."""
+
+    construct_name: ClassVar[str] = "SeparationOfDuties"
+
+    approval_path: ApprovalPath = Field("approval_runbook", description="How a request is approved (see walkthroughs).")
+    min_approvals: Annotated[int, in_range(1, MAX_APPROVERS)] = Field(
+        1, description="Approvals needed (at most the number of approvers)."
+    )
+    validity_minutes: Annotated[int, in_range(*VALIDITY_RANGE_MINUTES, "minutes")] = Field(
+        10, description="The longest window an approval grants (a request may ask for less)."
+    )
+    terminate_sessions_at_end: bool = Field(
+        True, description="End the requester's sessions on the node when the window closes."
+    )
+    sweep_interval_minutes: Annotated[int, in_range(*SWEEP_INTERVAL_RANGE_MINUTES, "minutes")] = Field(
+        5, description="How often expired session grants are deleted."
+    )
+    just_in_time_approvers: list[JustInTimeApprover] = Field(
+        default_factory=list, description="1-5 approvers on the `just_in_time` path."
+    )
+    just_in_time_node_tags: Annotated[dict[str, list[str]], rule(check_tag_filters, "tag key -> values")] | None = (
+        Field(None, description="Nodes the just-in-time approval policy covers (none: all).")
+    )
+    just_in_time_access_hours: Annotated[int, in_range(*JIT_ACCESS_DURATION_RANGE_HOURS, "hours")] = Field(
+        1, description="How long just-in-time access lasts."
+    )
 
 
 def validate(
@@ -26,24 +78,17 @@ def validate(
     approvers: Sequence[str],
     operator_users: Sequence[iam.IUser],
     min_approvals: int,
-    validity_minutes: int,
     approval_path: str,
     session_regions: Sequence[str] | None,
     session_data_key_alias: str | None,
-    sweep_interval: cdk.Duration,
     policy_name: str,
     names: Mapping[str, str],
     documents: Mapping[str, str],
     topic_name: str | None,
 ) -> None:
     name = "SeparationOfDuties"
-    if approval_path not in APPROVAL_PATHS:
-        raise PropsError(f"{name}.approval_path", approval_path, ", ".join(APPROVAL_PATHS))
     if not operators and not operator_users:
         raise PropsError(f"{name}.operators", [], "at least one operator role (or operator_users)")
-    check_range(f"{name}.validity_minutes", validity_minutes, *VALIDITY_RANGE_MINUTES, unit="minutes")
-    minutes = sweep_interval.to_seconds() / 60
-    check_range(f"{name}.sweep_interval", minutes, *SWEEP_INTERVAL_RANGE_MINUTES, unit="minutes")
     check_pattern(f"{name}.policy_name", policy_name, POLICY_NAME, "1-128 letters, digits, + = , . @ _ -")
     for setting, value in names.items():
         check_pattern(f"{name}.{setting}", value, IAM_NAME, "1-64 letters, digits, + = , . @ _ -")
@@ -78,3 +123,38 @@ def validate(
         check_pattern(f"{name}.topic_name", topic_name, TOPIC_NAME, "1-256 letters, digits, _ -")
         if approval_path == "approval_runbook" and not topic_name.startswith("Automation"):
             raise PropsError(f"{name}.topic_name", topic_name, "a name starting with Automation (aws:approve needs it)")
+
+
+def permission_sets_on_path(operators: Sequence[iam.IRole | Principal], approval_path: str) -> list[Principal]:
+    """The IAM Identity Center permission sets among ``operators``: allowed on ``just_in_time`` only.
+
+    The other paths' grant is an inline policy on the requester's role, and Identity Center's roles are
+    protected ("this role is only modifiable by AWS":
+    https://repost.aws/knowledge-center/identity-center-aws-reserved-sso).
+    """
+    found = [p for p in operators if isinstance(p, Principal) and not p.attachable]
+    if found and approval_path != "just_in_time":
+        raise PropsError(
+            "SeparationOfDuties.operators",
+            [str(p) for p in found],
+            "roles on this path (the grant is an inline policy on the requester's role, which IAM Identity "
+            "Center protects); permission sets on approval_path just_in_time",
+        )
+    return found
+
+
+def operator_principals(
+    scope: Construct,
+    operators: Sequence[iam.IRole | Principal],
+    users: Sequence[iam.IUser],
+    scp_principals: Sequence[str | Principal],
+    approval_path: str,
+) -> tuple[list[iam.IRole], list[iam.IRole | Principal], list[str], list[str], list[str]]:
+    """The operators as the construct uses them: the roles to attach to, the people to validate (roles
+    and permission sets), every operator's ``aws:PrincipalArn`` pattern, and the organization guard's
+    operator and reader ARNs (any account; a role given by ARN keeps its path)."""
+    sets = permission_sets_on_path(operators, approval_path)
+    roles, patterns = roles_and_patterns(scope, "Operator", operators)
+    guard_operators = [*organization_arn_patterns(operators), *(f"arn:*:iam::*:user/{u.user_name}" for u in users)]
+    guard_readers = organization_arn_patterns([Principal.parse(p) for p in scp_principals])
+    return roles, [*roles, *sets], patterns, guard_operators, guard_readers

@@ -48,6 +48,7 @@ from guardrails.session_prefs.storage import (  # noqa: F401 (JUST_IN_TIME_KEY_T
 )
 from guardrails.shared.encrypted_topic import EncryptedTopic
 from guardrails.shared.nag import acknowledge_wildcard_action, acknowledge_wildcard_resource
+from guardrails.shared.principals import POLICY_PATH, Principal, contract_policy_name, roles_and_patterns
 from guardrails.shared.sessions import OPEN_DATA_CHANNEL_REASON, OWN_SESSIONS_REASON
 from guardrails.shared.validation import check_parameter_path
 
@@ -77,7 +78,7 @@ class SessionPrefs(Construct):
         id: str,
         *,
         settings: SessionPrefsSettings,
-        log_readers: Sequence[iam.IRole] = (),
+        log_readers: Sequence[iam.IRole | Principal] = (),
         vpc: ec2.IVpc | None = None,
         notification_topic: sns.ITopic | None = None,
         document_name: str = "SSM-SessionManagerRunShell",
@@ -89,14 +90,15 @@ class SessionPrefs(Construct):
         stack = cdk.Stack.of(self)
         self.document_name = document_name
         self.data_key = create_data_key(self, key_id_parameter_name) if settings.session_encryption else None
+        reader_roles, reader_patterns = roles_and_patterns(self, "LogReader", log_readers)
         self.log_group, self.log_key = session_log_group(
-            self, settings.cloudwatch_logging, settings.log_group_name, settings.log_retention_days,
-            [role.role_arn for role in log_readers],
+            self, settings.cloudwatch_logging, settings.log_group_name, settings.log_retention_days, reader_patterns,
         )  # fmt: skip
         if log_readers and self.log_group is not None and self.log_key is not None:
             self.log_reader_policy = iam.ManagedPolicy(
                 self, "LogReaderPolicy", description="Read Session Manager session transcripts",
-                statements=log_reader_statements(self.log_group, self.log_key), roles=list(log_readers),
+                managed_policy_name=contract_policy_name("SessionLogReader", regional=True), path=POLICY_PATH,
+                statements=log_reader_statements(self.log_group, self.log_key), roles=reader_roles,
             )  # fmt: skip
         self.s3_bucket_name = settings.s3_bucket_name if settings.s3_logging else None
         self.s3_key_prefix = "/".join(p for p in (settings.s3_key_prefix.strip("/"), stack.account, stack.region) if p)
@@ -131,9 +133,12 @@ class SessionPrefs(Construct):
                 self, self.log_group, self.s3_bucket_name, self.s3_key_prefix, self.data_key
             ),
         )
+        # Fixed name and path (a contract): IAM Identity Center permission sets reference it.
         self.operator_policy = iam.ManagedPolicy(
             self,
             "OperatorPolicy",
+            managed_policy_name=contract_policy_name("SessionOperator", regional=True),
+            path=POLICY_PATH,
             description="Sessions on tagged instances only, through the preferences document (and the allowed "
             "unlogged port-forwarding documents); no re-tagging with the operator tag keys",
             statements=operator_statements(

@@ -171,6 +171,12 @@ class PasswordVault(Construct):
         if isinstance(role_name, str):
             self._reader_names.append(role_name)
 
+    def allow_reader_patterns(self, patterns: Sequence[str]) -> None:
+        """Admit every principal whose ``aws:PrincipalArn`` matches one of ``patterns`` (ArnLike), for
+        roles that are never named: an IAM Identity Center permission set's role (see
+        :class:`guardrails.shared.Principal`). Their IAM permissions come from the permission set."""
+        self._reader_arns.extend(p for p in patterns if p not in self._reader_arns)
+
     def _through_parameter_store(self, arns: Sequence[str] | None = None) -> dict[str, dict[str, object]]:
         names: object = list(arns) if arns and len(arns) > 1 else (arns or [self.parameter_arn_pattern])[0]
         return {
