@@ -109,7 +109,7 @@ lint: $(VENV_STAMP)
 # such as the example app's synth run once per worker.
 TEST_WORKERS ?= 2
 test: bootstrap lint
-	$(VENV)/bin/python -m pytest $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile)
+	$(VENV)/bin/python -m pytest $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder)
 
 demo-break-glass: $(VENV_STAMP)
 	$(VENV)/bin/python scripts/demo_break_glass.py

@@ -41,6 +41,25 @@ class _FileScheduling(LoadFileScheduling):
         return next((folder for folder in ONE_WORKER_FOLDERS if module.startswith(folder)), module)
 
 
+#: Modules whose set-up or tests take longest, scheduled first (longest processing time first packs two
+#: workers best; xdist would otherwise order them by their number of tests). `make benchmark-tests`
+#: lists the slowest tests: a new module near the top belongs here.
+LONGEST_FIRST = (
+    "tests/access/", "tests/test_app.py", "tests/test_separation_of_duties.py", "tests/test_deploy.py",
+    "tests/cli/test_cli_terminal.py", "tests/test_rotation_freshness.py",
+)  # fmt: skip
+
+
+def _rank(item: pytest.Item) -> int:
+    path = item.nodeid.split("::", 1)[0]
+    return next((i for i, prefix in enumerate(LONGEST_FIRST) if path.startswith(prefix)), len(LONGEST_FIRST))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Longest modules first (a stable sort: the order inside a module is kept)."""
+    items.sort(key=_rank)
+
+
 @pytest.hookimpl(optionalhook=True)  # an xdist hook: a run with `-p no:xdist` does not know it
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> LoadFileScheduling | None:
     return _FileScheduling(config, log) if config.getvalue("dist") == "loadfile" else None
