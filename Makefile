@@ -108,10 +108,6 @@ lint: $(VENV_STAMP)
 # folder sharing expensive session fixtures (tests/access/) run on one worker too. Session fixtures
 # such as the example app's synth run once per worker.
 TEST_WORKERS ?= 2
-# Bytecode caches: a machine that sets PYTHONDONTWRITEBYTECODE would recompile this project's modules
-# and re-run pytest's assertion rewriting of every test module in every worker and every CLI or synth
-# subprocess, on every run; an empty value turns it off for the suite (__pycache__/ is git-ignored).
-test: export PYTHONDONTWRITEBYTECODE :=
 test: bootstrap lint
 	$(VENV)/bin/python -m pytest $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder)
 
