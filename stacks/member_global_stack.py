@@ -12,6 +12,7 @@ from guardrails import AccessKeyRemediation, SeparationOfDuties
 from guardrails.shared import Principal
 from guardrails.shared.sessions import SESSION_DATA_KEY_ALIAS
 from stacks.config import GuardrailsConfig, SeparationOfDutiesConfig
+from stacks.operator_settings import SESSION_DOCUMENT
 
 
 class MemberGlobalStack(cdk.Stack):
@@ -66,6 +67,8 @@ class MemberGlobalStack(cdk.Stack):
             session_data_key_alias=data_key_alias,
             protected_tag_keys=protected,
             scp_principals=readers,
+            # the preferences document SessionPrefs' function keeps (the regional stacks create it)
+            guard_kept_documents=[SESSION_DOCUMENT] if prefs.enabled else [],
         )
         if control.approver_policy is not None:
             for principal in settings.approver_roles:

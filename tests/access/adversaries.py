@@ -164,9 +164,11 @@ BOUNDARIES: dict[tuple[str, str], str] = {
 #: guard attached, each of these abuses must be refused.
 GUARDED: tuple[tuple[str, str], ...] = (
     ("automation_role", "change-break-glass-document"),
+    ("automation_role", "change-preferences"),
     ("automation_role", "change-runbook"),
     ("fis_ssm", "lend-runbook-role"),
     ("power_user", "change-break-glass-document"),
+    ("power_user", "change-preferences"),
     ("power_user", "change-runbook"),
     ("power_user", "change-sweeper-code"),
     ("power_user", "disable-sweeper-rule"),

@@ -67,6 +67,8 @@ class SeparationOfDuties(Construct):
         the rotation windows' target tags): operators may not set or remove them. Default: none.
     :param scp_principals: further roles (names or :class:`guardrails.shared.Principal`) the organization guard
         forbids tagging nodes with ``protected_tag_keys`` (other controls' operators and readers). Default: none.
+    :param guard_kept_documents: documents another control's function keeps (SessionPrefs' preferences): the
+        guard lets only CloudFormation and this project's roles change them. Default: none.
     :param policy_name: the operators' managed policy. Default: ``SsmGuardrailsSessionRequester``.
     :param role_name: the runbook role (contract). Default: ``SsmSessionControlChangeMangerRole`` (sic).
     :param sweeper_role_name: the sweeper's role (contract). Default: ``SsmSessionTagSweeperRole``.
@@ -94,6 +96,7 @@ class SeparationOfDuties(Construct):
         session_data_key_alias: str | None = SESSION_DATA_KEY_ALIAS,
         protected_tag_keys: Sequence[str] = (),
         scp_principals: Sequence[str | Principal] = (),
+        guard_kept_documents: Sequence[str] = (),
         policy_name: str = "SsmGuardrailsSessionRequester",
         role_name: str = "SsmSessionControlChangeMangerRole",
         sweeper_role_name: str = "SsmSessionTagSweeperRole",
@@ -148,6 +151,7 @@ class SeparationOfDuties(Construct):
         self.protected_tag_keys = JustInTimeApproval.tag_keys(protected_tag_keys, approval_path, just_in_time_node_tags)
         self._operators, self._operator_users = roles, list(operator_users)
         self._operator_scp_arns, self._scp_patterns = scp_arns, scp_readers
+        self.guard_kept_documents = list(guard_kept_documents)
         self.topic: sns.ITopic | None = None
         self.approval_runbook: ApprovalRunbook | None = None
         self.runbook_role: iam.Role | None = None
@@ -237,6 +241,7 @@ class SeparationOfDuties(Construct):
             runbook_role=self.role_name if grants else None, grant_role=self.grant_role_name if grants else None,
             lambda_roles=[self.grant_role_name, self.sweeper_role_name] if grants else [],
             documents=sorted({self.runbook_name, self.change_template_name, "SsmGuardrails*"}),
+            kept_documents=self.guard_kept_documents,
         ))  # fmt: skip
 
     @property

@@ -5,7 +5,8 @@ member account can say, whatever else a principal there may do:
 * this project's service roles are passed only to their own service, the runbook role only by the
   operators and the Lambda roles only by the CloudFormation execution roles;
 * this project's documents, functions, state machines, rules, keys and roles are changed only by the
-  CloudFormation execution roles;
+  CloudFormation execution roles; documents this project's functions keep (the Session Manager
+  preferences) only by those roles and this project's own roles;
 * inline policies on the operators are written only by the grant function's role (IAM has no
   condition key for a policy's name, so *every* inline policy of an operator is its to write) and
   removed only by it and the sweeper;
@@ -68,6 +69,8 @@ class GuardNames:
     lambda_roles: Sequence[str]  # the grant function's and the sweeper's roles
     grant_role: str | None
     documents: Sequence[str]
+    #: documents one of this project's functions keeps up to date (SessionPrefs' SSM-SessionManagerRunShell)
+    kept_documents: Sequence[str] = ()
 
 
 def _role(name: str) -> str:
@@ -105,6 +108,15 @@ def guard_document(names: GuardNames) -> dict[str, Any]:
          "Condition": {**not_deployers,
                        "StringLike": {"aws:ResourceTag/aws:cloudformation:stack-name": THIS_PROJECTS_STACKS}}},
     ]  # fmt: skip
+    if names.kept_documents:
+        # The function's role has a generated name; every role this project creates carries the stack's
+        # name (SsmGuardrails-*, or StackSet-SsmGuardrails-* for stack instances)
+        keepers = [*CLOUDFORMATION_EXECUTION_ROLES, _role("*SsmGuardrails*")]
+        statements.append({
+            "Sid": "OnlyThisProjectChangesTheDocumentsItKeeps", "Effect": "Deny", "Action": CHANGE_ACTIONS[:3],
+            "Resource": [f"arn:*:ssm:*:*:document/{d}" for d in names.kept_documents],
+            "Condition": {"ArnNotLike": {"aws:PrincipalArn": keepers}},
+        })  # fmt: skip
     if names.grant_role and names.operator_arns:
         writers = [_role(names.grant_role), *map(_role, names.lambda_roles)]
         statements.append({
