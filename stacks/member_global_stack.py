@@ -9,6 +9,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from guardrails import AccessKeyRemediation, SeparationOfDuties
+from guardrails.separation_of_duties.organization_guard import GUARD_TAG_KEY, GUARD_TAGGED_TYPES
 from guardrails.shared import Principal
 from guardrails.shared.sessions import SESSION_DATA_KEY_ALIAS
 from stacks.config import GuardrailsConfig, SeparationOfDutiesConfig
@@ -25,6 +26,8 @@ class MemberGlobalStack(cdk.Stack):
         super().__init__(
             scope, id, description="SSM Guardrails: account-wide controls (member account, home Region)", **kwargs
         )
+        # the organization guard knows this stack's keys and state machines by this tag
+        cdk.Tags.of(self).add(GUARD_TAG_KEY, "SsmGuardrails-MemberGlobal", include_resource_types=GUARD_TAGGED_TYPES)
         settings = config.controls.access_key_remediation
         if settings.enabled:
             org = config.organization

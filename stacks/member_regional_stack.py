@@ -10,6 +10,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from guardrails import BreakGlass, EncryptedTopic, PasswordRotationWindow, SessionPrefs
+from guardrails.separation_of_duties.organization_guard import GUARD_TAG_KEY, GUARD_TAGGED_TYPES
 from guardrails.shared import Principal
 from stacks.config import BreakGlassConfig, ControlsConfig, PasswordRotationConfig, SessionPrefsConfig
 from stacks.operator_settings import OperatorSettings
@@ -24,6 +25,8 @@ class MemberRegionalStack(cdk.Stack):
         super().__init__(
             scope, id, description="SSM Guardrails: regional privileged-access controls (member account)", **kwargs
         )
+        # the organization guard knows this stack's keys and state machines by this tag
+        cdk.Tags.of(self).add(GUARD_TAG_KEY, "SsmGuardrails-MemberRegional", include_resource_types=GUARD_TAGGED_TYPES)
         # One topic per account and Region for every control's audit, alerts and reports, so
         # there is one thing to subscribe to (and one KMS key to pay for).
         self.notifications = EncryptedTopic(

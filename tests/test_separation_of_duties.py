@@ -463,7 +463,7 @@ def test_the_organization_guard_keeps_the_runbook_role_with_operators_and_nodes_
     assert json.dumps(construct.scp_document, indent=2) in construct.scp_readme
     assert [s["Sid"] for s in synthesized["constructs"]["JustInTime"].scp_document["Statement"]] == [
         "NoReTaggingNodesAroundTheControls", "OnlyCloudFormationChangesTheControls",
-        "OnlyCloudFormationChangesTheControlsKeysAndStateMachines",
+        "OnlyCloudFormationChangesTheControlsKeysAndStateMachines", "OnlyCloudFormationSetsTheGuardTag",
     ]  # fmt: skip
 
 

@@ -203,6 +203,11 @@ class ResolvedTemplate:
                 return {tag["Key"]: tag["Value"] for tag in tags}
         raise KeyError(alias)
 
+    def tags_of(self, resource_type: str, id_prefix: str) -> dict[str, str]:
+        """The tags of the one resource whose logical id starts with ``id_prefix`` (aws:ResourceTag/<key>)."""
+        ((_, properties),) = [(i, p) for i, p in self.of_type(resource_type) if i.startswith(id_prefix)]
+        return {tag["Key"]: tag["Value"] for tag in self.resolve(properties.get("Tags", []))}
+
     def key(self, id_prefix: str) -> tuple[str, dict[str, Any]]:
         """(key ARN, key policy) of the one key whose logical id starts with ``id_prefix``."""
         ((logical_id, properties),) = [(i, p) for i, p in self.of_type("AWS::KMS::Key") if i.startswith(id_prefix)]

@@ -326,6 +326,11 @@ class World:
                 "ssm", f"parameter{CONFIG.controls.break_glass.parameter_prefix}/pwd-{INSTANCE_ID}"
             ),
             "break_glass_key": r.key_with_alias(CONFIG.controls.break_glass.key_alias)[0],
+            # the tag the organization guard knows the controls' keys and state machines by, as the template sets it
+            "break_glass_key_guard_tag": r.key_tags(CONFIG.controls.break_glass.key_alias)["SsmGuardrailsStack"],
+            "cleanup_state_machine_guard_tag": r.tags_of(
+                "AWS::StepFunctions::StateMachine", "BreakGlassCleanupStateMachine"
+            )["SsmGuardrailsStack"],
             "rotation_parameter": arn("ssm", f"parameter/EC2Rescue/Passwords/{INSTANCE_ID}"),
             "rotation_key": r.key_with_alias(CONFIG.controls.password_rotation.key_alias)[0],
             "other_parameter": arn("ssm", "parameter/app/database-password"),

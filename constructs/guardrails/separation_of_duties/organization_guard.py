@@ -38,12 +38,12 @@ CLOUDFORMATION_EXECUTION_ROLES = [
     "arn:*:iam::*:role/AWSCloudFormationStackSetExecutionRole",
     "arn:*:iam::*:role/cdk-*-cfn-exec-role-*",
 ]
-#: CloudFormation tags what it creates with the stack's name ("aws:cloudformation:stack-name"), though
-#: "the propagation of stack-level tags to resources ... varies by resource type", so keys and state
-#: machines are matched by that tag (functions, rules, roles and documents by name); stack instances of
-#: a StackSet are named StackSet-<StackSet name>-<id>:
+#: Keys and state machines have generated names, so the guard knows them by a tag the stacks set explicitly
+#: (functions, rules, roles and documents by name). Not CloudFormation's own aws:cloudformation:stack-name:
+#: "the propagation of stack-level tags to resources ... varies by resource type":
 #: https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-resource-tags.html
-THIS_PROJECTS_STACKS = ["SsmGuardrails-*", "StackSet-SsmGuardrails-*"]
+GUARD_TAG_KEY = "SsmGuardrailsStack"
+GUARD_TAGGED_TYPES = ["AWS::KMS::Key", "AWS::StepFunctions::StateMachine"]
 CHANGE_ACTIONS = [
     "ssm:UpdateDocument*", "ssm:DeleteDocument", "ssm:ModifyDocumentPermission",
     "lambda:Update*", "lambda:Delete*", "lambda:Put*", "lambda:AddPermission", "lambda:RemovePermission",
@@ -105,8 +105,11 @@ def guard_document(names: GuardNames) -> dict[str, Any]:
          "Condition": not_maintainers},
         {"Sid": "OnlyCloudFormationChangesTheControlsKeysAndStateMachines", "Effect": "Deny",
          "Action": TAGGED_CHANGE_ACTIONS, "Resource": "*",
-         "Condition": {**not_deployers,
-                       "StringLike": {"aws:ResourceTag/aws:cloudformation:stack-name": THIS_PROJECTS_STACKS}}},
+         "Condition": {**not_deployers, "Null": {f"aws:ResourceTag/{GUARD_TAG_KEY}": "false"}}},
+        {"Sid": "OnlyCloudFormationSetsTheGuardTag", "Effect": "Deny",
+         "Action": ["kms:TagResource", "kms:UntagResource", "states:TagResource", "states:UntagResource"],
+         "Resource": "*",
+         "Condition": {**not_deployers, "ForAnyValue:StringEqualsIgnoreCase": {"aws:TagKeys": [GUARD_TAG_KEY]}}},
     ]  # fmt: skip
     if names.kept_documents:
         # The function's role has a generated name; every role this project creates carries the stack's
