@@ -27,6 +27,7 @@ def run_doctor(rt: Runtime) -> Exit:
               "cloudtrail": trail_check(rt)}  # fmt: skip
     if settings.deployed().get("separation_of_duties"):
         report["person"] = person_check(identity["Arn"], role)
+        report["runbook"] = runbook_check(rt, settings.raw["separation_of_duties"].get("runbook"))
     rt.emit(report, lambda: _print(rt, report))
     return Exit.OK
 
@@ -50,6 +51,23 @@ def principal_check(caller_arn: str, settings: Settings, role: dict[str, Any] | 
     path = role.get("Path") if role else None
     jobs = match_jobs(caller_arn, settings.raw.get("principals", {}), path)
     return {job: ("yes: " if match.matched else "no: ") + match.reason for job, match in jobs.items()}
+
+
+def runbook_check(rt: Runtime, runbook: str | None) -> str:
+    """Whether the runbook's latest version is its default: a newer version CloudFormation did not promote
+    is kept by the sweeper (and alarmed), and the grant function grants only for the default one."""
+    from botocore.exceptions import ClientError
+
+    if not runbook:
+        return "not used on this approval path"
+    try:
+        document = rt.client("ssm").describe_document(Name=runbook)["Document"]
+    except ClientError as error:
+        return f"unknown ({error.response['Error']['Code']})"
+    latest, default = document.get("LatestVersion"), document.get("DefaultVersion")
+    if latest == default:
+        return f"default version {default} is the latest"
+    return f"version {latest} is newer than the default {default}: update the stack so CloudFormation promotes it"
 
 
 def person_check(caller_arn: str, role: dict[str, Any] | None) -> str:
@@ -157,4 +175,5 @@ def _print(rt: Runtime, report: dict[str, Any]) -> None:
     rt.console.print(principals)
     if "person" in report:
         rt.console.print(f"Person for separation of duties: {report['person']}")
+        rt.console.print(f"Session runbook: {report['runbook']}")
     rt.console.print(f"CloudTrail: {report['cloudtrail']}")

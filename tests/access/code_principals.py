@@ -66,6 +66,7 @@ CALLERS: dict[str, tuple[str, ...] | NotGranted] = {
     f"{CLI}tracking.py::run_cancel": ("break_glass_operator", "session_requester"),
     f"{CLI}runtime.py::where": NotGranted("sts:GetCallerIdentity needs no permission (the account in messages)"),
     f"{CLI}doctor.py::run_doctor": NotGranted("sts:GetCallerIdentity needs no permission"),
+    f"{CLI}doctor.py::runbook_check": NotGranted("README: doctor reads the runbook's versions only if allowed"),
     f"{CLI}doctor.py::_caller_role": NotGranted("README: doctor reads your own role with iam:GetRole only if allowed"),
     f"{CLI}doctor.py::_may_run": NotGranted("README: doctor uses iam:SimulatePrincipalPolicy only if allowed"),
     f"{CLI}trails.py::covering_trail": NotGranted(

@@ -425,11 +425,19 @@ def test_doctor_lists_controls_and_what_the_caller_may_run(aws: Any) -> None:
             "Arn": f"arn:aws:iam::{ACCOUNT}:role/BreakGlassOperator",
             "AssumeRolePolicyDocument": quote(json.dumps(pinned))}  # fmt: skip
     iam.add_response("get_role", {"Role": role}, {"RoleName": "BreakGlassOperator"})
+    # a runbook update CloudFormation did not promote: version 2 exists, version 1 is still the default
+    content = json.dumps({"schemaVersion": "0.3", "mainSteps": [{"name": "Wait", "action": "aws:sleep",
+                                                                 "inputs": {"Duration": "PT1M"}}]})  # fmt: skip
+    ssm = rt.client("ssm")
+    ssm.create_document(Name="AllowStartSsmSession", Content=content, DocumentType="Automation")
+    ssm.update_document(Name="AllowStartSsmSession", Content=content.replace("PT1M", "PT2M"),
+                        DocumentVersion="$LATEST")  # fmt: skip
     with iam, sts:
         code, stdout, stderr = invoke(rt, "--output", "json", "doctor")
     assert code == Exit.OK, stderr
     report = json.loads(stdout)
     assert report["person"] == "yes: alice"  # the session name is pinned to the user name
+    assert report["runbook"].startswith("version 2 is newer than the default 1")
     assert report["controls"]["session_prefs"] is False and report["controls"]["break_glass"] is True
     assert report["commands"] == {
         "break-glass": "allowed (without ssm:DescribeInstanceInformation: a check is skipped)",
