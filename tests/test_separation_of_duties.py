@@ -29,6 +29,7 @@ from guardrails.separation_of_duties.grant import GRANT_PREFIX
 from guardrails.separation_of_duties.just_in_time import check_cedar
 from guardrails.shared import Principal
 from guardrails.shared.documents import load_document
+from stacks.build import MEMBER_GLOBAL_STACK_NAME, MEMBER_REGIONAL_STACK_NAME
 
 ACCOUNT = "111111111111"
 APPROVER = f"arn:aws:iam::{ACCOUNT}:role/Approver"
@@ -462,9 +463,12 @@ def test_the_organization_guard_keeps_the_runbook_role_with_operators_and_nodes_
     assert "arn:*:iam::*:role/SsmGuardrailsSessionGrantRole" in writers["Condition"]["ArnNotLike"]["aws:PrincipalArn"]
     assert json.dumps(construct.scp_document, indent=2) in construct.scp_readme
     assert [s["Sid"] for s in synthesized["constructs"]["JustInTime"].scp_document["Statement"]] == [
-        "NoReTaggingNodesAroundTheControls", "OnlyCloudFormationChangesTheControls",
+        "NoReTaggingNodesAroundTheControls", "ServiceRolesToTheirServicesOnly", "OnlyCloudFormationChangesTheControls",
         "OnlyCloudFormationChangesTheControlsKeysAndStateMachines", "OnlyCloudFormationSetsTheGuardTag",
     ]  # fmt: skip
+    passing = next(s for s in construct.scp_document["Statement"] if s["Sid"] == "ServiceRolesToTheirServicesOnly")
+    assert passing["Resource"] == "arn:*:iam::*:role/*SsmGuardrails*"
+    assert "ec2.amazonaws.com" not in passing["Condition"]["StringNotEquals"]["iam:PassedToService"]
 
 
 def test_readme_shows_the_example_configurations_scp(example_app: Any) -> None:
@@ -788,3 +792,17 @@ def test_a_permission_set_requester_needs_the_just_in_time_path(path: str) -> No
     props["operators"] = [Principal.from_permission_set("SessionRequester")]
     with pytest.raises(PropsError, match=r"SeparationOfDuties.operators: got \['permission set SessionRequester'\]"):
         _build(stack, "Sod", props)
+
+
+def test_the_guard_lets_every_service_role_of_the_member_stacks_be_passed_to_its_service(example_app: Any) -> None:
+    """ServiceRolesToTheirServicesOnly must not break a deploy: every service a member-stack role trusts
+    (where CloudFormation passes it) is one the guard admits."""
+    from guardrails.separation_of_duties.organization_guard import PROJECT_SERVICES
+
+    trusted = set()
+    for stack in (MEMBER_GLOBAL_STACK_NAME, MEMBER_REGIONAL_STACK_NAME):
+        template = example_app.template_json(stack)
+        for role in resources_of(template, "AWS::IAM::Role").values():
+            for statement in role["Properties"]["AssumeRolePolicyDocument"]["Statement"]:
+                trusted |= set(as_list(statement.get("Principal", {}).get("Service", [])))
+    assert trusted and trusted <= set(PROJECT_SERVICES), sorted(trusted - set(PROJECT_SERVICES))

@@ -2,8 +2,9 @@
 the target OUs by ``stacks/organization_guard_stack.py``. It adds to the control what no policy in a
 member account can say, whatever else a principal there may do:
 
-* this project's service roles are passed only to their own service, the runbook role only by the
-  operators and the Lambda roles only by the CloudFormation execution roles;
+* this project's service roles are passed only to their own service (the others, named ``*SsmGuardrails*``,
+  only to the services this project runs code in), the runbook role only by the operators and the
+  Lambda roles only by the CloudFormation execution roles;
 * this project's documents, functions, state machines, rules, keys and roles are changed only by the
   CloudFormation execution roles; documents this project's functions keep (the Session Manager
   preferences) only by those roles and this project's own roles;
@@ -43,6 +44,13 @@ CLOUDFORMATION_EXECUTION_ROLES = [
 #: "the propagation of stack-level tags to resources ... varies by resource type":
 #: https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-resource-tags.html
 GUARD_TAG_KEY = "SsmGuardrailsStack"
+#: The services this project's roles are for: Systems Manager (automation, maintenance windows), Lambda,
+#: Step Functions, EventBridge (rules that start the clean-up state machine) and AWS Config (the
+#: access-key remediation, the optional recorder).
+PROJECT_SERVICES = [
+    "ssm.amazonaws.com", "lambda.amazonaws.com", "states.amazonaws.com", "events.amazonaws.com",
+    "config.amazonaws.com",
+]  # fmt: skip
 GUARD_TAGGED_TYPES = ["AWS::KMS::Key", "AWS::StepFunctions::StateMachine"]
 CHANGE_ACTIONS = [
     "ssm:UpdateDocument*", "ssm:DeleteDocument", "ssm:ModifyDocumentPermission",
@@ -98,6 +106,11 @@ def guard_document(names: GuardNames) -> dict[str, Any]:
              "Resource": roles, "Condition": not_deployers},
         ]  # fmt: skip
     own_roles = [_role(n) for n in (names.runbook_role, *names.lambda_roles) if n] + [_role("*SsmGuardrails*")]
+    # every other service role of this project (named SsmGuardrails*, or generated from the stack's name):
+    # passed only to the services this project runs code in
+    statements.append({"Sid": "ServiceRolesToTheirServicesOnly", "Effect": "Deny", "Action": "iam:PassRole",
+                       "Resource": _role("*SsmGuardrails*"),
+                       "Condition": {"StringNotEquals": {"iam:PassedToService": PROJECT_SERVICES}}})  # fmt: skip
     statements += [
         {"Sid": "OnlyCloudFormationChangesTheControls", "Effect": "Deny", "Action": CHANGE_ACTIONS,
          "Resource": [*(f"arn:*:ssm:*:*:document/{d}" for d in names.documents),
