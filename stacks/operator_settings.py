@@ -20,7 +20,7 @@ from constructs import Construct
 
 from guardrails import BreakGlass, PasswordRotationWindow, SessionPrefs
 from guardrails.shared.nag import acknowledge_wildcard_resource
-from guardrails.shared.principals import POLICY_PATH, contract_policy_name
+from guardrails.shared.principals import contract_policy
 from stacks.config import ControlsConfig
 
 #: The contract with cli/ssm_guardrails_cli/settings.py.
@@ -79,11 +79,8 @@ class OperatorSettings(Construct):
 
     def add_reader_policy(self) -> iam.ManagedPolicy:
         """``SsmGuardrails-OperatorCli-<region>``: read the settings (only where a control names people)."""
-        self.reader_policy = iam.ManagedPolicy(
-            self,
-            "ReaderPolicy",
-            managed_policy_name=contract_policy_name("OperatorCli", regional=True),
-            path=POLICY_PATH,
+        self.reader_policy = contract_policy(
+            self, "ReaderPolicy", "OperatorCli", regional=True,
             description="Lets an operator's CLI read the names and settings of the deployed controls",
             statements=[
                 iam.PolicyStatement(
@@ -108,11 +105,11 @@ class OperatorSettings(Construct):
             actions=["ssm:GetParameterHistory"],
             resources=[windows[0].vault.parameter_arn_pattern],
         )
-        self.rotation_policy = iam.ManagedPolicy(
+        self.rotation_policy = contract_policy(
             self,
             "RotationPolicy",
-            managed_policy_name=contract_policy_name("PasswordAdministratorCli", regional=True),
-            path=POLICY_PATH,
+            "PasswordAdministratorCli",
+            regional=True,
             description="Lets a password administrator's CLI run the freshness report and see who wrote a password",
             statements=[
                 iam.PolicyStatement(

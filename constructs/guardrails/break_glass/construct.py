@@ -53,7 +53,7 @@ from guardrails.break_glass.tamper import protect_cleanup
 from guardrails.shared.encrypted_topic import EncryptedTopic
 from guardrails.shared.nag import acknowledge_grant, acknowledge_wildcard_action, acknowledge_wildcard_resource
 from guardrails.shared.password_vault import PasswordVault
-from guardrails.shared.principals import POLICY_PATH, Principal, contract_policy_name, roles_and_patterns
+from guardrails.shared.principals import Principal, contract_policy, roles_and_patterns
 from guardrails.shared.validation import check_not_empty
 
 
@@ -135,11 +135,11 @@ class BreakGlass(Construct):
             ),
         )
         operator_roles, operator_patterns = roles_and_patterns(self, "Operator", operators)
-        self.operator_policy = iam.ManagedPolicy(
+        self.operator_policy = contract_policy(
             self,
             "OperatorPolicy",
-            managed_policy_name=contract_policy_name("BreakGlassOperator", regional=True),
-            path=POLICY_PATH,
+            "BreakGlassOperator",
+            regional=True,
             description="Lets a break-glass operator run the document and read the password before it expires.",
             statements=[
                 *start_statements(self, self.document_arn, self.reset_document_arn),

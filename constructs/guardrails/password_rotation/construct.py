@@ -42,7 +42,7 @@ from guardrails.shared.encrypted_log_group import EncryptedLogGroup
 from guardrails.shared.encrypted_topic import EncryptedTopic
 from guardrails.shared.nag import acknowledge_wildcard_action, acknowledge_wildcard_resource
 from guardrails.shared.password_vault import PasswordVault
-from guardrails.shared.principals import POLICY_PATH, Principal, contract_policy_name, roles_and_patterns
+from guardrails.shared.principals import Principal, contract_policy, roles_and_patterns
 from guardrails.shared.validation import check_not_empty
 
 
@@ -114,11 +114,11 @@ class PasswordRotationWindow(Construct):
             statements=[*self.vault.writer_statements(), *output_log_statements(self.log_group)],
         )
         administrator_roles, administrator_patterns = roles_and_patterns(self, "Administrator", administrators)
-        self.administrator_policy = iam.ManagedPolicy(
+        self.administrator_policy = contract_policy(
             self,
             "AdministratorPolicy",
-            managed_policy_name=contract_policy_name(f"PasswordAdministrator-{id}", regional=True),
-            path=POLICY_PATH,
+            f"PasswordAdministrator-{id}",
+            regional=True,
             description="Lets a password administrator read rotated Windows Administrator passwords",
             statements=[*self.vault.reader_statements(), *self.no_retagging_statements()],
             roles=administrator_roles,

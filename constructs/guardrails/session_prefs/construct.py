@@ -48,7 +48,7 @@ from guardrails.session_prefs.storage import (  # noqa: F401 (JUST_IN_TIME_KEY_T
 )
 from guardrails.shared.encrypted_topic import EncryptedTopic
 from guardrails.shared.nag import acknowledge_wildcard_action, acknowledge_wildcard_resource
-from guardrails.shared.principals import POLICY_PATH, Principal, contract_policy_name, roles_and_patterns
+from guardrails.shared.principals import Principal, contract_policy, roles_and_patterns
 from guardrails.shared.sessions import OPEN_DATA_CHANNEL_REASON, OWN_SESSIONS_REASON
 from guardrails.shared.validation import check_parameter_path
 
@@ -95,9 +95,9 @@ class SessionPrefs(Construct):
             self, settings.cloudwatch_logging, settings.log_group_name, settings.log_retention_days, reader_patterns,
         )  # fmt: skip
         if log_readers and self.log_group is not None and self.log_key is not None:
-            self.log_reader_policy = iam.ManagedPolicy(
-                self, "LogReaderPolicy", description="Read Session Manager session transcripts",
-                managed_policy_name=contract_policy_name("SessionLogReader", regional=True), path=POLICY_PATH,
+            self.log_reader_policy = contract_policy(
+                self, "LogReaderPolicy", "SessionLogReader", regional=True,
+                description="Read Session Manager session transcripts",
                 statements=log_reader_statements(self.log_group, self.log_key), roles=reader_roles,
             )  # fmt: skip
         self.s3_bucket_name = settings.s3_bucket_name if settings.s3_logging else None
@@ -134,11 +134,11 @@ class SessionPrefs(Construct):
             ),
         )
         # Fixed name and path (a contract): IAM Identity Center permission sets reference it.
-        self.operator_policy = iam.ManagedPolicy(
+        self.operator_policy = contract_policy(
             self,
             "OperatorPolicy",
-            managed_policy_name=contract_policy_name("SessionOperator", regional=True),
-            path=POLICY_PATH,
+            "SessionOperator",
+            regional=True,
             description="Sessions on tagged instances only, through the preferences document (and the allowed "
             "unlogged port-forwarding documents); no re-tagging with the operator tag keys",
             statements=operator_statements(

@@ -220,6 +220,14 @@ def contract_policy_name(job: str, *, regional: bool) -> str:
     return f"SsmGuardrails-{job}-{cdk.Aws.REGION}" if regional else f"SsmGuardrails-{job}"
 
 
+def contract_policy(scope: Construct, id: str, job: str, *, regional: bool, **props: Any) -> iam.ManagedPolicy:
+    """A customer managed policy with the fixed name and path of ``job`` (a contract: IAM Identity Center
+    permission sets reference it by name and path)."""
+    return iam.ManagedPolicy(
+        scope, id, managed_policy_name=contract_policy_name(job, regional=regional), path=POLICY_PATH, **props
+    )
+
+
 def systems_manager_of_this_account(scope: IConstruct) -> iam.IPrincipal:
     """Systems Manager acting for this account only (maintenance windows, Automation).
 
