@@ -324,14 +324,14 @@ class SeparationOfDutiesConfig(SeparationOfDutiesSettings):
         default_factory=list,
         description=(
             "Who requests sessions; they get or reference `SsmGuardrailsSessionRequester` "
-            "(permission sets: just_in_time path only)."
+            "(permission sets also `/ssm-guardrails/SsmGuardrails-SessionGrants` on the runbook and Change Manager paths)."
         ),
     )
     approver_roles: list[RoleEntry] = Field(
         default_factory=list,
         description=(
-            "Roles of the same account that approve, none of them an operator; they get "
-            "`/ssm-guardrails/SsmGuardrailsSessionApprover` (no permission sets: the runbook names approvers)."
+            "Who approves, none of them an operator; they get or reference "
+            "`/ssm-guardrails/SsmGuardrailsSessionApprover` (permission sets: not on the change_manager path)."
         ),
     )
 
@@ -625,23 +625,22 @@ def _conflicting_jobs_checks(controls: ControlsConfig) -> Iterator[str]:
 
 
 def _identity_center_grant_checks(settings: SeparationOfDutiesConfig) -> Iterator[str]:
-    """Permission sets on the runbook and Change Manager paths: refused until the grant can reach them.
+    """Approvers given as permission sets on the Change Manager path: refused.
 
-    The Grant step writes an inline policy on the requester's role, and IAM Identity Center's roles are
-    protected ("this role is only modifiable by AWS":
-    https://repost.aws/knowledge-center/identity-center-aws-reserved-sso). ``aws:approve`` takes an IAM
-    user name, user ARN, role ARN or assumed-role user ARN, no pattern
-    (https://docs.aws.amazon.com/systems-manager/latest/userguide/automation-action-approve.html), change
-    templates a role by name, and a permission set's role name differs per account. The just_in_time
-    path takes Identity Center users and groups natively.
+    A change template names its approvers when it is created, by name ("Approver: (Required) The name of
+    the approver", types IamUser, IamGroup, IamRole, SSOGroup, SSOUser:
+    https://docs.aws.amazon.com/systems-manager/latest/userguide/change-templates-custom-editor.html),
+    and a permission set's role name differs per account and changes when the permission set is
+    assigned again (https://docs.aws.amazon.com/singlesignon/latest/userguide/referencingpermissionsets.html).
+    On ``approval_runbook`` the runbook asks the grant function for the approvers' roles in each
+    account at every request (README "IAM Identity Center").
     """
-    for key in ("operator_roles", "approver_roles"):
-        sets = [str(p) for p in getattr(settings, key) if not p.attachable]
-        if sets:
-            yield (
-                f"controls.separation_of_duties.{key}: got {sets!r} on approval_path {settings.approval_path}; "
-                "allowed: role names or ARNs on this path (permission sets: approval_path just_in_time)"
-            )
+    sets = [str(p) for p in settings.approver_roles if not p.attachable]
+    if sets and settings.approval_path == "change_manager":
+        yield (
+            f"controls.separation_of_duties.approver_roles: got {sets!r} on approval_path change_manager; "
+            "allowed: role names or ARNs on this path (permission sets: approval_path approval_runbook)"
+        )
 
 
 def _unique(where: str, names: list[Any], what: str) -> Iterator[str]:

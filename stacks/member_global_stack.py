@@ -44,8 +44,8 @@ class MemberGlobalStack(cdk.Stack):
     def _separation_of_duties(self, config: GuardrailsConfig) -> SeparationOfDuties:
         settings: SeparationOfDutiesConfig = config.controls.separation_of_duties
         operators = settings.operator_roles  # SeparationOfDuties imports the roles it attaches to
-        # aws:approve and change templates name approvers by ARN (names and ARNs only: stacks/config.py)
-        approvers = [p.arn_patterns(self)[0] for p in settings.approver_roles if p.attachable]
+        # aws:approve and change templates name approvers by ARN; permission sets are resolved per account
+        approvers = [p.arn_patterns(self)[0] if p.attachable else p for p in settings.approver_roles]
         # Sessions are encrypted with the SessionPrefs data key of each Region (regional stack):
         # operators need kms:GenerateDataKey on it, found by its alias.
         prefs = config.controls.session_prefs

@@ -52,7 +52,7 @@ PINNED_TRUST = trust({"Principal": ACCOUNT_ROOT, "Action": "sts:AssumeRole", "Co
 def grant(monkeypatch: pytest.MonkeyPatch) -> Any:
     """The function with moto's IAM (pinned operator and approver roles, user bob) and stubbed SSM and SNS."""
     monkeypatch.syspath_prepend(str(FUNCTION_DIR))
-    for name in ("index", "persons", "quota"):
+    for name in ("index", "persons", "quota", "identity_center"):
         sys.modules.pop(name, None)
     with mock_aws():
         module = importlib.import_module("index")
@@ -242,16 +242,6 @@ def test_untrusted_session_names_grant_nothing_and_name_the_fix(grant: Any, shap
     grant.iam.update_assume_role_policy(RoleName=role, PolicyDocument=UNTRUSTED_SHAPES[shape])
     refused(grant, f"role {role} lets its callers choose their session names; to fix: add", lambda: invoke(
         grant, execution()), grant.persons.UntrustedSessionName)  # fmt: skip
-
-
-def test_identity_center_roles_are_persons(grant: Any) -> None:
-    """Identity Center creates its roles under /aws-reserved/sso.amazonaws.com/<Region>/ ("Referencing
-    permission sets": https://docs.aws.amazon.com/singlesignon/latest/userguide/referencingpermissionsets.html),
-    and its sign-in names the role session after the user: whatever its trust policy, such a role is a person."""
-    grant.iam.create_role(RoleName="Federated", Path="/aws-reserved/sso.amazonaws.com/eu-west-1/",
-                          AssumeRolePolicyDocument=UNTRUSTED_SHAPES["account"])  # fmt: skip
-    result = invoke(grant, execution(f"arn:aws:sts::{ACCOUNT}:assumed-role/Federated/alice@example.com"))
-    assert result["Principal"] == "role/Federated"
 
 
 def test_source_identity_persons_get_a_grant_bound_to_their_source_identity(grant: Any) -> None:

@@ -16,6 +16,10 @@ borrowed session name grants nothing:
   person and not the requester (:func:`persons.person_of` reads each role's trust policy);
 * node and validity come from the execution's parameters; the window is at most ``MAX_VALIDITY_MINUTES``.
 
+Requesters and approvers may be IAM Identity Center permission sets (:mod:`identity_center`): their
+grants go to the customer managed policy the permission set references, and the ResolveApprovers step
+gets the approvers' role ARNs in this account.
+
 Any refusal is published to ``ALERT_TOPIC_ARN`` and fails the invocation. Only boto3 and the standard library.
 """
 
@@ -29,6 +33,16 @@ from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError
+from identity_center import (
+    IDENTITY_CENTER_PATH,
+    Busy,
+    approver_arns,
+    configured_sets,
+    existing_expiry,
+    permission_set_of,
+    put_grant,
+    remove_grant,
+)
 from persons import (
     Identity,
     UntrustedSessionName,
@@ -41,7 +55,7 @@ from quota import EXPIRY_FORMAT, GRANT_PREFIX, GrantTooLargeError, expiry_of, ma
 
 LOGGER = logging.getLogger()
 LOGGER.setLevel(logging.INFO)
-STEPS = ("GrantSession", "Revoke", "TerminateSessions")
+STEPS = ("ResolveApprovers", "GrantSession", "Revoke", "TerminateSessions")
 
 
 class Refused(RuntimeError):
@@ -60,6 +74,11 @@ def _sns() -> Any:
     return boto3.client("sns")
 
 
+def _lock_ssm() -> Any:
+    """Parameter Store, for the grants policy's lock (:mod:`identity_center`)."""
+    return boto3.client("ssm")
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -74,7 +93,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         if not isinstance(execution_id, str) or set(event) != {"ExecutionId"}:
             raise Refused("the payload must be exactly {'ExecutionId': <automation execution id>}")
         return serve(execution_id, _deployment(context))
-    except (Refused, UntrustedSessionName, GrantTooLargeError) as error:
+    except (Refused, UntrustedSessionName, GrantTooLargeError, Busy) as error:
         _alert(execution_id, str(error))
         raise
 
@@ -141,9 +160,16 @@ def _approving(execution: dict[str, Any]) -> dict[str, Any]:
 
 def _requester(approving: dict[str, Any]) -> Identity:
     found = identity(approving.get("ExecutedBy", ""))
-    if found is None or found.name.lower() not in _names(f"OPERATOR_{(found.kind or '').upper()}S"):
+    if found is None or not (
+        found.name.lower() in _names(f"OPERATOR_{found.kind.upper()}S")
+        or (found.kind == "role" and permission_set_of(found.name, configured_sets("OPERATOR_PERMISSION_SETS")))
+    ):
         raise Refused(f"{approving.get('ExecutedBy')!r} is not an operator role session or user")
     return found
+
+
+def _in_identity_center(role: dict[str, Any] | None) -> bool:
+    return role is not None and str(role.get("Path", "")).startswith(IDENTITY_CENTER_PATH)
 
 
 def _role(who: Identity) -> dict[str, Any] | None:
@@ -182,6 +208,9 @@ def serve(execution_id: str, where: tuple[str, str, str]) -> dict[str, Any]:
     step = _step_in_progress(execution)
     if execution.get("DocumentName", "").split("/")[-1] != os.environ["RUNBOOK_NAME"]:
         raise Refused(f"execution of {execution.get('DocumentName')!r}, not {os.environ['RUNBOOK_NAME']}")
+    if step == "ResolveApprovers":
+        _check_document(execution, os.environ["RUNBOOK_NAME"], os.environ["RUNBOOK_SHA256"], where)
+        return resolve_approvers()
     approving = _approving(execution)
     asker = _requester(approving)
     # Ending a window only takes access away: it works even if the runbook changed meanwhile.
@@ -200,8 +229,21 @@ def _parameter(execution: dict[str, Any], name: str) -> str:
     return str(values[0])
 
 
+def resolve_approvers() -> dict[str, Any]:
+    """The Approve step's approvers in this account; at least ``MIN_APPROVALS`` of them."""
+    found = approver_arns(_iam())
+    needed = int(os.environ.get("MIN_APPROVALS", "1"))
+    if len(found) < needed:
+        raise Refused(
+            f"{len(found)} of the configured approvers have a role in this account, {needed} approvals are needed: "
+            "assign the approver permission sets in this account"
+        )
+    return {"Approvers": found}
+
+
 def grant(execution: dict[str, Any], asker: Identity, approvers: list[Identity]) -> dict[str, Any]:
-    requester = person_of(asker, _role(asker))
+    role = _role(asker)
+    requester = person_of(asker, role)
     for approver in approvers:
         if person_of(approver, _role(approver), approver=True).name == requester.name:
             raise Refused(f"{approver.kind} {approver.name}/{approver.session} is the same person as the requester")
@@ -209,10 +251,17 @@ def grant(execution: dict[str, Any], asker: Identity, approvers: list[Identity])
     maximum = int(os.environ["MAX_VALIDITY_MINUTES"])
     if not 1 <= minutes <= maximum:
         raise Refused(f"ValidityMinutes must be 1-{maximum}, got {minutes}")
-    name = GRANT_PREFIX + execution["AutomationExecutionId"]
-    now = _now().replace(microsecond=0)
-    existing = make_room(_iam(), asker, name, now)
-    earlier = expiry_of(existing[name]) if name in existing else None  # a retried step keeps its window
+    execution_id = execution["AutomationExecutionId"]
+    name, now = GRANT_PREFIX + execution_id, _now().replace(microsecond=0)
+    shared = _in_identity_center(role)
+    if shared and not permission_set_of(asker.name, configured_sets("OPERATOR_PERMISSION_SETS")):
+        raise Refused(f"role {asker.name} is an IAM Identity Center role: name its permission set in operator_roles")
+    if shared:  # the permission set's grants policy: Identity Center's role is protected
+        earlier_text = existing_expiry(_iam(), os.environ["GRANTS_POLICY_ARN"], execution_id)
+        earlier = datetime.strptime(earlier_text, EXPIRY_FORMAT).replace(tzinfo=UTC) if earlier_text else None
+    else:
+        existing = make_room(_iam(), asker, name, now)
+        earlier = expiry_of(existing[name]) if name in existing else None  # a retried step keeps its window
     expires_at = (earlier or now + timedelta(minutes=minutes)).strftime(EXPIRY_FORMAT)
     policy = grant_policy(
         userid=_userid(asker), node_id=_parameter(execution, "InstanceId"), account=asker.account,
@@ -220,6 +269,10 @@ def grant(execution: dict[str, Any], asker: Identity, approvers: list[Identity])
         session_document=os.environ["SESSION_DOCUMENT"], key_alias=os.environ.get("KEY_ALIAS", ""),
         source_identity=asker.session if requester.by_source_identity else "",
     )  # fmt: skip
+    if shared:
+        put_grant(_iam(), _lock_ssm(), os.environ["GRANTS_POLICY_ARN"], execution_id, policy, now)
+        return {"PolicyName": os.environ["GRANTS_POLICY_ARN"], "Principal": f"role/{asker.name}",
+                "Session": asker.session, "ExpiresAt": expires_at}  # fmt: skip
     make_room(_iam(), asker, name, now, adding=policy)
     noun = asker.kind.capitalize()
     getattr(_iam(), f"put_{asker.kind}_policy")(
@@ -237,6 +290,10 @@ def _userid(who: Identity) -> str:
 
 
 def revoke(asker: Identity, execution_id: str) -> dict[str, Any]:
+    if asker.kind == "role" and permission_set_of(asker.name, configured_sets("OPERATOR_PERMISSION_SETS")):
+        arn = os.environ["GRANTS_POLICY_ARN"]
+        removed = remove_grant(_iam(), _lock_ssm(), arn, execution_id, _now())
+        return {"Removed": removed, "Principal": f"role/{asker.name}"}
     noun = asker.kind.capitalize()
     try:
         getattr(_iam(), f"delete_{asker.kind}_policy")(

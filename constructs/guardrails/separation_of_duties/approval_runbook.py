@@ -27,6 +27,8 @@ SESSION_DOCUMENT = "SSM-SessionManagerRunShell"
 #: that carry it, operators must set it (aws:RequestTag) and may start nothing else.
 REQUEST_TAG_KEY = "SsmGuardrailsRequest"
 _SCRIPT_STEPS = ("GrantSession", "Revoke", "TerminateSessions")
+#: The Approve step's approvers when some are permission sets: the grant function names them, per account.
+RESOLVED_APPROVERS = "{{ ResolveApprovers.Approvers }}"
 
 
 def approvals_topic(scope: Construct, topic_name: str) -> EncryptedTopic:
@@ -58,6 +60,10 @@ class ApprovalRunbook(Construct):
     :param grant_function_name: the function the script steps invoke.
     :param change_template_name: set on the ``change_manager`` path: the runbook then has no
         approval step and grants only when started by a change request of this template.
+    :param resolve_approvers: some approvers are IAM Identity Center permission sets, whose role ARNs
+        differ per account: a first step, ResolveApprovers, asks the grant function for the approvers'
+        ARNs in this account and the Approve step waits for those (``approvers`` are then only the
+        users and roles given by ARN, which the function adds). Default: false.
     """
 
     def __init__(
@@ -75,6 +81,7 @@ class ApprovalRunbook(Construct):
         runbook_name: str,
         grant_function_name: str,
         change_template_name: str | None = None,
+        resolve_approvers: bool = False,
     ) -> None:
         super().__init__(scope, id)
         self.runbook_name = runbook_name
@@ -95,7 +102,7 @@ class ApprovalRunbook(Construct):
         role_arn = stack.format_arn(service="iam", region="", resource="role", resource_name=role_name)
         self.content = self._content(
             approvers, min_approvals, topic_arn, validity_minutes, terminate_sessions_at_end, role_arn,
-            grant_function_name, change_template_name,
+            grant_function_name, change_template_name, resolve_approvers,
         )  # fmt: skip
         self.document = ssm.CfnDocument(
             self, "Document", name=runbook_name, document_type="Automation", document_format="YAML",
@@ -106,12 +113,15 @@ class ApprovalRunbook(Construct):
     def _content(
         approvers: Sequence[str], min_approvals: int, topic_arn: str, validity_minutes: int,
         terminate_sessions_at_end: bool, role_arn: str, grant_function_name: str, change_template_name: str | None,
+        resolve_approvers: bool,
     ) -> dict:  # fmt: skip
         """The runbook: ARNs are built from names (no deploy-time references), so the grant
         function can fingerprint it (:func:`.grant_function.document_fingerprint`)."""
         content = load_document("allow_start_ssm_session")
         steps = content["mainSteps"]
-        for step in _SCRIPT_STEPS:
+        if resolve_approvers:
+            steps.insert(0, _resolve_approvers_step())
+        for step in (*_SCRIPT_STEPS, *(["ResolveApprovers"] if resolve_approvers else [])):
             embed_script(content, step, "session_window")
             next(s for s in steps if s["name"] == step)["inputs"]["InputPayload"]["FunctionName"] = grant_function_name
         pin_parameter(content, "AutomationAssumeRole", role_arn)
@@ -122,7 +132,7 @@ class ApprovalRunbook(Construct):
         if change_template_name is None:
             approve = next(step for step in steps if step["name"] == "Approve")["inputs"]
             approve["NotificationArn"] = topic_arn
-            approve["Approvers"] = list(approvers)
+            approve["Approvers"] = RESOLVED_APPROVERS if resolve_approvers else list(approvers)
             approve["MinRequiredApprovals"] = min_approvals
         else:  # Change Manager holds the approval: the grant function reads the parent's
             steps[:] = [step for step in steps if step["name"] != "Approve"]
@@ -141,3 +151,23 @@ class ApprovalRunbook(Construct):
 
     def document_arn(self) -> str:
         return cdk.Stack.of(self).format_arn(service="ssm", resource="document", resource_name=self.runbook_name)
+
+
+def _resolve_approvers_step() -> dict:
+    """The grant function returns the approvers' ARNs in this account (a StringList output the Approve
+    step takes: https://docs.aws.amazon.com/systems-manager/latest/userguide/automation-action-executeScript.html)."""
+    return {
+        "name": "ResolveApprovers",
+        "description": "The grant function names the configured approvers' roles in this account "
+        "(IAM Identity Center permission sets have a role name per account).",
+        "action": "aws:executeScript",
+        "maxAttempts": 2,
+        "onFailure": "Abort",
+        "inputs": {
+            "Runtime": "python3.11",
+            "Handler": "invoke",
+            "Script": "# replaced at synth by ssm_documents/scripts/session_window.py",
+            "InputPayload": {"ExecutionId": "{{ automation:EXECUTION_ID }}", "FunctionName": "replaced at synth"},
+        },
+        "outputs": [{"Name": "Approvers", "Selector": "$.Payload.Approvers", "Type": "StringList"}],
+    }

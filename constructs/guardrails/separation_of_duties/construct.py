@@ -27,10 +27,11 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from guardrails.separation_of_duties.approval_runbook import REQUEST_TAG_KEY, SESSION_DOCUMENT, ApprovalRunbook
+from guardrails.separation_of_duties.approval_runbook import SESSION_DOCUMENT, ApprovalRunbook
 from guardrails.separation_of_duties.grant import GrantSweeper
 from guardrails.separation_of_duties.grant_function import GrantFunction
 from guardrails.separation_of_duties.grant_path import Names, build_grant_path
+from guardrails.separation_of_duties.identity_center_grants import IdentityCenterGrants
 from guardrails.separation_of_duties.just_in_time import JustInTimeApproval, validate_just_in_time
 from guardrails.separation_of_duties.operators import (
     OperatorScope,
@@ -40,11 +41,17 @@ from guardrails.separation_of_duties.operators import (
     scp_readme,
 )
 from guardrails.separation_of_duties.organization_guard import GuardNames, guard_document
-from guardrails.separation_of_duties.props import SeparationOfDutiesSettings, operator_principals, validate
+from guardrails.separation_of_duties.props import (
+    SeparationOfDutiesSettings,
+    operator_principals,
+    split_approvers,
+    validate,
+)
+from guardrails.separation_of_duties.reviewed_wildcards import acknowledge_reviewed_wildcards
 from guardrails.separation_of_duties.self_protection import named_alarm_arns
 from guardrails.shared.nag import acknowledge_wildcard_resource
 from guardrails.shared.principals import POLICY_PATH, Principal
-from guardrails.shared.sessions import OPEN_DATA_CHANNEL_REASON, OWN_SESSIONS_REASON, SESSION_DATA_KEY_ALIAS
+from guardrails.shared.sessions import SESSION_DATA_KEY_ALIAS
 
 
 class SeparationOfDuties(Construct):
@@ -53,8 +60,9 @@ class SeparationOfDuties(Construct):
     :param operators: roles that ask for sessions (``iam.IRole`` or :class:`guardrails.shared.Principal`;
         permission sets on ``just_in_time`` only); roles get ``SsmGuardrailsSessionRequester`` (path ``/``),
         permission sets reference it. At least one (or ``operator_users``). No other ``ssm:StartSession``.
-    :param approvers: IAM user or role ARNs (``change_manager`` also groups) that approve, 1-10;
-        none may be an operator. Required for ``approval_runbook`` and ``change_manager``.
+    :param approvers: IAM user or role ARNs (``change_manager`` also groups; ``approval_runbook`` also
+        permission sets as :class:`guardrails.shared.Principal`) that approve, 1-10; none may be an
+        operator. Required for ``approval_runbook`` and ``change_manager``.
     :param operator_users: IAM users that ask for sessions, like ``operators``. Default: none.
     :param settings: approval path, approvals needed, window, session end, sweep and just-in-time
         settings (:class:`SeparationOfDutiesSettings`; the README's "controls.separation_of_duties"
@@ -89,7 +97,7 @@ class SeparationOfDuties(Construct):
         id: str,
         *,
         operators: Sequence[iam.IRole | Principal],
-        approvers: Sequence[str] = (),
+        approvers: Sequence[str | Principal] = (),
         operator_users: Sequence[iam.IUser] = (),
         settings: SeparationOfDutiesSettings | None = None,
         session_regions: Sequence[str] | None = None,
@@ -125,8 +133,10 @@ class SeparationOfDuties(Construct):
         roles, people, operator_patterns, scp_arns, scp_readers = operator_principals(
             self, operators, operator_users, scp_principals, approval_path
         )
+        approver_arns, approver_sets = split_approvers(approvers, approval_path, operators)
         validate(
-            operators=people, approvers=approvers, operator_users=operator_users, min_approvals=min_approvals,
+            operators=people, approvers=approver_arns, approver_sets=len(approver_sets),
+            operator_users=operator_users, min_approvals=min_approvals,
             approval_path=approval_path, session_regions=session_regions,
             session_data_key_alias=session_data_key_alias, policy_name=policy_name,
             names={"role_name": role_name, "sweeper_role_name": sweeper_role_name,
@@ -142,7 +152,7 @@ class SeparationOfDuties(Construct):
             )  # fmt: skip
         self.approval_path = approval_path
         self.validity_minutes = validity_minutes
-        self.approvers = list(approvers)
+        self.approvers = approver_arns
         self.policy_name, self.role_name, self.sweeper_role_name = policy_name, role_name, sweeper_role_name
         self.grant_role_name, self.grant_function_name = grant_role_name, grant_function_name
         self.runbook_name, self.change_template_name = runbook_name, change_template_name
@@ -162,6 +172,7 @@ class SeparationOfDuties(Construct):
         self.sweeper = None
         self.approver_policy: iam.ManagedPolicy | None = None
         self.just_in_time: JustInTimeApproval | None = None
+        self.identity_center: IdentityCenterGrants | None = None
         operator_scope = OperatorScope(
             path=approval_path,
             sessions=[self._arn("ssm", "session", "*", region=r) for r in self.session_regions],
@@ -189,7 +200,8 @@ class SeparationOfDuties(Construct):
         path = build_grant_path(
             self, names=Names(runbook_name, change_template_name if approval_path == "change_manager" else None,
                               role_name, sweeper_role_name, grant_function_name, grant_role_name),
-            operators=self._operators, operator_users=self._operator_users, approvers=approvers,
+            operators=self._operators, operator_users=self._operator_users, approvers=approver_arns,
+            operator_sets=[p for p in people if isinstance(p, Principal)], approver_sets=approver_sets,
             min_approvals=min_approvals, validity_minutes=validity_minutes, topic=topic, topic_name=topic_name,
             session_regions=self.session_regions, session_data_key_alias=session_data_key_alias,
             terminate_sessions_at_end=settings.terminate_sessions_at_end, sweep_interval=sweep_interval,
@@ -197,6 +209,7 @@ class SeparationOfDuties(Construct):
         self.topic, self.approval_runbook, self.change_template = path.topic, path.runbook, path.change_template
         self.runbook_role, self.runbook = path.runbook.role, path.runbook.document
         self.grant_function, self.grant_sweeper = path.grant_function, path.sweeper
+        self.identity_center = path.identity_center
         self.sweeper = self.grant_sweeper.sweeper
         functions = (self.grant_function.guardrail, self.sweeper)
         operator_scope.grant_function = self.grant_function.function_arn
@@ -222,7 +235,7 @@ class SeparationOfDuties(Construct):
             statements=approver_statements(self._executions(), runbook_name),
             managed_policy_name="SsmGuardrailsSessionApprover", path=POLICY_PATH,
         )  # fmt: skip
-        self._acknowledge_reviewed_wildcards()
+        acknowledge_reviewed_wildcards(self)
 
     # ----------------------------------------------------------------------------- public API
 
@@ -275,23 +288,3 @@ class SeparationOfDuties(Construct):
             self, "OperatorPolicy", managed_policy_name=self.policy_name, description=description,
             statements=statements, roles=self._operators, users=self._operator_users,
         )  # fmt: skip
-
-    def _acknowledge_reviewed_wildcards(self) -> None:
-        policy, approver = self.operator_policy, self.approver_policy
-        reviewed: list[tuple[Any, str, str]] = [
-            (policy, self._arn("ssm", "session", "*", region=r), OWN_SESSIONS_REASON) for r in self.session_regions
-        ]
-        reviewed += [
-            (policy, self.approval_runbook.definition_arn(), "Any version of this one runbook (<name>:<version>); "
-             "the Grant step refuses every version but the default one."),
-            (policy, "*", "GetAutomationExecution, DescribeAutomationExecutions and DescribeSessions are read-only "
-             f"status calls the console needs; DescribeSessions takes no resource ARN. {OPEN_DATA_CHANNEL_REASON}"),
-            (policy, self._executions(), "A new request's execution id is random and unknown before the start: "
-             f"StartAutomationExecution/StartChangeRequestExecution and AddTagsToResource only with {REQUEST_TAG_KEY}="
-             f"{self.runbook_name} as the only tag key; executions that already carry it may not be re-tagged."),
-            (approver, self._executions(), f"Execution ids are random; only executions tagged {REQUEST_TAG_KEY}="
-             f"{self.runbook_name} (condition aws:ResourceTag). The Grant step rejects self-approval."),
-            (approver, "*", "Read-only status calls; DescribeAutomationExecutions takes no resource ARN."),
-        ]  # fmt: skip
-        for target, resource, reason in reviewed:
-            acknowledge_wildcard_resource(target, resource, reason)

@@ -18,6 +18,8 @@ from guardrails.separation_of_duties.approval_runbook import SESSION_DOCUMENT, A
 from guardrails.separation_of_duties.change_manager import ChangeTemplate
 from guardrails.separation_of_duties.grant import GRANT_PREFIX, GrantSweeper, operator_arns
 from guardrails.separation_of_duties.grant_function import GrantFunction, document_fingerprint
+from guardrails.separation_of_duties.identity_center_grants import IdentityCenterGrants
+from guardrails.shared.principals import Principal
 
 
 @dataclass
@@ -40,6 +42,7 @@ class GrantPath:
     change_template: ssm.CfnDocument | None
     grant_function: GrantFunction
     sweeper: GrantSweeper
+    identity_center: IdentityCenterGrants | None  # set when operators or approvers are permission sets
 
 
 def build_grant_path(
@@ -57,7 +60,10 @@ def build_grant_path(
     session_data_key_alias: str | None,
     terminate_sessions_at_end: bool,
     sweep_interval: cdk.Duration,
+    operator_sets: Sequence[Principal] = (),
+    approver_sets: Sequence[Principal] = (),
 ) -> GrantPath:
+    """``approvers`` are IAM ARNs; ``operator_sets`` and ``approver_sets`` IAM Identity Center permission sets."""
     stack = cdk.Stack.of(scope)
     topic_key = None
     if topic is None:
@@ -70,7 +76,7 @@ def build_grant_path(
         scope, "Runbook", approvers=approvers, min_approvals=min_approvals, topic=topic, topic_arn=topic_arn,
         validity_minutes=validity_minutes, terminate_sessions_at_end=terminate_sessions_at_end,
         role_name=names.runbook_role, runbook_name=names.runbook, grant_function_name=names.grant_function,
-        change_template_name=names.change_template,
+        change_template_name=names.change_template, resolve_approvers=bool(approver_sets),
     )  # fmt: skip
     documents = [runbook.document_arn()]
     environment = {
@@ -84,6 +90,7 @@ def build_grant_path(
         "SESSION_DOCUMENT": SESSION_DOCUMENT,
         "KEY_ALIAS": session_data_key_alias or "",
         "GRANT_PREFIX": GRANT_PREFIX,
+        "MIN_APPROVALS": str(min_approvals),
     }
     change_template = None
     if names.change_template is not None:
@@ -105,8 +112,14 @@ def build_grant_path(
         terminate_sessions=terminate_sessions_at_end, alert_topic=topic,
     )  # fmt: skip
     grant_function.allow_invoke(runbook.role)
+    identity_center = None
+    if operator_sets or approver_sets:
+        identity_center = IdentityCenterGrants(
+            scope, "IdentityCenter", operator_sets=operator_sets, approver_sets=approver_sets, approvers=approvers
+        )
+        identity_center.serve(grant_function)
     sweeper = GrantSweeper(
         scope, "Sweeper", operators=operators, operator_users=operator_users, max_validity_minutes=validity_minutes,
         interval=sweep_interval, role_name=names.sweeper_role, runbook_name=names.runbook, alarm_topic=topic,
     )  # fmt: skip
-    return GrantPath(topic, topic_key, runbook, change_template, grant_function, sweeper)
+    return GrantPath(topic, topic_key, runbook, change_template, grant_function, sweeper, identity_center)

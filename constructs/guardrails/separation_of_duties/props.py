@@ -74,9 +74,10 @@ class SeparationOfDutiesSettings(Settings):
 
 def validate(
     *,
-    operators: Sequence[iam.IRole],
+    operators: Sequence[iam.IRole | Principal],
     approvers: Sequence[str],
     operator_users: Sequence[iam.IUser],
+    approver_sets: int = 0,
     min_approvals: int,
     approval_path: str,
     session_regions: Sequence[str] | None,
@@ -104,11 +105,13 @@ def validate(
         check_kms_alias(f"{name}.session_data_key_alias", session_data_key_alias)
     if approval_path == "just_in_time":
         return
-    operator_names = {("role", r.role_name) for r in operators} | {("user", u.user_name) for u in operator_users}
-    if not approvers:
-        raise PropsError(f"{name}.approvers", [], f"1-{MAX_APPROVERS} IAM user or role ARNs")
-    if len(approvers) > MAX_APPROVERS:
-        raise PropsError(f"{name}.approvers", len(approvers), f"at most {MAX_APPROVERS} approvers")
+    operator_names = {("role", r.role_name) for r in operators if not isinstance(r, Principal)}
+    operator_names |= {("user", u.user_name) for u in operator_users}
+    count = len(approvers) + approver_sets
+    if not count:
+        raise PropsError(f"{name}.approvers", [], f"1-{MAX_APPROVERS} IAM user or role ARNs or permission sets")
+    if count > MAX_APPROVERS:
+        raise PropsError(f"{name}.approvers", count, f"at most {MAX_APPROVERS} approvers")
     kinds = "user|role|group" if approval_path == "change_manager" else "user|role"
     for arn in approvers:
         match = APPROVER_ARN.fullmatch(arn) if isinstance(arn, str) else None
@@ -118,7 +121,7 @@ def validate(
             raise PropsError(f"{name}.approvers", arn, "approvers who are not operators (no self-approval)")
     if len(set(approvers)) != len(approvers):
         raise PropsError(f"{name}.approvers", list(approvers), "distinct approvers")
-    check_range(f"{name}.min_approvals", min_approvals, 1, len(approvers), unit="(at most the number of approvers)")
+    check_range(f"{name}.min_approvals", min_approvals, 1, count, unit="(at most the number of approvers)")
     if topic_name is not None:
         check_pattern(f"{name}.topic_name", topic_name, TOPIC_NAME, "1-256 letters, digits, _ -")
         if approval_path == "approval_runbook" and not topic_name.startswith("Automation"):
@@ -126,21 +129,33 @@ def validate(
 
 
 def permission_sets_on_path(operators: Sequence[iam.IRole | Principal], approval_path: str) -> list[Principal]:
-    """The IAM Identity Center permission sets among ``operators``: allowed on ``just_in_time`` only.
+    """The IAM Identity Center permission sets among ``operators`` (every path takes them: on the
+    runbook and Change Manager paths their grants go to the grants policy their permission set
+    references, :mod:`.identity_center_grants`)."""
+    return [p for p in operators if isinstance(p, Principal) and not p.attachable]
 
-    The other paths' grant is an inline policy on the requester's role, and Identity Center's roles are
-    protected ("this role is only modifiable by AWS":
-    https://repost.aws/knowledge-center/identity-center-aws-reserved-sso).
-    """
-    found = [p for p in operators if isinstance(p, Principal) and not p.attachable]
-    if found and approval_path != "just_in_time":
+
+def split_approvers(
+    approvers: Sequence[str | Principal], approval_path: str, operators: Sequence[iam.IRole | Principal]
+) -> tuple[list[str], list[Principal]]:
+    """The approvers given by ARN, and those given as permission sets (``approval_runbook`` only: the
+    runbook asks the grant function for their roles in each account; a change template names its
+    approvers when it is created, and the role name of a permission set differs per account)."""
+    arns = [a for a in approvers if not isinstance(a, Principal)]
+    sets = [a for a in approvers if isinstance(a, Principal)]
+    if any(p.attachable for p in sets):
+        raise PropsError("SeparationOfDuties.approvers", [str(p) for p in sets if p.attachable],
+                         "IAM ARNs (str) or permission sets (Principal.from_permission_set)")  # fmt: skip
+    if sets and approval_path != "approval_runbook":
         raise PropsError(
-            "SeparationOfDuties.operators",
-            [str(p) for p in found],
-            "roles on this path (the grant is an inline policy on the requester's role, which IAM Identity "
-            "Center protects); permission sets on approval_path just_in_time",
-        )
-    return found
+            "SeparationOfDuties.approvers", [str(p) for p in sets],
+            "IAM user, role or group ARNs on this path (permission sets: approval_path approval_runbook, "
+            "whose runbook names their roles per account)",
+        )  # fmt: skip
+    operator_sets = {p.key for p in permission_sets_on_path(operators, approval_path)}
+    if both := [str(p) for p in sets if p.key in operator_sets]:
+        raise PropsError("SeparationOfDuties.approvers", both, "approvers who are not operators (no self-approval)")
+    return arns, sets
 
 
 def operator_principals(
