@@ -324,7 +324,8 @@ class SeparationOfDutiesConfig(SeparationOfDutiesSettings):
         default_factory=list,
         description=(
             "Who requests sessions; they get or reference `SsmGuardrailsSessionRequester` "
-            "(permission sets also `/ssm-guardrails/SsmGuardrails-SessionGrants` on the runbook and Change Manager paths)."
+            "(permission sets also `/ssm-guardrails/SsmGuardrails-SessionGrants` on the runbook and Change "
+            "Manager paths)."
         ),
     )
     approver_roles: list[RoleEntry] = Field(

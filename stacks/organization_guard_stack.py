@@ -18,13 +18,15 @@ from aws_cdk import aws_organizations as organizations
 from constructs import Construct
 
 from guardrails import SeparationOfDuties
+from guardrails.separation_of_duties.organization_guard import split_for_organizations
 from stacks.config import GuardrailsConfig
 
 GUARD_POLICY_NAME = "SsmGuardrails-OrganizationGuard"
 
 
 class OrganizationGuardStack(cdk.Stack):
-    """One service control policy, attached to every target OU."""
+    """The guard's service control policy, attached to every target OU: one, or two when it does not fit
+    5,120 characters (``SsmGuardrails-OrganizationGuard-2``)."""
 
     def __init__(
         self, scope: Construct, id: str, *, config: GuardrailsConfig, control: SeparationOfDuties, **kwargs: Any
@@ -35,8 +37,14 @@ class OrganizationGuardStack(cdk.Stack):
             description="SSM Guardrails: the SeparationOfDuties organization guard (SCP on the target OUs)", **kwargs,
         )  # fmt: skip
         self.document = control.scp_document
-        self.policy = organizations.CfnPolicy(
-            self, "GuardPolicy", name=GUARD_POLICY_NAME, type="SERVICE_CONTROL_POLICY",
-            description="SSM Guardrails: what the separation-of-duties control needs beyond account policies",
-            content=json.loads(json.dumps(self.document)), target_ids=list(org.target_ous),
-        )  # fmt: skip
+        self.policies = [
+            organizations.CfnPolicy(
+                self, "GuardPolicy" if index == 0 else f"GuardPolicy{index + 1}",
+                name=GUARD_POLICY_NAME if index == 0 else f"{GUARD_POLICY_NAME}-{index + 1}",
+                type="SERVICE_CONTROL_POLICY", target_ids=list(org.target_ous),
+                description="SSM Guardrails: what the separation-of-duties control needs beyond account policies",
+                content=json.loads(json.dumps(document)),
+            )
+            for index, document in enumerate(split_for_organizations(self.document))
+        ]  # fmt: skip
+        self.policy = self.policies[0]

@@ -35,7 +35,10 @@ from test_session_grant import (  # noqa: F401 (grant is a fixture)
 PATH = "/aws-reserved/sso.amazonaws.com/eu-west-1/"
 REQUESTER_ROLE = "AWSReservedSSO_SessionRequester_1234567890abcdef"
 APPROVER_ROLE = "AWSReservedSSO_SessionApprover_abcdef1234567890"
-LOOK_ALIKES = ("AWSReservedSSO_SessionRequester_Admin_1234567890abcdef", "AWSReservedSSO_SessionApprover_All_abcdef1234567890")
+LOOK_ALIKES = (
+    "AWSReservedSSO_SessionRequester_Admin_1234567890abcdef",
+    "AWSReservedSSO_SessionApprover_All_abcdef1234567890",
+)
 ALICE = f"arn:aws:sts::{ACCOUNT}:assumed-role/{REQUESTER_ROLE}/alice@example.com"
 DAVE = f"arn:aws:sts::{ACCOUNT}:assumed-role/{APPROVER_ROLE}/dave@example.com"
 LOCK = "/guardrails/session-grants-lock"
@@ -68,7 +71,9 @@ def statements(f: Any) -> list[dict[str, Any]]:
 
 
 def grants_of(f: Any, execution_id: str) -> list[dict[str, Any]]:
-    return [s for s in statements(f) if s["Sid"].startswith("Grant") and s["Sid"].endswith(execution_id.replace("-", ""))]
+    return [
+        s for s in statements(f) if s["Sid"].startswith("Grant") and s["Sid"].endswith(execution_id.replace("-", ""))
+    ]
 
 
 def test_a_permission_set_requester_gets_its_grant_in_the_grants_policy_and_revoke_removes_it(ic: Any) -> None:
@@ -81,7 +86,9 @@ def test_a_permission_set_requester_gets_its_grant_in_the_grants_policy_and_revo
         regions=["eu-west-1", "us-east-1"], expires_at="2030-01-01T12:10:00Z", key_alias="alias/session-manager/data",
     )["Statement"]  # fmt: skip
     written = grants_of(ic, EXECUTION_ID)
-    assert [{**s, "Sid": s["Sid"].removeprefix("Grant")[: -len(EXECUTION_ID.replace("-", ""))]} for s in written] == expected
+    assert [
+        {**s, "Sid": s["Sid"].removeprefix("Grant")[: -len(EXECUTION_ID.replace("-", ""))]} for s in written
+    ] == expected
     assert statements(ic)[0] == BASE  # the stack's own statement stays
     assert ic.iam.list_role_policies(RoleName=REQUESTER_ROLE)["PolicyNames"] == []  # a protected role: untouched
     with pytest.raises(ic.parameters.exceptions.ParameterNotFound):  # the lock was given back
@@ -202,6 +209,8 @@ def test_a_grant_retried_later_keeps_its_window(ic: Any, monkeypatch: pytest.Mon
 
 def test_role_requesters_still_get_an_inline_policy(ic: Any) -> None:
     invoke(ic, execution())  # REQUESTER: the role Operator by name, approved by CAROL
-    assert ic.iam.list_role_policies(RoleName="Operator")["PolicyNames"] == ["SsmGuardrailsSessionGrant-" + EXECUTION_ID]
+    assert ic.iam.list_role_policies(RoleName="Operator")["PolicyNames"] == [
+        "SsmGuardrailsSessionGrant-" + EXECUTION_ID
+    ]
     assert statements(ic) == [BASE]
     assert CAROL  # the default approver of execution()

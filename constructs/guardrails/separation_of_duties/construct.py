@@ -255,6 +255,7 @@ class SeparationOfDuties(Construct):
             lambda_roles=[self.grant_role_name, self.sweeper_role_name] if grants else [],
             documents=sorted({self.runbook_name, self.change_template_name, "SsmGuardrails*"}),
             kept_documents=self.guard_kept_documents,
+            grants_policy=self.identity_center.grants_policy_name if self.identity_center else None,
         ))  # fmt: skip
 
     @property

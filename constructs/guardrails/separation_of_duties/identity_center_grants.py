@@ -23,7 +23,7 @@ from constructs import Construct
 
 from guardrails.separation_of_duties.grant_function import GrantFunction
 from guardrails.shared.nag import acknowledge_wildcard_resource
-from guardrails.shared.principals import Principal, contract_policy
+from guardrails.shared.principals import POLICY_PATH, Principal, contract_policy, contract_policy_name
 
 #: The grant function creates this parameter while it writes the grants policy and deletes it after
 #: (a parameter name may not start with "ssm": https://docs.aws.amazon.com/systems-manager/latest/userguide/sysman-paramstore-su-create.html).
@@ -64,6 +64,11 @@ class IdentityCenterGrants(Construct):
                     conditions={"DateLessThan": {"aws:CurrentTime": "2000-01-01T00:00:00Z"}},
                 )],
             )  # fmt: skip
+
+    @property
+    def grants_policy_name(self) -> str | None:
+        """``<path><name>`` of the grants policy (the organization guard protects it), if any."""
+        return POLICY_PATH + contract_policy_name(GRANTS_JOB, regional=False) if self.grants_policy else None
 
     @property
     def grants_policy_arn(self) -> str:

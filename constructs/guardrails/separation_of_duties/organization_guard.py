@@ -27,9 +27,11 @@ from typing import Any
 from guardrails.separation_of_duties.operators import scp_document
 from guardrails.shared.validation import PropsError
 
-#: An SCP document may have at most 5,120 characters:
-#: https://docs.aws.amazon.com/organizations/latest/userguide/orgs_reference_limits.html
+#: An SCP document may have at most 5,120 characters, and a root, OU or account at most five SCPs
+#: (FullAWSAccess included): https://docs.aws.amazon.com/organizations/latest/userguide/orgs_reference_limits.html
 SCP_MAX_CHARACTERS = 5120
+#: The guard is split into this many SCPs at most when it does not fit one (each takes one of the OU's five).
+MAX_GUARD_POLICIES = 2
 #: Who deploys this project: StackSets with service-managed permissions (stacksets-exec-*), self-managed
 #: StackSets (AWSCloudFormationStackSetExecutionRole) and `cdk deploy` (the CDK bootstrap execution role).
 #: "By default, StackSets with service-managed permissions creates an execution role named stacksets-exec-*
@@ -79,6 +81,8 @@ class GuardNames:
     documents: Sequence[str]
     #: documents one of this project's functions keeps up to date (SessionPrefs' SSM-SessionManagerRunShell)
     kept_documents: Sequence[str] = ()
+    #: the customer managed policy (``<path><name>``) holding IAM Identity Center requesters' grants
+    grants_policy: str | None = None
 
 
 def _role(name: str) -> str:
@@ -86,7 +90,7 @@ def _role(name: str) -> str:
 
 
 def guard_document(names: GuardNames) -> dict[str, Any]:
-    """The SCP; refused at synth when it would not fit an SCP."""
+    """The guard as one policy document (:func:`split_for_organizations` makes the SCPs of it)."""
     document = scp_document(list(names.operator_arns), names.readers, names.tag_keys, names.runbook_role)
     statements = document["Statement"]
     not_deployers = {"ArnNotLike": {"aws:PrincipalArn": CLOUDFORMATION_EXECUTION_ROLES}}
@@ -133,16 +137,40 @@ def guard_document(names: GuardNames) -> dict[str, Any]:
             "Resource": [f"arn:*:ssm:*:*:document/{d}" for d in names.kept_documents],
             "Condition": {"ArnNotLike": {"aws:PrincipalArn": keepers}},
         })  # fmt: skip
-    if names.grant_role and names.operator_arns:
+    # Identity Center's own roles take no inline policy (protected); their grants are the grants policy's
+    operators = [arn for arn in names.operator_arns if "/aws-reserved/sso.amazonaws.com/" not in arn]
+    if names.grant_role and (operators or names.grants_policy):
         writers = [_role(names.grant_role), *map(_role, names.lambda_roles)]
+        grants = [f"arn:*:iam::*:policy{names.grants_policy}"] if names.grants_policy else []
         statements.append({
-            "Sid": "OnlyTheGrantFunctionWritesInlinePoliciesOnOperators", "Effect": "Deny",
-            "Action": ["iam:PutRolePolicy", "iam:PutUserPolicy", "iam:DeleteRolePolicy", "iam:DeleteUserPolicy"],
-            "Resource": list(names.operator_arns),
-            "Condition": {"ArnNotLike": {"aws:PrincipalArn": writers}},
+            "Sid": "OnlyTheGrantFunctionWritesInlinePoliciesOnOperators", "Effect": "Deny",  # and the grants policy
+            "Action": ["iam:PutRolePolicy", "iam:PutUserPolicy", "iam:DeleteRolePolicy", "iam:DeleteUserPolicy",
+                       *(["iam:CreatePolicyVersion", "iam:DeletePolicyVersion", "iam:SetDefaultPolicyVersion"]
+                         if grants else [])],
+            "Resource": [*operators, *grants],
+            "Condition": {"ArnNotLike": {"aws:PrincipalArn": [*writers, *(CLOUDFORMATION_EXECUTION_ROLES if grants
+                                                                             else [])]}},
         })  # fmt: skip
-    size = len(json.dumps(document, separators=(",", ":")))
-    if size > SCP_MAX_CHARACTERS:
-        raise PropsError("organization.guard_policy", f"{size} characters", f"at most {SCP_MAX_CHARACTERS} (fewer "
-                         "operator roles, readers or tag keys)")  # fmt: skip
     return document
+
+
+def _size(document: dict[str, Any]) -> int:
+    return len(json.dumps(document, separators=(",", ":")))
+
+
+def split_for_organizations(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """The guard as SCPs of at most 5,120 characters each, in statement order (the fewest that fit, at most
+    ``MAX_GUARD_POLICIES``). Deny statements mean the same whichever SCP of the OU holds them; refused at
+    synth when they do not fit."""
+    chunks: list[list[dict[str, Any]]] = [[]]
+    for statement in document["Statement"]:
+        if chunks[-1] and _size({**document, "Statement": [*chunks[-1], statement]}) > SCP_MAX_CHARACTERS:
+            chunks.append([])
+        chunks[-1].append(statement)
+    policies = [{**document, "Statement": chunk} for chunk in chunks]
+    if len(policies) > MAX_GUARD_POLICIES or any(_size(p) > SCP_MAX_CHARACTERS for p in policies):
+        raise PropsError(
+            "organization.guard_policy", f"{_size(document)} characters",
+            f"at most {MAX_GUARD_POLICIES} SCPs of {SCP_MAX_CHARACTERS} (fewer operator roles, readers or tag keys)",
+        )  # fmt: skip
+    return policies

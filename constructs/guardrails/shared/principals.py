@@ -160,9 +160,11 @@ class Principal:
             return [self.value]
         if self.kind == "role_name":
             return [f"arn:*:iam::*:role/{self.value}"]
-        role = f"AWSReservedSSO_{self.value}_{SUFFIX_PATTERN}"
-        base = f"arn:*:iam::*:role{IDENTITY_CENTER_PATH}"
-        return [f"{base}{role}", f"{base}*/{role}"]
+        # One pattern for both paths (an SCP has 5,120 characters): ``*`` also spans the Region segment.
+        # It can match more than the set's role only for a permission set named ``<x>_AWSReservedSSO_<name>``;
+        # the guard's statements either restrict the principals they match or exempt passing the runbook
+        # role, which grants nothing by itself.
+        return [f"arn:*:iam::*:role{IDENTITY_CENTER_PATH}*AWSReservedSSO_{self.value}_{SUFFIX_PATTERN}"]
 
     def role(self, scope: Construct, id: str) -> iam.IRole:
         """The existing role, imported into ``scope`` so a stack can attach policies to it."""
