@@ -608,16 +608,26 @@ def test_a_permission_set_with_two_jobs_conflicts(tmp_path: Path) -> None:
         load_config(_write(tmp_path, data))
 
 
-@pytest.mark.parametrize("key", ["operator_roles", "approver_roles"])
-def test_permission_sets_need_the_just_in_time_path_for_separation_of_duties(tmp_path: Path, key: str) -> None:
-    """The runbook's grant is an inline policy on the requester's role (Identity Center protects its roles),
-    and aws:approve names approvers exactly: permission sets are refused there, with the path that takes them."""
+@pytest.mark.parametrize(
+    ("path", "key", "refused"),
+    [
+        ("approval_runbook", "operator_roles", False),
+        ("approval_runbook", "approver_roles", False),
+        ("change_manager", "operator_roles", False),
+        ("change_manager", "approver_roles", True),  # a change template names approvers when it is created
+    ],
+)
+def test_permission_sets_on_the_grant_paths(tmp_path: Path, path: str, key: str, refused: bool) -> None:
     data = _with(f"controls.separation_of_duties.{key}", [{"permission_set": "Sessions"}])
+    data["controls"]["separation_of_duties"]["approval_path"] = path
+    if not refused:
+        assert load_config(_write(tmp_path, data)).controls.separation_of_duties.approval_path == path
+        return
     with pytest.raises(ConfigError) as caught:
         load_config(_write(tmp_path, data))
     assert (
-        f"controls.separation_of_duties.{key}: got ['permission set Sessions'] on approval_path approval_runbook; "
-        "allowed: role names or ARNs on this path (permission sets: approval_path just_in_time)"
+        f"controls.separation_of_duties.{key}: got ['permission set Sessions'] on approval_path change_manager; "
+        "allowed: role names or ARNs on this path (permission sets: approval_path approval_runbook)"
     ) in str(caught.value)
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import aws_cdk as cdk
 import boto3
 import pytest
+from aws_cdk import assertions
 from aws_cdk import aws_iam as iam
 from botocore.stub import Stubber
 from cdk_helpers import ROOT, as_list, nag_findings, new_app, only_resource, rendered, resources_of, statements
@@ -779,18 +780,88 @@ def test_a_permission_set_requester_is_denied_self_grants_and_named_in_the_scp(s
         for s in synthesized["constructs"]["JustInTime"].scp_document["Statement"]
         if s.get("Sid") == "NoReTaggingNodesAroundTheControls"
     ]
-    assert [f"arn:*:iam::*:{s}" for s in sets] == [
+    # one pattern for both paths in the SCP (5,120 characters): `*` spans the Region segment too
+    assert [f"arn:*:iam::*:role/aws-reserved/sso.amazonaws.com/*AWSReservedSSO_SessionRequester_{'?' * 16}"] == [
         a for a in tagging["Condition"]["ArnLike"]["aws:PrincipalArn"] if "AWSReservedSSO" in a
     ]
 
 
+@pytest.fixture(scope="module")
+def identity_center(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The runbook and Change Manager paths with a permission-set requester (and, on the runbook path, a
+    permission-set approver next to an approver role)."""
+    app = new_app(tmp_path_factory.mktemp("identity-center.out"))
+    built = {}
+    for path in ("approval_runbook", "change_manager"):
+        stack = cdk.Stack(app, f"Ic-{path.replace('_', '-')}", env=cdk.Environment(account=ACCOUNT, region="eu-west-1"))
+        props = _props(stack, path)
+        props["operators"] = [Principal.from_permission_set("SessionRequester")]
+        if path == "approval_runbook":
+            props["approvers"] = [APPROVER, Principal.from_permission_set("SessionApprover")]
+        built[path] = (_build(stack, "Sod", props), stack)
+    return {
+        path: (control, assertions.Template.from_stack(stack).to_json()) for path, (control, stack) in built.items()
+    }
+
+
 @pytest.mark.parametrize("path", ["approval_runbook", "change_manager"])
-def test_a_permission_set_requester_needs_the_just_in_time_path(path: str) -> None:
-    """The grant of these paths is an inline policy on the requester's role, which Identity Center protects."""
+def test_a_permission_set_requester_gets_the_grants_policy_to_reference(
+    identity_center: dict[str, Any], path: str
+) -> None:
+    """Identity Center's roles are protected ("this role is only modifiable by AWS":
+    https://docs.aws.amazon.com/singlesignon/latest/userguide/troubleshooting.html), so the grant goes into a
+    customer managed policy with a fixed name and path that the permission set references
+    (https://docs.aws.amazon.com/singlesignon/latest/userguide/permissionsetcustom.html)."""
+    control, template = identity_center[path]
+    grants = only_resource(template, "AWS::IAM::ManagedPolicy", "SodIdentityCenterGrantsPolicy")["Properties"]
+    assert (grants["Path"], grants["ManagedPolicyName"]) == ("/ssm-guardrails/", "SsmGuardrails-SessionGrants")
+    assert [s["Effect"] for s in grants["PolicyDocument"]["Statement"]] == ["Deny"]  # grants nothing as deployed
+    assert "Roles" not in grants and "Groups" not in grants and "Users" not in grants
+    function = only_resource(template, "AWS::Lambda::Function", "SodGrantFunction")["Properties"]["Environment"]
+    assert function["Variables"]["OPERATOR_PERMISSION_SETS"] == "SessionRequester"
+    writes = _statements(template, "AWS::IAM::Policy", "SodGrantFunctionRoleDefaultPolicy")
+    assert _deployed(writes["WriteTheIdentityCenterGrantsPolicyOnly"]["Resource"]) == (
+        f"arn:aws:iam::{ACCOUNT}:policy/ssm-guardrails/SsmGuardrails-SessionGrants"
+    )
+    # operators may not change it; the organization guard lets only the function (and CloudFormation) write it
+    no_editing = _statements(template, "AWS::IAM::ManagedPolicy", "SodOperatorPolicy")["NoEditingTheControl"]
+    assert any(a.endswith(":policy/ssm-guardrails/SsmGuardrails-SessionGrants") for a in _arns(no_editing))
+    [guard] = [
+        s
+        for s in control.scp_document["Statement"]
+        if s["Sid"] == "OnlyTheGrantFunctionWritesInlinePoliciesOnOperators"
+    ]
+    assert guard["Resource"] == ["arn:*:iam::*:policy/ssm-guardrails/SsmGuardrails-SessionGrants"]
+    assert "iam:CreatePolicyVersion" in guard["Action"]
+
+
+def test_permission_set_approvers_are_named_by_the_grant_function_per_account(identity_center: dict[str, Any]) -> None:
+    """aws:approve takes exact user or role ARNs, and a permission set's role name differs per account
+    (https://docs.aws.amazon.com/systems-manager/latest/userguide/automation-action-approve.html,
+    https://docs.aws.amazon.com/singlesignon/latest/userguide/referencingpermissionsets.html): the first step
+    asks the grant function, and the Approve step takes its StringList output."""
+    _, template = identity_center["approval_runbook"]
+    steps = only_resource(template, "AWS::SSM::Document", "SodRunbookDocument")["Properties"]["Content"]["mainSteps"]
+    assert [s["name"] for s in steps[:2]] == ["ResolveApprovers", "Approve"]
+    assert steps[0]["outputs"] == [{"Name": "Approvers", "Selector": "$.Payload.Approvers", "Type": "StringList"}]
+    assert steps[1]["inputs"]["Approvers"] == "{{ ResolveApprovers.Approvers }}"
+    variables = only_resource(template, "AWS::Lambda::Function", "SodGrantFunction")["Properties"]["Environment"][
+        "Variables"
+    ]
+    assert (variables["APPROVER_PERMISSION_SETS"], variables["APPROVER_ARNS"]) == ("SessionApprover", APPROVER)
+    listing = _statements(template, "AWS::IAM::Policy", "SodGrantFunctionRoleDefaultPolicy")[
+        "FindTheApproverPermissionSetRoles"
+    ]
+    assert listing["Action"] == "iam:ListRoles"
+
+
+def test_permission_set_approvers_are_refused_on_the_change_manager_path() -> None:
+    """A change template names approvers by name when it is created
+    (https://docs.aws.amazon.com/systems-manager/latest/userguide/change-templates-custom-editor.html)."""
     stack = cdk.Stack(new_app(Path("/tmp/unused.out")), "S")
-    props = _props(stack, path)
-    props["operators"] = [Principal.from_permission_set("SessionRequester")]
-    with pytest.raises(PropsError, match=r"SeparationOfDuties.operators: got \['permission set SessionRequester'\]"):
+    props = _props(stack, "change_manager")
+    props["approvers"] = [APPROVER, Principal.from_permission_set("SessionApprover")]
+    with pytest.raises(PropsError, match=r"SeparationOfDuties.approvers: got \['permission set SessionApprover'\]"):
         _build(stack, "Sod", props)
 
 

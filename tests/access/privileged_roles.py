@@ -92,6 +92,9 @@ REQUESTERS = (
     "session_requester_colleague",
     "session_requester_who_tags",
     "session_requester_permission_set",
+    # another permission set referencing the same policies: it may start requests, and the grant
+    # function refuses them (not an operator); passing the role grants nothing by itself
+    "session_requester_look_alike",
 )
 _LAMBDA_CODE = [k for k, r in ROLES.items() if r.code[0][0] == "AWS::Lambda::Function"]
 #: (role, way) -> {principal: why it may}. Every other principal must be refused.

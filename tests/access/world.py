@@ -204,6 +204,8 @@ class World:
         ]
         administrator = "PasswordAdministrator"
         log_readers = [r.policy_named(f"/ssm-guardrails/SsmGuardrails-SessionLogReader-{region}")]
+        # the requester policy and the grants policy the grant function writes (here: as deployed)
+        requester = [g.policy_named("/SsmGuardrailsSessionRequester"), *self._grants_policy()]
         return {
             "break_glass_permission_set": identity_center_role("BreakGlass", break_glass),
             # the same policies referenced by another permission set whose name shares the prefix
@@ -220,10 +222,24 @@ class World:
             "password_administrator_without_path": Principal(administrator, self.role_policies(administrator)),
             "session_log_reader_permission_set": identity_center_role("SessionAuditors", log_readers),
             "session_log_reader_look_alike": identity_center_role("SessionAuditors_All", log_readers),
-            "session_requester_permission_set": identity_center_role(
-                "SessionRequester", [g.policy_named("/SsmGuardrailsSessionRequester")]
-            ),
+            "session_requester_permission_set": identity_center_role("SessionRequester", requester),
+            # another permission set referencing the same policies, whose name shares the prefix
+            "session_requester_look_alike": identity_center_role("SessionRequester_Admin", requester),
+            "session_approver_permission_set": identity_center_role("SessionApprover", self._approver_policy()),
         }
+
+    def _approver_policy(self) -> list[dict[str, Any]]:
+        """The approver policy, where the approval path has one (not just_in_time)."""
+        g = self.global_
+        found = [p for _, p in g.of_type("AWS::IAM::ManagedPolicy") if p.get("Path") == "/ssm-guardrails/"
+                 and g.resolve(p.get("ManagedPolicyName")) == "SsmGuardrailsSessionApprover"]  # fmt: skip
+        return [g.resolve(p["PolicyDocument"]) for p in found]
+
+    def _grants_policy(self) -> list[dict[str, Any]]:
+        """The Identity Center grants policy as deployed, where the config has permission-set requesters."""
+        found = [p for _, p in self.global_.of_type("AWS::IAM::ManagedPolicy") if p.get("Path") == "/ssm-guardrails/"
+                 and self.global_.resolve(p.get("ManagedPolicyName")) == "SsmGuardrails-SessionGrants"]  # fmt: skip
+        return [self.global_.resolve(p["PolicyDocument"]) for p in found]
 
     def _config_role(self, name: str) -> Principal:
         return Principal(name, self.role_policies(name))
@@ -249,6 +265,10 @@ class World:
             "grant_function": g.arn_of("AWS::Lambda::Function", "SeparationOfDutiesGrantFunction"),
             "runbook_document": g.arn_of("AWS::SSM::Document", "SeparationOfDutiesRunbook"),
             "runbook_role": principals["session_runbook"].role_arn,
+            "grants_policy": MEMBER.arn("iam", "policy/ssm-guardrails/SsmGuardrails-SessionGrants", region=""),
+            "requester_policy": MEMBER.arn("iam", "policy/SsmGuardrailsSessionRequester", region=""),
+            "grants_lock": MEMBER.arn("ssm", "parameter/guardrails/session-grants-lock"),
+            "requester_permission_set_role": principals["session_requester_permission_set"].role_arn,
         }
 
     def _asset_object(self) -> str:

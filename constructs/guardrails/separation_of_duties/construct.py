@@ -31,7 +31,7 @@ from guardrails.separation_of_duties.approval_runbook import SESSION_DOCUMENT, A
 from guardrails.separation_of_duties.grant import GrantSweeper
 from guardrails.separation_of_duties.grant_function import GrantFunction
 from guardrails.separation_of_duties.grant_path import Names, build_grant_path
-from guardrails.separation_of_duties.identity_center_grants import IdentityCenterGrants
+from guardrails.separation_of_duties.identity_center_grants import GRANTS_POLICY, IdentityCenterGrants
 from guardrails.separation_of_duties.just_in_time import JustInTimeApproval, validate_just_in_time
 from guardrails.separation_of_duties.operators import (
     OperatorScope,
@@ -176,7 +176,7 @@ class SeparationOfDuties(Construct):
         operator_scope = OperatorScope(
             path=approval_path,
             sessions=[self._arn("ssm", "session", "*", region=r) for r in self.session_regions],
-            control_arns=self._control_arns(),
+            control_arns=self._control_arns(grants=approval_path != "just_in_time" and len(people) > len(roles)),
             operator_arns=operator_patterns + [u.user_arn for u in self._operator_users],
             protected_tag_keys=self.protected_tag_keys,
         )
@@ -271,9 +271,10 @@ class SeparationOfDuties(Construct):
     def _executions(self) -> str:
         return self._arn("ssm", "automation-execution", "*")
 
-    def _control_arns(self) -> list[str]:
+    def _control_arns(self, grants: bool) -> list[str]:
         return [
             self._arn("iam", "policy", self.policy_name, region=""),
+            *([self._arn("iam", "policy", GRANTS_POLICY.lstrip("/"), region="")] if grants else []),
             self._arn("iam", "role", self.role_name, region=""),
             self._arn("iam", "role", self.sweeper_role_name, region=""),
             self._arn("iam", "role", self.grant_role_name, region=""),

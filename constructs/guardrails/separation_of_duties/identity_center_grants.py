@@ -29,6 +29,8 @@ from guardrails.shared.principals import POLICY_PATH, Principal, contract_policy
 #: (a parameter name may not start with "ssm": https://docs.aws.amazon.com/systems-manager/latest/userguide/sysman-paramstore-su-create.html).
 LOCK_PARAMETER = "/guardrails/session-grants-lock"
 GRANTS_JOB = "SessionGrants"
+#: ``<path><name>`` of the grants policy: a contract (permission sets reference it; the guard protects it)
+GRANTS_POLICY = POLICY_PATH + contract_policy_name(GRANTS_JOB, regional=False)
 
 
 class IdentityCenterGrants(Construct):
@@ -68,12 +70,13 @@ class IdentityCenterGrants(Construct):
     @property
     def grants_policy_name(self) -> str | None:
         """``<path><name>`` of the grants policy (the organization guard protects it), if any."""
-        return POLICY_PATH + contract_policy_name(GRANTS_JOB, regional=False) if self.grants_policy else None
+        return GRANTS_POLICY if self.grants_policy else None
 
     @property
     def grants_policy_arn(self) -> str:
-        assert self.grants_policy is not None
-        return self.grants_policy.managed_policy_arn
+        """Built from its contract name and path (the grant function's role names it before it exists)."""
+        return cdk.Stack.of(self).format_arn(service="iam", region="", resource="policy",
+                                             resource_name=GRANTS_POLICY.lstrip("/"))  # fmt: skip
 
     def serve(self, grant: GrantFunction) -> None:
         """Tell the grant function who the permission sets are, and let it do their part only."""
@@ -83,6 +86,12 @@ class IdentityCenterGrants(Construct):
         grant.role.add_to_policy(iam.PolicyStatement(
             sid="ReadThePermissionSetRolesTrustAndId", actions=["iam:GetRole"], resources=roles,
         ))  # fmt: skip
+        for pattern in roles:
+            acknowledge_wildcard_resource(
+                grant.role.node.find_child("DefaultPolicy"), pattern,
+                "A permission set's role has a suffix that differs per account: 16 '?' match exactly that "
+                "suffix, so no other permission set's role matches; read-only (trust policy and role id).",
+            )  # fmt: skip
         if self.operator_sets:
             function.add_environment("OPERATOR_PERMISSION_SETS", ",".join(p.name for p in self.operator_sets))
             function.add_environment("GRANTS_POLICY_ARN", self.grants_policy_arn)
