@@ -14,8 +14,10 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_sns as sns
-from cdk_helpers import ROOT, SynthesizedApp, nag_findings, new_app
+from cdk_helpers import ROOT, SynthesizedApp, nag_findings, new_app, resources_of
 
+from guardrails import PropsError, SeparationOfDuties
+from guardrails.separation_of_duties.organization_guard import split_for_organizations
 from stacks.build import (
     CENTRAL_STACK_NAME,
     MEMBER_GLOBAL_STACK_NAME,
@@ -76,8 +78,8 @@ def lint_script() -> Any:
 
 @pytest.fixture(scope="module")
 def identity_center_app(tmp_path_factory: pytest.TempPathFactory) -> tuple[SynthesizedApp, list[str]]:
-    """config/example-identity-center.yaml (permission sets, a pathed role ARN, role names; just-in-time
-    path), synthesized once, with its cdk-nag findings."""
+    """config/example-identity-center.yaml (permission sets, a pathed role ARN, role names; the runbook
+    path; the organization guard), synthesized once, with its cdk-nag findings."""
     app = new_app(tmp_path_factory.mktemp("identity-center.out"))
     build_app(app, load_config("example-identity-center"))
     findings = nag_findings(app)
@@ -118,6 +120,21 @@ def test_the_identity_center_example_passes_cdk_nag_and_cfn_lint(
     assert nag == []
     assert len([t for t in synthesized.template_paths if t.name.endswith(".stackset.template.json")]) == 2
     assert _findings_of(synthesized.template_paths, linted[1]) == []
+
+
+def test_a_guard_too_long_for_one_scp_is_split_over_two(identity_center_app: tuple[SynthesizedApp, list[str]]) -> None:
+    """An SCP has at most 5,120 characters
+    (https://docs.aws.amazon.com/organizations/latest/userguide/orgs_reference_limits.html): the Identity
+    Center example's guard needs two, which together hold every statement of the guard, in order."""
+    synthesized, _ = identity_center_app
+    [control] = [c for c in synthesized.app.node.find_all() if isinstance(c, SeparationOfDuties)]
+    stack = synthesized.stack("SsmGuardrails-OrganizationGuard")
+    policies = [p["Properties"] for p in resources_of(stack.template, "AWS::Organizations::Policy").values()]
+    assert [p["Name"] for p in policies] == ["SsmGuardrails-OrganizationGuard", "SsmGuardrails-OrganizationGuard-2"]
+    assert all(len(json.dumps(p["Content"], separators=(",", ":"))) <= 5120 for p in policies)
+    assert [s for p in policies for s in p["Content"]["Statement"]] == control.scp_document["Statement"]
+    with pytest.raises(PropsError, match=r"organization\.guard_policy: got '.* characters'; allowed: at most 2 SCPs"):
+        split_for_organizations({**control.scp_document, "Statement": control.scp_document["Statement"] * 2})
 
 
 def test_cfn_lint_gate_fails_on_a_warning(tmp_path: Path, lint_script: Any) -> None:
