@@ -188,7 +188,7 @@ def test_resolve_approvers_refuses_when_too_few_have_a_role_here(ic: Any, monkey
     monkeypatch.setenv("APPROVER_ARNS", "")
     monkeypatch.setenv("MIN_APPROVALS", "2")
     refused(ic, "1 of the configured approvers have a role in this account, 2 approvals are needed",
-            lambda: invoke(ic, execution(ALICE, (), step="ResolveApprovers")))  # fmt: skip
+            lambda: invoke(ic, execution(ALICE, (), step="ResolveApprovers")), ic.module.TooFewApprovers)  # fmt: skip
 
 
 def test_resolve_approvers_checks_the_runbook_like_a_grant(ic: Any) -> None:

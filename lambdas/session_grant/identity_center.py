@@ -42,6 +42,10 @@ class Busy(RuntimeError):
     """Another invocation held the grants lock for the whole wait: nothing was written."""
 
 
+class TooFewApprovers(RuntimeError):
+    """Fewer configured approvers have a role in this account than approvals are needed."""
+
+
 def permission_set_of(role_name: str, sets: set[str]) -> str | None:
     """The configured permission set whose Identity Center role ``role_name`` is, if any. The suffix
     is 16 characters, so the set ``Admin`` never matches ``AWSReservedSSO_Admin_ReadOnly_<suffix>``."""
@@ -66,6 +70,18 @@ def approver_arns(iam: Any) -> list[str]:
     for page in iam.get_paginator("list_roles").paginate(PathPrefix=IDENTITY_CENTER_PATH):
         found += [role["Arn"] for role in page["Roles"] if permission_set_of(role["RoleName"], sets)]
     return found
+
+
+def resolve_approvers(iam: Any) -> dict[str, Any]:
+    """The ResolveApprovers step's answer: the Approve step's approvers, at least ``MIN_APPROVALS``."""
+    found = approver_arns(iam)
+    needed = int(os.environ.get("MIN_APPROVALS", "1"))
+    if len(found) < needed:
+        raise TooFewApprovers(
+            f"{len(found)} of the configured approvers have a role in this account, {needed} approvals are needed: "
+            "assign the approver permission sets in this account"
+        )
+    return {"Approvers": found}
 
 
 # ------------------------------------------------------------------------------ the grants policy

@@ -36,12 +36,13 @@ from botocore.exceptions import ClientError
 from identity_center import (
     IDENTITY_CENTER_PATH,
     Busy,
-    approver_arns,
+    TooFewApprovers,
     configured_sets,
     existing_expiry,
     permission_set_of,
     put_grant,
     remove_grant,
+    resolve_approvers,
 )
 from persons import (
     Identity,
@@ -93,7 +94,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         if not isinstance(execution_id, str) or set(event) != {"ExecutionId"}:
             raise Refused("the payload must be exactly {'ExecutionId': <automation execution id>}")
         return serve(execution_id, _deployment(context))
-    except (Refused, UntrustedSessionName, GrantTooLargeError, Busy) as error:
+    except (Refused, UntrustedSessionName, GrantTooLargeError, Busy, TooFewApprovers) as error:
         _alert(execution_id, str(error))
         raise
 
@@ -210,7 +211,7 @@ def serve(execution_id: str, where: tuple[str, str, str]) -> dict[str, Any]:
         raise Refused(f"execution of {execution.get('DocumentName')!r}, not {os.environ['RUNBOOK_NAME']}")
     if step == "ResolveApprovers":
         _check_document(execution, os.environ["RUNBOOK_NAME"], os.environ["RUNBOOK_SHA256"], where)
-        return resolve_approvers()
+        return resolve_approvers(_iam())
     approving = _approving(execution)
     asker = _requester(approving)
     # Ending a window only takes access away: it works even if the runbook changed meanwhile.
@@ -227,18 +228,6 @@ def serve(execution_id: str, where: tuple[str, str, str]) -> dict[str, Any]:
 def _parameter(execution: dict[str, Any], name: str) -> str:
     values = execution.get("Parameters", {}).get(name) or [""]
     return str(values[0])
-
-
-def resolve_approvers() -> dict[str, Any]:
-    """The Approve step's approvers in this account; at least ``MIN_APPROVALS`` of them."""
-    found = approver_arns(_iam())
-    needed = int(os.environ.get("MIN_APPROVALS", "1"))
-    if len(found) < needed:
-        raise Refused(
-            f"{len(found)} of the configured approvers have a role in this account, {needed} approvals are needed: "
-            "assign the approver permission sets in this account"
-        )
-    return {"Approvers": found}
 
 
 def grant(execution: dict[str, Any], asker: Identity, approvers: list[Identity]) -> dict[str, Any]:
