@@ -148,6 +148,12 @@ def test_a_held_lock_makes_the_writer_wait_and_a_stale_one_is_broken(ic: Any, mo
     assert grants_of(ic, EXECUTION_ID) != []
 
 
+def test_a_lock_value_this_function_did_not_write_is_broken(ic: Any) -> None:
+    ic.parameters.put_parameter(Name=LOCK, Value="not a lock", Type="String")
+    invoke(ic, execution(ALICE, (DAVE,)))
+    assert grants_of(ic, EXECUTION_ID) != []
+
+
 @pytest.mark.parametrize(
     ("requester", "message"),
     [
@@ -155,6 +161,11 @@ def test_a_held_lock_makes_the_writer_wait_and_a_stale_one_is_broken(ic: Any, mo
         (f"arn:aws:sts::{ACCOUNT}:assumed-role/{LOOK_ALIKES[0]}/alice@example.com", "is not an operator"),
         # the configured permission set's name as an ordinary role outside Identity Center's path
         (f"arn:aws:sts::{ACCOUNT}:assumed-role/SessionRequester/alice", "is not an operator"),
+        # another letter case: the policies' ArnLike patterns compare permission set names case-sensitively
+        (
+            f"arn:aws:sts::{ACCOUNT}:assumed-role/AWSReservedSSO_sessionrequester_1234567890abcdef/alice",
+            "is not an operator",
+        ),
     ],
 )
 def test_look_alike_requesters_get_nothing(ic: Any, requester: str, message: str) -> None:

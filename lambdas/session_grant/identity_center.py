@@ -48,9 +48,10 @@ class TooFewApprovers(RuntimeError):
 
 def permission_set_of(role_name: str, sets: set[str]) -> str | None:
     """The configured permission set whose Identity Center role ``role_name`` is, if any. The suffix
-    is 16 characters, so the set ``Admin`` never matches ``AWSReservedSSO_Admin_ReadOnly_<suffix>``."""
+    is 16 characters, so the set ``Admin`` never matches ``AWSReservedSSO_Admin_ReadOnly_<suffix>``; the
+    name is compared as the policies' ``ArnLike`` patterns compare it, case-sensitively."""
     for name in sets:
-        if re.fullmatch(rf"AWSReservedSSO_{re.escape(name)}_[\w+=,.@-]{{16}}", role_name, flags=re.IGNORECASE):
+        if re.fullmatch(rf"AWSReservedSSO_{re.escape(name)}_[\w+=,.@-]{{16}}", role_name):
             return name
     return None
 
@@ -205,7 +206,11 @@ def _broke_stale(ssm: Any, name: str) -> bool:
         if error.response["Error"]["Code"] == "ParameterNotFound":
             return True
         raise
-    if time.time() - float(held.rsplit(" ", 1)[-1]) <= LOCK_STALE.total_seconds():
+    try:
+        since = float(held.rsplit(" ", 1)[-1])
+    except ValueError:  # not a lock this function wrote: as good as stale
+        since = 0.0
+    if time.time() - since <= LOCK_STALE.total_seconds():
         return False
     _release(ssm, name, held)
     return True
