@@ -108,6 +108,12 @@ lint: $(VENV_STAMP)
 # folder sharing expensive session fixtures (tests/access/) run on one worker too. Session fixtures
 # such as the example app's synth run once per worker.
 TEST_WORKERS ?= 2
+# Bytecode caches: where the machine sets PYTHONDONTWRITEBYTECODE, every run would recompile this
+# project's modules and redo pytest's assertion rewriting of every test module, in every worker and
+# CLI or synth subprocess (caches left by an earlier run are still read, which hides the cost on a
+# machine that once wrote them). An empty value turns the setting off for the suite (__pycache__/ is
+# git-ignored).
+test: export PYTHONDONTWRITEBYTECODE :=
 test: bootstrap lint
 	$(VENV)/bin/python -m pytest $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder)
 

@@ -5,7 +5,7 @@ Runs `make test` once to warm up (bootstrap stamps, Python bytecode, the OS file
 ``--runs`` more times, and prints each run's wall time, the fastest (the least disturbed by whatever
 else the machine runs), the ten slowest tests of that run (pytest's ``--durations=10``, set through
 ``PYTEST_ADDOPTS``), and the machine: cores, CPU model, load average before and after. Each run also
-shows the CPU time of all its processes (user + system, workers and their node and cfn-lint
+shows the CPU time of all its processes (user + system, workers and their node and subprocess
 children): that number barely moves with the machine's load, and half of it is the least wall time
 two idle cores could take. Exits non-zero when a run fails. Run `make benchmark-tests` (``RUNS=3``
 for three timed runs).
