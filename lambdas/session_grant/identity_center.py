@@ -22,14 +22,14 @@ import json
 import os
 import re
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
 from botocore.exceptions import ClientError
-from quota import EXPIRY_FORMAT, GrantTooLargeError, policy_size
+from persons import IDENTITY_CENTER_PATH
+from quota import GrantTooLargeError, expiry_of, policy_size
 
-IDENTITY_CENTER_PATH = "/aws-reserved/sso.amazonaws.com/"
 #: A managed policy's document: at most 6,144 characters without white space (IAM and AWS STS quotas,
 #: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html).
 MANAGED_POLICY_LIMIT = 6144
@@ -92,12 +92,10 @@ def _sid_suffix(execution_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9]", "", execution_id)
 
 
-def _grant_end(statement: dict[str, Any]) -> datetime | None:
-    value = statement.get("Condition", {}).get("DateLessThan", {}).get("aws:CurrentTime")
-    try:
-        return datetime.strptime(value, EXPIRY_FORMAT).replace(tzinfo=UTC)
-    except (TypeError, ValueError):
-        return None
+def _of_grant(statement: dict[str, Any], suffix: str = "") -> bool:
+    """Whether ``statement`` is a grant's (of the execution with Sid ``suffix``, when given)."""
+    sid = statement.get("Sid", "")
+    return sid.startswith("Grant") and sid.endswith(suffix)
 
 
 def _document(iam: Any, arn: str) -> dict[str, Any]:
@@ -110,12 +108,8 @@ def _kept(statements: list[dict[str, Any]], now: datetime, dropping: str) -> lis
     """The statements that stay: the stack's own, and running grants of other executions."""
     kept = []
     for statement in statements:
-        sid = statement.get("Sid", "")
-        if not sid.startswith("Grant"):
-            kept.append(statement)
-            continue
-        end = _grant_end(statement)
-        if not sid.endswith(dropping) and end is not None and end > now:
+        end = expiry_of({"Statement": [statement]})
+        if not _of_grant(statement) or (not _of_grant(statement, dropping) and end is not None and end > now):
             kept.append(statement)
     return kept
 
@@ -128,12 +122,11 @@ def _write(iam: Any, arn: str, document: dict[str, Any]) -> None:
     iam.create_policy_version(PolicyArn=arn, PolicyDocument=json.dumps(document), SetAsDefault=True)
 
 
-def existing_expiry(iam: Any, arn: str, execution_id: str) -> str | None:
+def existing_expiry(iam: Any, arn: str, execution_id: str) -> datetime | None:
     """The expiry this execution's grant already has (a retried step keeps its window)."""
-    for statement in _document(iam, arn).get("Statement", []):
-        if statement.get("Sid", "").startswith("Grant") and statement["Sid"].endswith(_sid_suffix(execution_id)):
-            return statement["Condition"]["DateLessThan"]["aws:CurrentTime"]
-    return None
+    suffix = _sid_suffix(execution_id)
+    mine = [s for s in _document(iam, arn).get("Statement", []) if _of_grant(s, suffix)]
+    return expiry_of({"Statement": mine}) if mine else None
 
 
 def put_grant(iam: Any, ssm: Any, arn: str, execution_id: str, grant: dict[str, Any], now: datetime) -> None:
@@ -144,7 +137,7 @@ def put_grant(iam: Any, ssm: Any, arn: str, execution_id: str, grant: dict[str, 
     def change(document: dict[str, Any]) -> dict[str, Any]:
         updated = {**document, "Statement": [*_kept(document.get("Statement", []), now, suffix), *added]}
         if policy_size(updated) > MANAGED_POLICY_LIMIT:
-            running = len({s["Sid"][-32:] for s in updated["Statement"] if s.get("Sid", "").startswith("Grant")}) - 1
+            running = len({s["Sid"][-32:] for s in updated["Statement"] if _of_grant(s)}) - 1
             raise GrantTooLargeError(
                 f"the grants policy {arn} holds {running} running grants and has no room for another "
                 f"({MANAGED_POLICY_LIMIT} characters); ask again when one has ended"
@@ -160,7 +153,7 @@ def remove_grant(iam: Any, ssm: Any, arn: str, execution_id: str, now: datetime)
 
     def change(document: dict[str, Any]) -> dict[str, Any]:
         statements = document.get("Statement", [])
-        removed.extend(s for s in statements if s.get("Sid", "").startswith("Grant") and s["Sid"].endswith(suffix))
+        removed.extend(s for s in statements if _of_grant(s, suffix))
         return {**document, "Statement": _kept(statements, now, suffix)}
 
     _locked_update(iam, ssm, arn, execution_id, change)

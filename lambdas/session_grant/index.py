@@ -34,7 +34,6 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 from identity_center import (
-    IDENTITY_CENTER_PATH,
     Busy,
     TooFewApprovers,
     configured_sets,
@@ -45,6 +44,7 @@ from identity_center import (
     resolve_approvers,
 )
 from persons import (
+    IDENTITY_CENTER_PATH,
     Identity,
     UntrustedSessionName,
     content_sha256,
@@ -246,8 +246,7 @@ def grant(execution: dict[str, Any], asker: Identity, approvers: list[Identity])
     if shared and not permission_set_of(asker.name, configured_sets("OPERATOR_PERMISSION_SETS")):
         raise Refused(f"role {asker.name} is an IAM Identity Center role: name its permission set in operator_roles")
     if shared:  # the permission set's grants policy: Identity Center's role is protected
-        earlier_text = existing_expiry(_iam(), os.environ["GRANTS_POLICY_ARN"], execution_id)
-        earlier = datetime.strptime(earlier_text, EXPIRY_FORMAT).replace(tzinfo=UTC) if earlier_text else None
+        earlier = existing_expiry(_iam(), os.environ["GRANTS_POLICY_ARN"], execution_id)
     else:
         existing = make_room(_iam(), asker, name, now)
         earlier = expiry_of(existing[name]) if name in existing else None  # a retried step keeps its window

@@ -177,12 +177,16 @@ class ResolvedTemplate:
     def policy_named(self, path_and_name: str) -> dict[str, Any]:
         """The document of the customer managed policy ``/<path>/<name>`` (names resolved for this
         environment): what an IAM Identity Center permission set references."""
-        (document,) = [
+        (document,) = self.policies_named(path_and_name)
+        return document
+
+    def policies_named(self, path_and_name: str) -> list[dict[str, Any]]:
+        """The same, as a list: empty where this template has no such policy (another approval path)."""
+        return [
             self.resolve(p["PolicyDocument"])
             for _, p in self.of_type("AWS::IAM::ManagedPolicy")
             if f"{p.get('Path', '/')}{self.resolve(p.get('ManagedPolicyName', ''))}" == path_and_name
         ]
-        return document
 
     def key_with_alias(self, alias: str) -> tuple[str, dict[str, Any]]:
         """(key ARN, key policy) of the key that ``alias`` names."""

@@ -205,7 +205,9 @@ class World:
         administrator = "PasswordAdministrator"
         log_readers = [r.policy_named(f"/ssm-guardrails/SsmGuardrails-SessionLogReader-{region}")]
         # the requester policy and the grants policy the grant function writes (here: as deployed)
-        requester = [g.policy_named("/SsmGuardrailsSessionRequester"), *self._grants_policy()]
+        # (the grants policy exists where permission-set requesters meet a runbook path)
+        requester = [g.policy_named("/SsmGuardrailsSessionRequester"),
+                     *g.policies_named("/ssm-guardrails/SsmGuardrails-SessionGrants")]  # fmt: skip
         return {
             "break_glass_permission_set": identity_center_role("BreakGlass", break_glass),
             # the same policies referenced by another permission set whose name shares the prefix
@@ -225,21 +227,10 @@ class World:
             "session_requester_permission_set": identity_center_role("SessionRequester", requester),
             # another permission set referencing the same policies, whose name shares the prefix
             "session_requester_look_alike": identity_center_role("SessionRequester_Admin", requester),
-            "session_approver_permission_set": identity_center_role("SessionApprover", self._approver_policy()),
+            "session_approver_permission_set": identity_center_role(
+                "SessionApprover", g.policies_named("/ssm-guardrails/SsmGuardrailsSessionApprover")
+            ),
         }
-
-    def _approver_policy(self) -> list[dict[str, Any]]:
-        """The approver policy, where the approval path has one (not just_in_time)."""
-        g = self.global_
-        found = [p for _, p in g.of_type("AWS::IAM::ManagedPolicy") if p.get("Path") == "/ssm-guardrails/"
-                 and g.resolve(p.get("ManagedPolicyName")) == "SsmGuardrailsSessionApprover"]  # fmt: skip
-        return [g.resolve(p["PolicyDocument"]) for p in found]
-
-    def _grants_policy(self) -> list[dict[str, Any]]:
-        """The Identity Center grants policy as deployed, where the config has permission-set requesters."""
-        found = [p for _, p in self.global_.of_type("AWS::IAM::ManagedPolicy") if p.get("Path") == "/ssm-guardrails/"
-                 and self.global_.resolve(p.get("ManagedPolicyName")) == "SsmGuardrails-SessionGrants"]  # fmt: skip
-        return [self.global_.resolve(p["PolicyDocument"]) for p in found]
 
     def _config_role(self, name: str) -> Principal:
         return Principal(name, self.role_policies(name))

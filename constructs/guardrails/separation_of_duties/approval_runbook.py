@@ -154,8 +154,10 @@ class ApprovalRunbook(Construct):
 
 
 def _resolve_approvers_step() -> dict:
-    """The grant function returns the approvers' ARNs in this account (a StringList output the Approve
-    step takes: https://docs.aws.amazon.com/systems-manager/latest/userguide/automation-action-executeScript.html)."""
+    """The grant function returns the approvers' ARNs in this account, as a StringList output the Approve
+    step takes as ``{{ ResolveApprovers.Approvers }}`` ("Valid type values are String, Integer, Boolean,
+    StringList, StringMap, MapList":
+    https://docs.aws.amazon.com/systems-manager/latest/userguide/automation-action-outputs-inputs.html)."""
     return {
         "name": "ResolveApprovers",
         "description": "The grant function names the configured approvers' roles in this account "

@@ -31,7 +31,7 @@ from guardrails.separation_of_duties.approval_runbook import SESSION_DOCUMENT, A
 from guardrails.separation_of_duties.grant import GrantSweeper
 from guardrails.separation_of_duties.grant_function import GrantFunction
 from guardrails.separation_of_duties.grant_path import Names, build_grant_path
-from guardrails.separation_of_duties.identity_center_grants import GRANTS_POLICY, IdentityCenterGrants
+from guardrails.separation_of_duties.identity_center_grants import IdentityCenterGrants, grants_policy_arn
 from guardrails.separation_of_duties.just_in_time import JustInTimeApproval, validate_just_in_time
 from guardrails.separation_of_duties.operators import (
     OperatorScope,
@@ -134,6 +134,7 @@ class SeparationOfDuties(Construct):
             self, operators, operator_users, scp_principals, approval_path
         )
         approver_arns, approver_sets = split_approvers(approvers, approval_path, operators)
+        operator_sets = [p for p in people if isinstance(p, Principal)]
         validate(
             operators=people, approvers=approver_arns, approver_sets=len(approver_sets),
             operator_users=operator_users, min_approvals=min_approvals,
@@ -176,7 +177,7 @@ class SeparationOfDuties(Construct):
         operator_scope = OperatorScope(
             path=approval_path,
             sessions=[self._arn("ssm", "session", "*", region=r) for r in self.session_regions],
-            control_arns=self._control_arns(grants=approval_path != "just_in_time" and len(people) > len(roles)),
+            control_arns=self._control_arns(grants=bool(operator_sets) and approval_path != "just_in_time"),
             operator_arns=operator_patterns + [u.user_arn for u in self._operator_users],
             protected_tag_keys=self.protected_tag_keys,
         )
@@ -201,7 +202,7 @@ class SeparationOfDuties(Construct):
             self, names=Names(runbook_name, change_template_name if approval_path == "change_manager" else None,
                               role_name, sweeper_role_name, grant_function_name, grant_role_name),
             operators=self._operators, operator_users=self._operator_users, approvers=approver_arns,
-            operator_sets=[p for p in people if isinstance(p, Principal)], approver_sets=approver_sets,
+            operator_sets=operator_sets, approver_sets=approver_sets,
             min_approvals=min_approvals, validity_minutes=validity_minutes, topic=topic, topic_name=topic_name,
             session_regions=self.session_regions, session_data_key_alias=session_data_key_alias,
             terminate_sessions_at_end=settings.terminate_sessions_at_end, sweep_interval=sweep_interval,
@@ -274,7 +275,7 @@ class SeparationOfDuties(Construct):
     def _control_arns(self, grants: bool) -> list[str]:
         return [
             self._arn("iam", "policy", self.policy_name, region=""),
-            *([self._arn("iam", "policy", GRANTS_POLICY.lstrip("/"), region="")] if grants else []),
+            *([grants_policy_arn(self)] if grants else []),
             self._arn("iam", "role", self.role_name, region=""),
             self._arn("iam", "role", self.sweeper_role_name, region=""),
             self._arn("iam", "role", self.grant_role_name, region=""),

@@ -26,11 +26,18 @@ from guardrails.shared.nag import acknowledge_wildcard_resource
 from guardrails.shared.principals import POLICY_PATH, Principal, contract_policy, contract_policy_name
 
 #: The grant function creates this parameter while it writes the grants policy and deletes it after
-#: (a parameter name may not start with "ssm": https://docs.aws.amazon.com/systems-manager/latest/userguide/sysman-paramstore-su-create.html).
+#: ("A parameter name can't be prefixed with aws or ssm":
+#: https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_PutParameter.html).
 LOCK_PARAMETER = "/guardrails/session-grants-lock"
 GRANTS_JOB = "SessionGrants"
 #: ``<path><name>`` of the grants policy: a contract (permission sets reference it; the guard protects it)
 GRANTS_POLICY = POLICY_PATH + contract_policy_name(GRANTS_JOB, regional=False)
+
+
+def grants_policy_arn(scope: Construct) -> str:
+    """The grants policy's ARN, built from its contract name and path (it is named before it exists)."""
+    return cdk.Stack.of(scope).format_arn(service="iam", region="", resource="policy",
+                                          resource_name=GRANTS_POLICY.lstrip("/"))  # fmt: skip
 
 
 class IdentityCenterGrants(Construct):
@@ -74,9 +81,7 @@ class IdentityCenterGrants(Construct):
 
     @property
     def grants_policy_arn(self) -> str:
-        """Built from its contract name and path (the grant function's role names it before it exists)."""
-        return cdk.Stack.of(self).format_arn(service="iam", region="", resource="policy",
-                                             resource_name=GRANTS_POLICY.lstrip("/"))  # fmt: skip
+        return grants_policy_arn(self)
 
     def serve(self, grant: GrantFunction) -> None:
         """Tell the grant function who the permission sets are, and let it do their part only."""

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from guardrails.separation_of_duties.operators import scp_document
+from guardrails.shared.principals import IDENTITY_CENTER_PATH
 from guardrails.shared.validation import PropsError
 
 #: An SCP document may have at most 5,120 characters, and a root, OU or account at most five SCPs
@@ -138,7 +139,7 @@ def guard_document(names: GuardNames) -> dict[str, Any]:
             "Condition": {"ArnNotLike": {"aws:PrincipalArn": keepers}},
         })  # fmt: skip
     # Identity Center's own roles take no inline policy (protected); their grants are the grants policy's
-    operators = [arn for arn in names.operator_arns if "/aws-reserved/sso.amazonaws.com/" not in arn]
+    operators = [arn for arn in names.operator_arns if IDENTITY_CENTER_PATH not in arn]
     if names.grant_role and (operators or names.grants_policy):
         writers = [_role(names.grant_role), *map(_role, names.lambda_roles)]
         grants = [f"arn:*:iam::*:policy{names.grants_policy}"] if names.grants_policy else []
