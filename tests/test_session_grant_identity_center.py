@@ -113,7 +113,9 @@ def test_other_running_grants_stay_expired_ones_go_and_versions_do_not_pile_up(i
     running = _grant_of(ic, OTHER_EXECUTION, "2030-01-01T12:05:00Z")
     expired = _grant_of(ic, "0b0b0b0b-1111-2222-3333-444455556666", "2030-01-01T11:59:00Z")
     _preload(ic, running, expired)
-    for _ in range(4):  # IAM keeps at most five versions of a policy: every write makes room first
+    # "A managed policy can have up to five versions. If the policy has five versions, you must delete an
+    # existing version": https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreatePolicyVersion.html
+    for _ in range(4):  # every write makes room first
         invoke(ic, execution(ALICE, (DAVE,)))
         end(ic, execution(ALICE, (DAVE,), step="Revoke"))
     assert statements(ic) == [BASE, *running]
@@ -121,6 +123,8 @@ def test_other_running_grants_stay_expired_ones_go_and_versions_do_not_pile_up(i
 
 
 def test_a_full_grants_policy_refuses_the_next_grant_and_writes_nothing(ic: Any) -> None:
+    """A managed policy holds at most 6,144 characters, white space not counted (IAM and AWS STS quotas:
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html): four running grants fill it."""
     others = [_grant_of(ic, f"0c0c0c0{i}-1111-2222-3333-444455556666", "2030-01-01T12:09:00Z") for i in range(4)]
     _preload(ic, *others)
     before = statements(ic)
